@@ -1,0 +1,702 @@
+//! The engine: issue, verify, resend, cancel and unlock.
+//!
+//! Every operation on a subject is one read-modify-write of its record under compare-and-swap,
+//! retried a bounded number of times, so that counts and single use hold however many threads,
+//! processes or nodes share the store. A store failure fails the operation closed: a success
+//! is reported only after the challenge was recorded as used.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use zeroize::Zeroizing;
+
+use crate::clock::{Clock, SystemClock};
+use crate::code::{code_mac, generate, macs_equal, normalise_input};
+use crate::config::Config;
+use crate::error::{Error, LimitScope};
+use crate::event::{Event, EventKind, EventSink, NoEvents};
+use crate::identifier::{Channel, Identifier, Purpose};
+use crate::keys::{hmac_parts, KeyRing};
+use crate::message::{Message, Messages};
+use crate::policy::{Policy, SendBucket};
+use crate::random::{OsRandom, Random};
+use crate::record::{BucketRecord, ChallengeState, SubjectRecord};
+use crate::store::{Expected, MemoryStore, Store, StoreError, StoreKey};
+use crate::token::{self, TokenContents};
+
+/// How often a compare-and-swap is retried before the engine reports `Contention`.
+const MAX_CAS_ATTEMPTS: usize = 64;
+/// The longest locale tag read.
+const MAX_LOCALE_BYTES: usize = 35;
+/// The longest client address text read.
+const MAX_CLIENT_BYTES: usize = 64;
+
+/// A request for a new code.
+#[derive(Clone, Copy, Debug)]
+pub struct IssueRequest<'a> {
+    /// Email or SMS.
+    pub channel: Channel,
+    /// The address or E.164 number, as typed; the engine normalises it.
+    pub identifier: &'a str,
+    /// What the code is for.
+    pub purpose: Purpose,
+    /// The client's IP address, for the per-client send bucket.
+    pub client: Option<&'a str>,
+    /// A locale tag such as `fr-CA`, for the message.
+    pub locale: Option<&'a str>,
+}
+
+/// A code issued or re-sent.
+#[derive(Clone)]
+pub struct Issued {
+    /// The opaque challenge token for the host's session. A resend returns the same token.
+    pub token: String,
+    /// The code, for hosts that deliver messages themselves. Never log it.
+    pub code: Zeroizing<String>,
+    /// When the code expires (Unix seconds); it is refused from this second on.
+    pub expires_at: u64,
+    /// The earliest time a resend is allowed (Unix seconds).
+    pub resend_at: u64,
+    /// The normalised address or number to deliver to.
+    pub recipient: String,
+    /// The channel.
+    pub channel: Channel,
+    /// The rendered message.
+    pub message: Message,
+}
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("expires_at", &self.expires_at)
+            .field("resend_at", &self.resend_at)
+            .field("channel", &self.channel)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A code verified: who it was sent to and what for. The challenge is used up.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// The normalised address or number.
+    pub identifier: String,
+    /// The channel.
+    pub channel: Channel,
+    /// The purpose.
+    pub purpose: Purpose,
+}
+
+impl std::fmt::Debug for Verified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verified")
+            .field("channel", &self.channel)
+            .field("purpose", &self.purpose)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an engine with parts of the host's own.
+pub struct EngineBuilder {
+    config: Config,
+    store: Option<Arc<dyn Store>>,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+    events: Arc<dyn EventSink>,
+    key_ring: Option<KeyRing>,
+}
+
+impl EngineBuilder {
+    /// The store (default: a new in-memory store).
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The clock (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The random source (default: the OS CSPRNG).
+    pub fn random(mut self, random: Arc<dyn Random>) -> Self {
+        self.random = random;
+        self
+    }
+
+    /// The event sink (default: none).
+    pub fn events(mut self, events: Arc<dyn EventSink>) -> Self {
+        self.events = events;
+        self
+    }
+
+    /// A key ring built by the host, instead of the config's files and variables.
+    pub fn key_ring(mut self, ring: KeyRing) -> Self {
+        self.key_ring = Some(ring);
+        self
+    }
+
+    /// Checks the config and builds the engine.
+    pub fn build(self) -> Result<Engine, Error> {
+        self.config.validate()?;
+        let store = match self.store {
+            Some(s) => s,
+            None if self.config.store == "memory" => Arc::new(MemoryStore::new()),
+            None => {
+                return Err(Error::PolicyOutOfBounds {
+                    field: "store",
+                    reason:
+                        "only `memory` is built in; open other stores with their crate and pass them to the builder"
+                            .into(),
+                })
+            }
+        };
+        let keys = match self.key_ring {
+            Some(k) => k,
+            None => self.config.load_key_ring(self.random.as_ref())?,
+        };
+        let messages = Messages::new(&self.config.messages, &self.config.policy)?;
+        Ok(Engine {
+            tenant: self.config.tenant,
+            policy: self.config.policy,
+            messages,
+            keys,
+            store,
+            clock: self.clock,
+            random: self.random,
+            events: self.events,
+        })
+    }
+}
+
+/// The passcode engine. Safe to share between threads (`Arc<Engine>`).
+pub struct Engine {
+    tenant: String,
+    policy: Policy,
+    messages: Messages,
+    keys: KeyRing,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+    events: Arc<dyn EventSink>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("tenant", &self.tenant).field("policy", &self.policy).finish_non_exhaustive()
+    }
+}
+
+/// An event before the engine fills in time, channel and subject.
+struct Draft {
+    kind: EventKind,
+    attempts_left: Option<u32>,
+    retry_after: Option<u64>,
+    scope: Option<LimitScope>,
+}
+
+impl Draft {
+    fn of(kind: EventKind) -> Self {
+        Draft { kind, attempts_left: None, retry_after: None, scope: None }
+    }
+
+    /// The event an error stands for, if any.
+    fn of_error(e: &Error) -> Option<Self> {
+        let kind = match e {
+            Error::WrongCode { .. } => EventKind::Failed,
+            Error::SubjectLocked { .. } => EventKind::Locked,
+            Error::Expired => EventKind::Expired,
+            Error::ResendTooSoon { .. } | Error::SendLimit { .. } => EventKind::RateLimited,
+            Error::DestinationBlocked => EventKind::Blocked,
+            _ => return None,
+        };
+        let scope = match e {
+            Error::SendLimit { scope, .. } => Some(*scope),
+            _ => None,
+        };
+        Some(Draft { kind, attempts_left: e.attempts_left(), retry_after: e.retry_after(), scope })
+    }
+}
+
+/// What one pass over a subject record decided.
+struct Step<T> {
+    write: Option<SubjectRecord>,
+    result: Result<T, Error>,
+}
+
+impl<T> Step<T> {
+    fn refuse(e: Error) -> Self {
+        Step { write: None, result: Err(e) }
+    }
+}
+
+fn store_error(e: StoreError) -> Error {
+    Error::StoreUnavailable { message: e.0 }
+}
+
+impl Engine {
+    /// An engine from a config: the memory store, the system clock and the OS CSPRNG.
+    pub fn from_config(config: &Config) -> Result<Engine, Error> {
+        Engine::builder(config.clone()).build()
+    }
+
+    /// A builder, to bring the host's store, clock, random source or event sink.
+    pub fn builder(config: Config) -> EngineBuilder {
+        EngineBuilder {
+            config,
+            store: None,
+            clock: Arc::new(SystemClock),
+            random: Arc::new(OsRandom),
+            events: Arc::new(NoEvents),
+            key_ring: None,
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The tenant.
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
+    /// Issues a new code for a new challenge, replacing any live challenge of the same
+    /// subject and purpose. Send limits and the resend cooldown apply; the subject's failure
+    /// count is kept (S10).
+    pub fn issue(&self, request: &IssueRequest<'_>) -> Result<Issued, Error> {
+        let now = self.clock.now();
+        let identifier = Identifier::parse(request.channel, request.identifier)?;
+        check_locale(request.locale)?;
+        if request.channel == Channel::Email
+            && request.purpose == Purpose::SecondFactor
+            && !self.policy.email_second_factor
+        {
+            return Err(Error::ChannelNotAllowed { channel: "email", purpose: request.purpose.name() });
+        }
+        let client = request.client.map(client_prefix).transpose()?;
+        let key = self.subject_key(&identifier);
+        let purpose = request.purpose;
+        let emit = |d: Draft| self.emit(&d, now, identifier.channel(), Some(purpose), &key);
+        if request.channel == Channel::Sms && !self.policy.sms_countries.allows(identifier.as_str()) {
+            emit(Draft::of(EventKind::Blocked));
+            return Err(Error::DestinationBlocked);
+        }
+
+        // Check the subject before taking from shared buckets, so that a refused send does
+        // not use up a client's or a country's budget; the checks run again under CAS.
+        let current = self.store.get(&key, now).map_err(store_error)?;
+        let mut record = decode_subject(current.as_ref())?;
+        record.prune(now, self.policy.subject_sends.window_seconds);
+        let precheck = self.check_lock(&record, now).and_then(|_| self.check_send(&record, purpose, now));
+        if let Err(e) = precheck {
+            if let Some(d) = Draft::of_error(&e) {
+                emit(d);
+            }
+            return Err(e);
+        }
+        if let Err(e) = self.take_shared_buckets(&identifier, client.as_deref(), now) {
+            if let Some(d) = Draft::of_error(&e) {
+                emit(d);
+            }
+            return Err(e);
+        }
+
+        let mut id = [0u8; 16];
+        self.random.fill(&mut id)?;
+        let code = generate(&self.policy, self.random.as_ref())?;
+        let active = self.keys.active();
+        let lifetime = self.policy.lifetime(identifier.channel(), purpose);
+        let challenge = ChallengeState {
+            purpose,
+            id,
+            key_id: active.id,
+            mac: code_mac(&active.code, &id, purpose, &code),
+            expires_at: now + lifetime,
+            resend_after: now + self.policy.resend_cooldown_seconds,
+            tries: 0,
+        };
+        self.update_subject(
+            &key,
+            now,
+            Some(current),
+            EventKind::Issued,
+            identifier.channel(),
+            Some(purpose),
+            |mut rec| {
+                if let Err(e) = self.check_lock(&rec, now).and_then(|_| self.check_send(&rec, purpose, now)) {
+                    return Step::refuse(e);
+                }
+                rec.remove_challenge(purpose);
+                rec.challenges.push(challenge.clone());
+                rec.sends.push(now);
+                Step { write: Some(rec), result: Ok(()) }
+            },
+        )?;
+        let token = token::seal(
+            active,
+            &self.tenant,
+            &TokenContents { challenge_id: id, purpose, identifier: identifier.clone() },
+        );
+        Ok(self.issued(token, code, &challenge, identifier, request.locale, lifetime))
+    }
+
+    /// Sends a new code for a live challenge: the previous code stops working (S7), the
+    /// cooldown and send limits apply, and neither the challenge's tries nor the subject's
+    /// failures are reset (S10). The token stays the same.
+    pub fn resend(&self, token: &str, client: Option<&str>, locale: Option<&str>) -> Result<Issued, Error> {
+        let now = self.clock.now();
+        let t = token::open(&self.keys, &self.tenant, token)?;
+        check_locale(locale)?;
+        let client = client.map(client_prefix).transpose()?;
+        let key = self.subject_key(&t.identifier);
+        let channel = t.identifier.channel();
+        let emit = |d: Draft| self.emit(&d, now, channel, Some(t.purpose), &key);
+
+        let current = self.store.get(&key, now).map_err(store_error)?;
+        let mut record = decode_subject(current.as_ref())?;
+        record.prune(now, self.policy.subject_sends.window_seconds);
+        if let Err(e) = self.check_resend(&record, &t, now) {
+            if let Some(d) = Draft::of_error(&e) {
+                emit(d);
+            }
+            return Err(e);
+        }
+        if let Err(e) = self.take_shared_buckets(&t.identifier, client.as_deref(), now) {
+            if let Some(d) = Draft::of_error(&e) {
+                emit(d);
+            }
+            return Err(e);
+        }
+
+        let code = generate(&self.policy, self.random.as_ref())?;
+        let active = self.keys.active();
+        let lifetime = self.policy.lifetime(channel, t.purpose);
+        let challenge =
+            self.update_subject(&key, now, Some(current), EventKind::Resent, channel, Some(t.purpose), |mut rec| {
+                if let Err(e) = self.check_resend(&rec, &t, now) {
+                    return Step::refuse(e);
+                }
+                let c = rec.challenge_mut(t.purpose).expect("checked by check_resend");
+                c.key_id = active.id;
+                c.mac = code_mac(&active.code, &t.challenge_id, t.purpose, &code);
+                c.expires_at = now + lifetime;
+                c.resend_after = now + self.policy.resend_cooldown_seconds;
+                let updated = c.clone();
+                rec.sends.push(now);
+                Step { write: Some(rec), result: Ok(updated) }
+            })?;
+        Ok(self.issued(token.trim().to_string(), code, &challenge, t.identifier, locale, lifetime))
+    }
+
+    /// Checks a code. On success the challenge is used up and the subject's failures reset
+    /// (S5, S12). A wrong code counts against the challenge (S8) and the subject (S9).
+    pub fn verify(&self, token: &str, code: &str) -> Result<Verified, Error> {
+        let now = self.clock.now();
+        let t = token::open(&self.keys, &self.tenant, token)?;
+        let typed = normalise_input(&self.policy, code);
+        let key = self.subject_key(&t.identifier);
+        let channel = t.identifier.channel();
+        self.update_subject(&key, now, None, EventKind::Verified, channel, Some(t.purpose), |mut rec| {
+            let Some(c) = rec.challenge(t.purpose).filter(|c| c.id == t.challenge_id).cloned() else {
+                return Step::refuse(Error::NotFound);
+            };
+            if let Err(e) = self.check_lock(&rec, now) {
+                return Step::refuse(e);
+            }
+            if now >= c.expires_at {
+                return Step::refuse(Error::Expired);
+            }
+            if u32::from(c.tries) >= self.policy.max_attempts {
+                return Step::refuse(Error::TooManyAttempts);
+            }
+            let Some(keys) = self.keys.get(c.key_id) else {
+                // The key that hashed this code has left the ring: the code can never match.
+                return Step::refuse(Error::NotFound);
+            };
+            let right =
+                typed.as_ref().is_some_and(|typed| macs_equal(&code_mac(&keys.code, &c.id, t.purpose, typed), &c.mac));
+            if right {
+                rec.remove_challenge(t.purpose);
+                rec.failures = 0;
+                rec.locked_until = 0;
+                let verified = Verified { identifier: t.identifier.as_str().to_string(), channel, purpose: t.purpose };
+                return Step { write: Some(rec), result: Ok(verified) };
+            }
+            let tries = c.tries.saturating_add(1);
+            rec.challenge_mut(t.purpose).expect("found above").tries = tries;
+            rec.failures = rec.failures.saturating_add(1);
+            let result = if rec.failures >= self.policy.hard_lock_failures {
+                Err(Error::SubjectLocked { retry_after: None })
+            } else if let Some(wait) = self.policy.lock_seconds(rec.failures) {
+                rec.locked_until = now + wait;
+                Err(Error::SubjectLocked { retry_after: Some(wait) })
+            } else {
+                Err(Error::WrongCode { attempts_left: self.policy.max_attempts.saturating_sub(u32::from(tries)) })
+            };
+            Step { write: Some(rec), result }
+        })
+    }
+
+    /// Cancels a live challenge; its code stops working.
+    pub fn cancel(&self, token: &str) -> Result<(), Error> {
+        let now = self.clock.now();
+        let t = token::open(&self.keys, &self.tenant, token)?;
+        let key = self.subject_key(&t.identifier);
+        self.update_subject(
+            &key,
+            now,
+            None,
+            EventKind::Cancelled,
+            t.identifier.channel(),
+            Some(t.purpose),
+            |mut rec| {
+                if rec.challenge(t.purpose).is_none_or(|c| c.id != t.challenge_id) {
+                    return Step::refuse(Error::NotFound);
+                }
+                rec.remove_challenge(t.purpose);
+                Step { write: Some(rec), result: Ok(()) }
+            },
+        )
+    }
+
+    /// An operator's unlock: clears the subject's failure count and any lock (temporary or
+    /// hard). Live challenges keep their own try counts.
+    pub fn unlock(&self, channel: Channel, identifier: &str) -> Result<(), Error> {
+        let now = self.clock.now();
+        let identifier = Identifier::parse(channel, identifier)?;
+        let key = self.subject_key(&identifier);
+        self.update_subject(&key, now, None, EventKind::Unlocked, channel, None, |mut rec| {
+            rec.failures = 0;
+            rec.locked_until = 0;
+            Step { write: Some(rec), result: Ok(()) }
+        })
+    }
+
+    fn issued(
+        &self,
+        token: String,
+        code: Zeroizing<String>,
+        challenge: &ChallengeState,
+        identifier: Identifier,
+        locale: Option<&str>,
+        lifetime: u64,
+    ) -> Issued {
+        let message = self.messages.render(identifier.channel(), challenge.purpose, locale, &code, lifetime);
+        Issued {
+            token,
+            code,
+            expires_at: challenge.expires_at,
+            resend_at: challenge.resend_after,
+            channel: identifier.channel(),
+            recipient: identifier.as_str().to_string(),
+            message,
+        }
+    }
+
+    fn check_lock(&self, rec: &SubjectRecord, now: u64) -> Result<(), Error> {
+        if rec.failures >= self.policy.hard_lock_failures {
+            return Err(Error::SubjectLocked { retry_after: None });
+        }
+        if rec.locked_until > now {
+            return Err(Error::SubjectLocked { retry_after: Some(rec.locked_until - now) });
+        }
+        Ok(())
+    }
+
+    /// The cooldown of the purpose's live challenge and the subject's send bucket.
+    fn check_send(&self, rec: &SubjectRecord, purpose: Purpose, now: u64) -> Result<(), Error> {
+        if let Some(c) = rec.challenge(purpose) {
+            if c.resend_after > now {
+                return Err(Error::ResendTooSoon { retry_after: c.resend_after - now });
+            }
+        }
+        check_subject_bucket(rec, self.policy.subject_sends, now)
+    }
+
+    fn check_resend(&self, rec: &SubjectRecord, t: &TokenContents, now: u64) -> Result<(), Error> {
+        let c = rec.challenge(t.purpose).filter(|c| c.id == t.challenge_id).ok_or(Error::NotFound)?;
+        self.check_lock(rec, now)?;
+        if now >= c.expires_at {
+            return Err(Error::Expired);
+        }
+        if u32::from(c.tries) >= self.policy.max_attempts {
+            return Err(Error::TooManyAttempts);
+        }
+        self.check_send(rec, t.purpose, now)
+    }
+
+    fn subject_key(&self, identifier: &Identifier) -> StoreKey {
+        hmac_parts(
+            &self.keys.index().index,
+            &[b"subject", self.tenant.as_bytes(), &[identifier.channel().byte()], identifier.as_str().as_bytes()],
+        )
+    }
+
+    fn bucket_key(&self, kind: &[u8], value: &[u8]) -> StoreKey {
+        hmac_parts(&self.keys.index().index, &[kind, self.tenant.as_bytes(), value])
+    }
+
+    /// Takes one send from the client's bucket and, for SMS, the country's.
+    fn take_shared_buckets(&self, identifier: &Identifier, client: Option<&[u8]>, now: u64) -> Result<(), Error> {
+        if let Some(prefix) = client {
+            let key = self.bucket_key(b"client", prefix);
+            self.take_bucket(&key, self.policy.client_sends, now)
+                .map_err(|retry_after| Error::SendLimit { scope: LimitScope::Client, retry_after })??;
+        }
+        if let Some(cc) = identifier.calling_code() {
+            let key = self.bucket_key(b"country", cc.as_bytes());
+            self.take_bucket(&key, self.policy.country_sends, now)
+                .map_err(|retry_after| Error::SendLimit { scope: LimitScope::Country, retry_after })??;
+        }
+        Ok(())
+    }
+
+    /// `Err(retry_after)` when the bucket is empty; `Ok(Err(e))` when the store failed.
+    fn take_bucket(&self, key: &StoreKey, bucket: SendBucket, now: u64) -> Result<Result<(), Error>, u64> {
+        for _ in 0..MAX_CAS_ATTEMPTS {
+            let current = match self.store.get(key, now) {
+                Ok(c) => c,
+                Err(e) => return Ok(Err(store_error(e))),
+            };
+            let (state, expected) = match &current {
+                Some((bytes, v)) => match BucketRecord::decode(bytes) {
+                    Ok(b) => (b, Expected::Version(*v)),
+                    Err(e) => return Ok(Err(e)),
+                },
+                None => (BucketRecord::default(), Expected::Absent),
+            };
+            let (next, ttl) = state.take(now, bucket.max, bucket.window_seconds)?;
+            match self.store.put(key, &next.encode(), Some(ttl), expected, now) {
+                Ok(Some(_)) => return Ok(Ok(())),
+                Ok(None) => backoff(),
+                Err(e) => return Ok(Err(store_error(e))),
+            }
+        }
+        Ok(Err(Error::Contention))
+    }
+
+    /// One compare-and-swap update of a subject record, retried on conflict. `first` is a
+    /// read the caller already made. Events are emitted once the outcome is settled: `ok_kind`
+    /// on success, the error's own kind on a refusal.
+    #[allow(clippy::too_many_arguments)]
+    fn update_subject<T>(
+        &self,
+        key: &StoreKey,
+        now: u64,
+        mut first: Option<Option<(Vec<u8>, u64)>>,
+        ok_kind: EventKind,
+        channel: Channel,
+        purpose: Option<Purpose>,
+        mut decide: impl FnMut(SubjectRecord) -> Step<T>,
+    ) -> Result<T, Error> {
+        let window = self.policy.subject_sends.window_seconds;
+        for _ in 0..MAX_CAS_ATTEMPTS {
+            let current = match first.take() {
+                Some(c) => c,
+                None => self.store.get(key, now).map_err(store_error)?,
+            };
+            let mut record = decode_subject(current.as_ref())?;
+            record.prune(now, window);
+            let expected = current.as_ref().map_or(Expected::Absent, |(_, v)| Expected::Version(*v));
+            let step = decide(record);
+            if let Some(new) = &step.write {
+                let stored =
+                    self.store.put(key, &new.encode(), new.ttl(now, window), expected, now).map_err(store_error)?;
+                if stored.is_none() {
+                    backoff();
+                    continue;
+                }
+            }
+            let draft = match &step.result {
+                Ok(_) => Some(Draft::of(ok_kind)),
+                Err(e) => Draft::of_error(e),
+            };
+            if let Some(d) = draft {
+                self.emit(&d, now, channel, purpose, key);
+            }
+            return step.result;
+        }
+        Err(Error::Contention)
+    }
+
+    fn emit(&self, d: &Draft, now: u64, channel: Channel, purpose: Option<Purpose>, key: &StoreKey) {
+        let subject: String = key[..8].iter().map(|b| format!("{b:02x}")).collect();
+        self.events.emit(&Event {
+            kind: d.kind,
+            at: now,
+            channel,
+            purpose,
+            subject,
+            attempts_left: d.attempts_left,
+            retry_after: d.retry_after,
+            scope: d.scope,
+        });
+    }
+}
+
+fn decode_subject(current: Option<&(Vec<u8>, u64)>) -> Result<SubjectRecord, Error> {
+    current.map_or(Ok(SubjectRecord::default()), |(bytes, _)| SubjectRecord::decode(bytes))
+}
+
+/// The subject bucket is a log of send times: exactly `max` in any window.
+fn check_subject_bucket(rec: &SubjectRecord, bucket: SendBucket, now: u64) -> Result<(), Error> {
+    if rec.sends.len() >= bucket.max as usize {
+        let oldest = rec.sends.iter().min().copied().unwrap_or(now);
+        let retry_after = (oldest + bucket.window_seconds).saturating_sub(now).max(1);
+        return Err(Error::SendLimit { scope: LimitScope::Subject, retry_after });
+    }
+    Ok(())
+}
+
+fn check_locale(locale: Option<&str>) -> Result<(), Error> {
+    match locale {
+        Some(l) if l.len() > MAX_LOCALE_BYTES => Err(Error::InputTooLong { field: "locale", max: MAX_LOCALE_BYTES }),
+        Some(l) if !l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => {
+            Err(Error::InvalidArgument { field: "locale" })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The bucket a client address falls in: an IPv4 address, or an IPv6 /64 (one subscriber's
+/// network, which an attacker can otherwise rotate through for free).
+fn client_prefix(text: &str) -> Result<Vec<u8>, Error> {
+    if text.len() > MAX_CLIENT_BYTES {
+        return Err(Error::InputTooLong { field: "client", max: MAX_CLIENT_BYTES });
+    }
+    match text.trim().parse::<IpAddr>().map_err(|_| Error::InvalidClientAddress)? {
+        IpAddr::V4(v4) => Ok(v4.octets().to_vec()),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => Ok(v4.octets().to_vec()),
+            None => Ok(v6.octets()[..8].to_vec()),
+        },
+    }
+}
+
+fn backoff() {
+    std::thread::yield_now();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_addresses_bucket_by_host_or_v6_64() {
+        assert_eq!(client_prefix("203.0.113.5").unwrap(), vec![203, 0, 113, 5]);
+        assert_eq!(client_prefix("::ffff:203.0.113.5").unwrap(), vec![203, 0, 113, 5]);
+        assert_eq!(client_prefix("2001:db8:1:2::1").unwrap(), client_prefix("2001:db8:1:2:ffff::9").unwrap());
+        assert_ne!(client_prefix("2001:db8:1:2::1").unwrap(), client_prefix("2001:db8:1:3::1").unwrap());
+        assert_eq!(client_prefix("not-an-ip"), Err(Error::InvalidClientAddress));
+        assert!(matches!(client_prefix(&"1".repeat(100)), Err(Error::InputTooLong { .. })));
+    }
+
+    #[test]
+    fn locales_are_checked() {
+        assert!(check_locale(Some("pt-BR")).is_ok());
+        assert_eq!(check_locale(Some("fr;drop")), Err(Error::InvalidArgument { field: "locale" }));
+        assert!(matches!(check_locale(Some(&"a".repeat(36))), Err(Error::InputTooLong { .. })));
+    }
+}

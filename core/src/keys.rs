@@ -1,0 +1,236 @@
+//! The operator key ring and the keys derived from it.
+//!
+//! Each ring key is at least 32 random bytes, read from a file or an environment variable and
+//! never from a literal in the config. From each one the engine derives separate keys, so
+//! that no key serves two purposes:
+//! - the code key: HMAC-SHA256 of a code, bound to its challenge and purpose;
+//! - the token key: the AEAD that seals the challenge token;
+//! - the index key: the keyed hash that names a subject's record.
+//!
+//! The active key signs new codes and tokens; any key in the ring still verifies, so keys
+//! rotate without breaking live challenges. The index key is chosen separately and should
+//! not change: a new index key makes every subject look new (see ARCHITECTURE.md).
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::error::Error;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The fewest bytes a ring key may have (256 bits).
+pub const MIN_KEY_BYTES: usize = 32;
+
+/// A 32-byte secret that is wiped when dropped.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct SecretKey([u8; 32]);
+
+impl SecretKey {
+    pub(crate) fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(..)")
+    }
+}
+
+/// The keys derived from one ring key.
+#[derive(Clone, Debug)]
+pub struct DerivedKeys {
+    pub(crate) id: u8,
+    pub(crate) code: SecretKey,
+    pub(crate) token: SecretKey,
+    pub(crate) index: SecretKey,
+}
+
+impl DerivedKeys {
+    fn derive(id: u8, material: &[u8]) -> Self {
+        let label = |l: &[u8]| {
+            let mut mac = <HmacSha256 as Mac>::new_from_slice(material).expect("HMAC takes any key length");
+            mac.update(b"passcode/v1/");
+            mac.update(l);
+            SecretKey(mac.finalize().into_bytes().into())
+        };
+        DerivedKeys { id, code: label(b"code"), token: label(b"token"), index: label(b"index") }
+    }
+}
+
+/// The operator key ring: the keys in use, which one signs, and which one indexes subjects.
+#[derive(Clone, Debug)]
+pub struct KeyRing {
+    keys: Vec<DerivedKeys>,
+    active: u8,
+    index: u8,
+}
+
+impl KeyRing {
+    /// Builds a ring from raw key material: `(id, bytes)` pairs. Each key is checked (S-keys:
+    /// at least 32 bytes, not visibly patterned) and the material is wiped from the ring's copy.
+    pub fn new(keys: Vec<(u8, Vec<u8>)>, active: u8, index: u8) -> Result<Self, Error> {
+        let mut derived = Vec::with_capacity(keys.len());
+        for (id, mut material) in keys {
+            let checked = check_strength(id, &material);
+            if checked.is_ok() {
+                derived.push(DerivedKeys::derive(id, &material));
+            }
+            material.zeroize();
+            checked?;
+            if derived.iter().filter(|k| k.id == id).count() > 1 {
+                return Err(Error::PolicyOutOfBounds {
+                    field: "keys.ring",
+                    reason: format!("key id {id} appears twice"),
+                });
+            }
+        }
+        if derived.is_empty() {
+            return Err(Error::PolicyOutOfBounds { field: "keys.ring", reason: "the ring has no key".into() });
+        }
+        for (field, id) in [("keys.active", active), ("keys.index", index)] {
+            if !derived.iter().any(|k| k.id == id) {
+                return Err(Error::PolicyOutOfBounds { field, reason: format!("no key with id {id} in the ring") });
+            }
+        }
+        Ok(KeyRing { keys: derived, active, index })
+    }
+
+    /// A ring of one fresh random key that lives only in this process: for development and
+    /// for the in-memory store, whose records die with the process anyway.
+    pub fn ephemeral(random: &dyn crate::random::Random) -> Result<Self, Error> {
+        let mut material = vec![0u8; 32];
+        random.fill(&mut material)?;
+        KeyRing::new(vec![(1, material)], 1, 1)
+    }
+
+    pub(crate) fn active(&self) -> &DerivedKeys {
+        self.get(self.active).expect("checked in new")
+    }
+
+    pub(crate) fn index(&self) -> &DerivedKeys {
+        self.get(self.index).expect("checked in new")
+    }
+
+    pub(crate) fn get(&self, id: u8) -> Option<&DerivedKeys> {
+        self.keys.iter().find(|k| k.id == id)
+    }
+}
+
+/// Refuses keys that are short or visibly not random. A uniformly random 32-byte key has
+/// fewer than 16 distinct byte values with probability far below 2^-100.
+fn check_strength(id: u8, material: &[u8]) -> Result<(), Error> {
+    if material.len() < MIN_KEY_BYTES {
+        return Err(Error::WeakKey { id, reason: "shorter than 32 bytes" });
+    }
+    let mut seen = [false; 256];
+    material.iter().for_each(|b| seen[*b as usize] = true);
+    if seen.iter().filter(|s| **s).count() < 16 {
+        return Err(Error::WeakKey { id, reason: "too few distinct bytes to be random" });
+    }
+    Ok(())
+}
+
+/// Decodes key text as hex or base64 (standard or URL-safe, padded or not).
+pub(crate) fn decode_key_text(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let t = text.trim();
+    if t.len() % 2 == 0 && !t.is_empty() && t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return (0..t.len()).step_by(2).map(|i| u8::from_str_radix(&t[i..i + 2], 16).ok()).collect();
+    }
+    let engines = [
+        base64::engine::general_purpose::STANDARD,
+        base64::engine::general_purpose::STANDARD_NO_PAD,
+        base64::engine::general_purpose::URL_SAFE,
+        base64::engine::general_purpose::URL_SAFE_NO_PAD,
+    ];
+    engines.iter().find_map(|e| e.decode(t).ok())
+}
+
+/// Reads a key file: hex or base64 text, or raw bytes when the file is not text.
+pub(crate) fn read_key_file(id: u8, path: &str) -> Result<Vec<u8>, Error> {
+    let unavailable = || Error::KeyUnavailable { id, source: format!("file {path}") };
+    let raw = std::fs::read(path).map_err(|_| unavailable())?;
+    let is_text = raw.iter().all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace());
+    if !is_text {
+        return Ok(raw);
+    }
+    let text = std::str::from_utf8(&raw).map_err(|_| unavailable())?;
+    decode_key_text(text).ok_or(Error::WeakKey { id, reason: "the key file is text but not hex or base64" })
+}
+
+/// Reads a key from an environment variable holding hex or base64.
+pub(crate) fn read_key_env(id: u8, name: &str) -> Result<Vec<u8>, Error> {
+    let value = std::env::var(name)
+        .map_err(|_| Error::KeyUnavailable { id, source: format!("environment variable {name}") })?;
+    decode_key_text(&value).ok_or(Error::WeakKey { id, reason: "the variable is not hex or base64" })
+}
+
+/// HMAC-SHA256 over several parts, each length-prefixed so that no two inputs collide.
+pub(crate) fn hmac_parts(key: &SecretKey, parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(key.bytes()).expect("HMAC takes any key length");
+    for p in parts {
+        mac.update(&(p.len() as u32).to_be_bytes());
+        mac.update(p);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn random_key() -> Vec<u8> {
+        (0u8..32).map(|i| i.wrapping_mul(73).wrapping_add(11)).collect()
+    }
+
+    #[test]
+    fn weak_keys_refused() {
+        assert_eq!(
+            KeyRing::new(vec![(1, vec![7u8; 31])], 1, 1).unwrap_err(),
+            Error::WeakKey { id: 1, reason: "shorter than 32 bytes" }
+        );
+        assert_eq!(
+            KeyRing::new(vec![(2, b"abababababababababababababababab".to_vec())], 2, 2).unwrap_err(),
+            Error::WeakKey { id: 2, reason: "too few distinct bytes to be random" }
+        );
+    }
+
+    #[test]
+    fn ring_checks_active_and_index_ids() {
+        let e = KeyRing::new(vec![(1, random_key())], 2, 1).unwrap_err();
+        assert!(matches!(e, Error::PolicyOutOfBounds { field: "keys.active", .. }));
+        let e = KeyRing::new(vec![(1, random_key()), (1, random_key())], 1, 1).unwrap_err();
+        assert!(matches!(e, Error::PolicyOutOfBounds { field: "keys.ring", .. }));
+    }
+
+    #[test]
+    fn derived_keys_differ_per_purpose_and_hide_in_debug() {
+        let ring = KeyRing::new(vec![(1, random_key())], 1, 1).unwrap();
+        let k = ring.active();
+        assert_ne!(k.code.bytes(), k.token.bytes());
+        assert_ne!(k.code.bytes(), k.index.bytes());
+        let shown = format!("{ring:?}");
+        assert!(!shown.contains(&format!("{:?}", k.code.bytes())));
+        assert!(shown.contains("SecretKey(..)"));
+    }
+
+    #[test]
+    fn key_text_decodes_hex_and_base64() {
+        let bytes = random_key();
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(decode_key_text(&hex).unwrap(), bytes);
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        assert_eq!(decode_key_text(&format!("{b64}\n")).unwrap(), bytes);
+        assert!(decode_key_text("not a key!").is_none());
+    }
+
+    #[test]
+    fn hmac_parts_are_length_prefixed() {
+        let ring = KeyRing::new(vec![(1, random_key())], 1, 1).unwrap();
+        let k = &ring.active().code;
+        assert_ne!(hmac_parts(k, &[b"ab", b"c"]), hmac_parts(k, &[b"a", b"bc"]));
+    }
+}

@@ -1,0 +1,685 @@
+//! Messages: templates per channel, purpose and locale, rendered with the code.
+//!
+//! An SMS ends with the origin-bound line `@example.com #123456` when a domain is configured,
+//! so browsers (WebOTP) and iOS autofill the code only on that site (S21), and can carry the
+//! Android SMS Retriever hash (S22). Its size is counted in GSM-7 septets or UCS-2 units and a
+//! template that could exceed the configured number of segments is refused at load (S23).
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+use crate::error::Error;
+use crate::identifier::{Channel, Purpose};
+use crate::policy::Policy;
+
+/// The `[messages]` section of the config.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MessagesConfig {
+    /// The name shown in messages. Default "Passcode".
+    pub app_name: String,
+    /// The site's domain for the WebOTP origin-bound line, e.g. `example.com`.
+    pub domain: Option<String>,
+    /// An embedding (iframe) origin's domain, appended to the origin-bound line.
+    pub embedded_domain: Option<String>,
+    /// The Android SMS Retriever app hash (11 characters).
+    pub android_app_hash: Option<String>,
+    /// The most SMS segments a message may take. Default 2; 1..=10.
+    pub sms_max_segments: u8,
+    /// Whether an email's subject carries the code. Default false.
+    pub code_in_email_subject: bool,
+    /// The locale used when the request names none or one without templates. Default "en".
+    pub default_locale: String,
+    /// Templates that replace or add to the built-in English ones.
+    pub templates: Vec<TemplateConfig>,
+}
+
+impl Default for MessagesConfig {
+    fn default() -> Self {
+        MessagesConfig {
+            app_name: "Passcode".into(),
+            domain: None,
+            embedded_domain: None,
+            android_app_hash: None,
+            sms_max_segments: 2,
+            code_in_email_subject: false,
+            default_locale: "en".into(),
+            templates: Vec::new(),
+        }
+    }
+}
+
+/// One configured template. Placeholders: `{code}` (required), `{app}`, `{minutes}`,
+/// `{domain}`; `{{` and `}}` for literal braces.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateConfig {
+    /// A locale such as `fr` or `pt-br`.
+    pub locale: String,
+    /// `sms` or `email`.
+    pub channel: String,
+    /// A purpose name, or absent for every purpose.
+    pub purpose: Option<String>,
+    /// The SMS text (channel `sms`).
+    pub sms: Option<String>,
+    /// The email subject (channel `email`).
+    pub email_subject: Option<String>,
+    /// The email's plain-text body (channel `email`).
+    pub email_text: Option<String>,
+    /// The email's HTML body (channel `email`); derived from the text when absent.
+    pub email_html: Option<String>,
+}
+
+/// A rendered message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// An SMS.
+    Sms(SmsMessage),
+    /// An email.
+    Email(EmailMessage),
+}
+
+impl Message {
+    /// The SMS, if this is one.
+    pub fn sms(&self) -> Option<&SmsMessage> {
+        match self {
+            Message::Sms(s) => Some(s),
+            Message::Email(_) => None,
+        }
+    }
+
+    /// The email, if this is one.
+    pub fn email(&self) -> Option<&EmailMessage> {
+        match self {
+            Message::Email(e) => Some(e),
+            Message::Sms(_) => None,
+        }
+    }
+}
+
+/// How an SMS is encoded on the air.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmsEncoding {
+    /// The GSM 03.38 7-bit alphabet: 160 per single message, 153 per part.
+    Gsm7,
+    /// UCS-2: 70 per single message, 67 per part.
+    Ucs2,
+}
+
+/// A rendered SMS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SmsMessage {
+    /// The text, origin-bound line last when a domain is configured.
+    pub text: String,
+    /// Its encoding.
+    pub encoding: SmsEncoding,
+    /// Segments it takes.
+    pub segments: u32,
+}
+
+/// A rendered email.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmailMessage {
+    /// The subject.
+    pub subject: String,
+    /// The plain-text body.
+    pub text: String,
+    /// The HTML body.
+    pub html: String,
+}
+
+#[derive(Clone, Debug)]
+enum Template {
+    Sms(String),
+    Email { subject: String, text: String, html: Option<String> },
+}
+
+/// The templates in force, checked, ready to render.
+#[derive(Clone, Debug)]
+pub struct Messages {
+    config: MessagesConfig,
+    // Configured templates: (locale, channel, purpose or None for all) -> template. The
+    // built-in English ones are consulted after all of these.
+    templates: HashMap<(String, Channel, Option<Purpose>), Template>,
+    builtins: HashMap<(Channel, Purpose), Template>,
+}
+
+fn action(p: Purpose) -> &'static str {
+    match p {
+        Purpose::SignUp => "to create your account",
+        Purpose::SignIn => "to sign in",
+        Purpose::SecondFactor => "to confirm it's you",
+        Purpose::VerifyContact => "to confirm this contact",
+        Purpose::Recovery => "to recover your account",
+    }
+}
+
+fn builtin(channel: Channel, purpose: Purpose, code_in_subject: bool) -> Template {
+    let a = action(purpose);
+    match channel {
+        Channel::Sms => {
+            Template::Sms(format!("{{code}} is your {{app}} code {a}. It expires in {{minutes}} min. Don't share it."))
+        }
+        Channel::Email => Template::Email {
+            subject: if code_in_subject { "{code} is your {app} code".into() } else { "Your {app} code".into() },
+            text: format!(
+                "Your {{app}} code {a} is:\n\n    {{code}}\n\nIt expires in {{minutes}} minutes. \
+                 If you did not ask for it, ignore this email. Never share this code with anyone."
+            ),
+            html: None,
+        },
+    }
+}
+
+/// Fills placeholders; the caller has already checked the template with `check_template`.
+fn fill(template: &str, vars: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 16);
+    let mut rest = template;
+    while let Some(i) = rest.find(['{', '}']) {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            out.push_str(&tail[..1]);
+            rest = &tail[2..];
+        } else if let (true, Some(end)) = (tail.starts_with('{'), tail.find('}')) {
+            let name = &tail[1..end];
+            out.push_str(vars.iter().find(|(k, _)| *k == name).map_or("", |(_, v)| v));
+            rest = &tail[end + 1..];
+        } else {
+            out.push_str(&tail[..1]);
+            rest = &tail[1..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn check_template(name: &str, template: &str, needs_code: bool) -> Result<(), Error> {
+    let bad = |reason: String| Error::InvalidTemplate { template: name.into(), reason };
+    if template.len() > 8192 {
+        return Err(bad("longer than 8192 bytes".into()));
+    }
+    let mut rest = template;
+    let mut has_code = false;
+    while let Some(i) = rest.find(['{', '}']) {
+        let tail = &rest[i..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            rest = &tail[2..];
+            continue;
+        }
+        if tail.starts_with('}') {
+            return Err(bad("a lone `}` (write `}}`)".into()));
+        }
+        let end = tail.find('}').ok_or_else(|| bad("an unclosed `{`".into()))?;
+        let placeholder = &tail[1..end];
+        match placeholder {
+            "code" => has_code = true,
+            "app" | "minutes" | "domain" => {}
+            other => return Err(bad(format!("unknown placeholder `{{{other}}}`"))),
+        }
+        rest = &tail[end + 1..];
+    }
+    if needs_code && !has_code {
+        return Err(bad("it has no `{code}`".into()));
+    }
+    Ok(())
+}
+
+fn check_host(field: &'static str, value: &str) -> Result<(), Error> {
+    let ok = !value.is_empty()
+        && value.len() <= 253
+        && value.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::PolicyOutOfBounds {
+            field,
+            reason: "must be a lowercase ASCII host name such as `example.com`".into(),
+        })
+    }
+}
+
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+impl Messages {
+    /// Checks the configured templates against the policy (placeholders, SMS size) and
+    /// prepares them.
+    pub fn new(config: &MessagesConfig, policy: &Policy) -> Result<Self, Error> {
+        if config.app_name.trim().is_empty() || config.app_name.len() > 64 {
+            return Err(Error::PolicyOutOfBounds {
+                field: "messages.app_name",
+                reason: "must be 1 to 64 bytes".into(),
+            });
+        }
+        if let Some(d) = &config.domain {
+            check_host("messages.domain", d)?;
+        }
+        if let Some(d) = &config.embedded_domain {
+            check_host("messages.embedded_domain", d)?;
+            if config.domain.is_none() {
+                return Err(Error::PolicyOutOfBounds {
+                    field: "messages.embedded_domain",
+                    reason: "needs messages.domain".into(),
+                });
+            }
+        }
+        if let Some(h) = &config.android_app_hash {
+            if h.len() != 11 || !h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/') {
+                return Err(Error::PolicyOutOfBounds {
+                    field: "messages.android_app_hash",
+                    reason: "must be the 11-character base64 hash of the SMS Retriever API".into(),
+                });
+            }
+        }
+        if !(1..=10).contains(&config.sms_max_segments) {
+            return Err(Error::PolicyOutOfBounds {
+                field: "messages.sms_max_segments",
+                reason: "must be 1..=10".into(),
+            });
+        }
+        let mut templates = HashMap::new();
+        for t in &config.templates {
+            let channel = Channel::parse(&t.channel).map_err(|_| Error::InvalidTemplate {
+                template: format!("{}/{}", t.locale, t.channel),
+                reason: "channel must be `sms` or `email`".into(),
+            })?;
+            let purpose = t.purpose.as_deref().map(Purpose::parse).transpose().map_err(|_| Error::InvalidTemplate {
+                template: format!("{}/{}", t.locale, t.channel),
+                reason: "unknown purpose".into(),
+            })?;
+            let name = format!("{}/{}/{}", t.locale, t.channel, t.purpose.as_deref().unwrap_or("*"));
+            let missing =
+                |what: &str| Error::InvalidTemplate { template: name.clone(), reason: format!("{what} is missing") };
+            let template = match channel {
+                Channel::Sms => {
+                    if t.email_subject.is_some() || t.email_text.is_some() || t.email_html.is_some() {
+                        return Err(Error::InvalidTemplate {
+                            template: name,
+                            reason: "an sms template has email fields".into(),
+                        });
+                    }
+                    let sms = t.sms.clone().ok_or_else(|| missing("sms"))?;
+                    check_template(&name, &sms, true)?;
+                    Template::Sms(sms)
+                }
+                Channel::Email => {
+                    if t.sms.is_some() {
+                        return Err(Error::InvalidTemplate {
+                            template: name,
+                            reason: "an email template has an sms field".into(),
+                        });
+                    }
+                    let subject = t.email_subject.clone().ok_or_else(|| missing("email_subject"))?;
+                    let text = t.email_text.clone().ok_or_else(|| missing("email_text"))?;
+                    check_template(&name, &subject, false)?;
+                    check_template(&name, &text, true)?;
+                    if let Some(h) = &t.email_html {
+                        check_template(&name, h, true)?;
+                    }
+                    Template::Email { subject, text, html: t.email_html.clone() }
+                }
+            };
+            templates.insert((t.locale.to_ascii_lowercase(), channel, purpose), template);
+        }
+        let builtins = Purpose::ALL
+            .into_iter()
+            .flat_map(|p| [Channel::Sms, Channel::Email].map(|c| ((c, p), builtin(c, p, config.code_in_email_subject))))
+            .collect();
+        let messages = Messages { config: config.clone(), templates, builtins };
+        messages.check_sms_sizes(policy)?;
+        Ok(messages)
+    }
+
+    /// Renders every SMS template with the longest code and lifetime the policy allows and
+    /// refuses one that could exceed the segment limit (S22, S23).
+    fn check_sms_sizes(&self, policy: &Policy) -> Result<(), Error> {
+        let widest = "0".repeat(policy.code_length as usize);
+        let builtins =
+            Purpose::ALL.map(|p| (format!("en/sms/{}(built-in)", p.name()), vec![p], builtin(Channel::Sms, p, false)));
+        let configured =
+            self.templates.iter().filter(|((_, c, _), _)| *c == Channel::Sms).map(|((locale, _, purpose), t)| {
+                let name = format!("{locale}/sms/{}", purpose.map_or("*", |p| p.name()));
+                (name, purpose.map_or(Purpose::ALL.to_vec(), |p| vec![p]), t.clone())
+            });
+        let mut all: Vec<_> = configured.chain(builtins).collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, purposes, template) in all {
+            let Template::Sms(text) = template else { continue };
+            for p in purposes {
+                let sms = self.render_sms_with(&text, &widest, policy.lifetime(Channel::Sms, p));
+                if self.config.android_app_hash.is_some() && sms.segments > 1 {
+                    return Err(Error::InvalidTemplate {
+                        template: name,
+                        reason: "with an Android app hash the SMS must fit in 140 bytes (one segment)".into(),
+                    });
+                }
+                if sms.segments > u32::from(self.config.sms_max_segments) {
+                    return Err(Error::InvalidTemplate {
+                        template: name,
+                        reason: format!(
+                            "{} segments, more than sms_max_segments = {}",
+                            sms.segments, self.config.sms_max_segments
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn lookup(&self, locale: &str, channel: Channel, purpose: Purpose) -> &Template {
+        let locale = locale.to_ascii_lowercase();
+        let language = locale.split(['-', '_']).next().unwrap_or("").to_string();
+        let default = self.config.default_locale.to_ascii_lowercase();
+        for l in [locale, language, default, "en".to_string()] {
+            for p in [Some(purpose), None] {
+                if let Some(t) = self.templates.get(&(l.clone(), channel, p)) {
+                    return t;
+                }
+            }
+        }
+        &self.builtins[&(channel, purpose)]
+    }
+
+    /// Renders the message for a code.
+    pub fn render(
+        &self,
+        channel: Channel,
+        purpose: Purpose,
+        locale: Option<&str>,
+        code: &str,
+        lifetime_seconds: u64,
+    ) -> Message {
+        let locale = locale.unwrap_or(&self.config.default_locale);
+        match channel {
+            Channel::Sms => Message::Sms(self.render_sms(locale, purpose, code, lifetime_seconds)),
+            Channel::Email => Message::Email(self.render_email(locale, purpose, code, lifetime_seconds)),
+        }
+    }
+
+    fn vars<'a>(&'a self, code: &'a str, minutes: &'a str) -> [(&'a str, &'a str); 4] {
+        [
+            ("code", code),
+            ("app", &self.config.app_name),
+            ("minutes", minutes),
+            ("domain", self.config.domain.as_deref().unwrap_or("")),
+        ]
+    }
+
+    fn render_sms(&self, locale: &str, purpose: Purpose, code: &str, lifetime: u64) -> SmsMessage {
+        let Template::Sms(t) = self.lookup(locale, Channel::Sms, purpose) else {
+            unreachable!("sms templates are stored under the sms channel")
+        };
+        self.render_sms_with(t, code, lifetime)
+    }
+
+    fn render_sms_with(&self, t: &str, code: &str, lifetime: u64) -> SmsMessage {
+        let minutes = lifetime.div_ceil(60).to_string();
+        let mut text = fill(t, &self.vars(code, &minutes));
+        if let Some(hash) = &self.config.android_app_hash {
+            text.push('\n');
+            text.push_str(hash);
+        }
+        if let Some(domain) = &self.config.domain {
+            // S21: the origin-bound line is the last line, and nothing precedes its `@`.
+            text.push_str("\n\n@");
+            text.push_str(domain);
+            text.push_str(" #");
+            text.push_str(code);
+            if let Some(embedded) = &self.config.embedded_domain {
+                text.push_str(" @");
+                text.push_str(embedded);
+            }
+        }
+        let (encoding, segments) = sms_segments(&text);
+        SmsMessage { text, encoding, segments }
+    }
+
+    fn render_email(&self, locale: &str, purpose: Purpose, code: &str, lifetime: u64) -> EmailMessage {
+        let Template::Email { subject, text, html } = self.lookup(locale, Channel::Email, purpose) else {
+            unreachable!("email templates are stored under the email channel")
+        };
+        let minutes = lifetime.div_ceil(60).to_string();
+        let vars = self.vars(code, &minutes);
+        let text_body = fill(text, &vars);
+        let html_body = match html {
+            Some(h) => {
+                let escaped: Vec<(String, String)> =
+                    vars.iter().map(|(k, v)| (k.to_string(), html_escape(v))).collect();
+                let refs: Vec<(&str, &str)> = escaped.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                fill(h, &refs)
+            }
+            None => {
+                let paragraphs: Vec<String> = text_body
+                    .split("\n\n")
+                    .map(|p| format!("<p>{}</p>", html_escape(p.trim()).replace('\n', "<br>")))
+                    .collect();
+                format!(
+                    "<!doctype html><html><body style=\"font-family:sans-serif\">{}</body></html>",
+                    paragraphs.join("")
+                )
+            }
+        };
+        EmailMessage { subject: fill(subject, &vars), text: text_body, html: html_body }
+    }
+}
+
+/// GSM 03.38 basic character set (one septet each).
+const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+/// GSM 03.38 extension table (an escape and a septet: two each).
+const GSM7_EXTENDED: &str = "^{}\\[~]|€\u{c}";
+
+/// The encoding an SMS needs and the segments it takes (3GPP TS 23.038 / 23.040). Multi-part
+/// messages carry a header, leaving 153 septets or 67 UCS-2 units a part; an escape pair or a
+/// surrogate pair is never split across parts.
+pub fn sms_segments(text: &str) -> (SmsEncoding, u32) {
+    let gsm: Option<Vec<usize>> = text
+        .chars()
+        .map(|c| {
+            if GSM7_BASIC.contains(c) {
+                Some(1)
+            } else if GSM7_EXTENDED.contains(c) {
+                Some(2)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let (encoding, units, single, part) = match gsm {
+        Some(u) => (SmsEncoding::Gsm7, u, 160, 153),
+        None => (SmsEncoding::Ucs2, text.chars().map(char::len_utf16).collect(), 70, 67),
+    };
+    let total: usize = units.iter().sum();
+    if total <= single {
+        return (encoding, 1);
+    }
+    let mut parts = 1;
+    let mut used = 0;
+    for u in units {
+        if used + u > part {
+            parts += 1;
+            used = 0;
+        }
+        used += u;
+    }
+    (encoding, parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn messages(f: impl FnOnce(&mut MessagesConfig)) -> Result<Messages, Error> {
+        let mut c = MessagesConfig::default();
+        f(&mut c);
+        Messages::new(&c, &Policy::default())
+    }
+
+    #[test]
+    fn s21_origin_bound_line_is_last() {
+        let m = messages(|c| c.domain = Some("example.com".into())).unwrap();
+        let sms = m.render(Channel::Sms, Purpose::SignIn, None, "012345", 600);
+        let text = &sms.sms().unwrap().text;
+        assert_eq!(text.lines().last().unwrap(), "@example.com #012345");
+        assert!(text.starts_with("012345 is your Passcode code to sign in. It expires in 10 min."));
+        let m = messages(|c| {
+            c.domain = Some("example.com".into());
+            c.embedded_domain = Some("embedded.example".into());
+        })
+        .unwrap();
+        let sms = m.render(Channel::Sms, Purpose::SignIn, None, "012345", 600);
+        assert_eq!(sms.sms().unwrap().text.lines().last().unwrap(), "@example.com #012345 @embedded.example");
+    }
+
+    #[test]
+    fn s22_android_hash_fits_one_segment() {
+        let m = messages(|c| {
+            c.domain = Some("example.com".into());
+            c.android_app_hash = Some("FA+9qCX9VSu".into());
+        })
+        .unwrap();
+        let sms = m.render(Channel::Sms, Purpose::SignUp, None, "123456", 600);
+        let s = sms.sms().unwrap();
+        assert!(s.text.contains("\nFA+9qCX9VSu\n"));
+        assert_eq!(s.text.lines().last().unwrap(), "@example.com #123456");
+        assert_eq!(s.segments, 1, "fits in 140 bytes");
+        // A template that cannot fit one segment with the hash is refused at load.
+        let e = messages(|c| {
+            c.android_app_hash = Some("FA+9qCX9VSu".into());
+            c.templates.push(TemplateConfig {
+                locale: "en".into(),
+                channel: "sms".into(),
+                purpose: None,
+                sms: Some(format!("{{code}} {}", "x".repeat(150))),
+                email_subject: None,
+                email_text: None,
+                email_html: None,
+            });
+        })
+        .unwrap_err();
+        assert!(matches!(e, Error::InvalidTemplate { .. }), "{e}");
+        assert!(messages(|c| c.android_app_hash = Some("short".into())).is_err());
+    }
+
+    #[test]
+    fn s23_segment_counting() {
+        assert_eq!(sms_segments(&"a".repeat(160)), (SmsEncoding::Gsm7, 1));
+        assert_eq!(sms_segments(&"a".repeat(161)), (SmsEncoding::Gsm7, 2));
+        assert_eq!(sms_segments(&"a".repeat(306)), (SmsEncoding::Gsm7, 2));
+        assert_eq!(sms_segments(&"a".repeat(307)), (SmsEncoding::Gsm7, 3));
+        assert_eq!(sms_segments(&"€".repeat(80)), (SmsEncoding::Gsm7, 1), "extension chars count two");
+        assert_eq!(sms_segments(&"€".repeat(81)), (SmsEncoding::Gsm7, 2));
+        assert_eq!(sms_segments(&"ж".repeat(70)), (SmsEncoding::Ucs2, 1));
+        assert_eq!(sms_segments(&"ж".repeat(71)), (SmsEncoding::Ucs2, 2));
+        assert_eq!(sms_segments(&"ж".repeat(134)), (SmsEncoding::Ucs2, 2));
+        assert_eq!(sms_segments(&"ж".repeat(135)), (SmsEncoding::Ucs2, 3));
+        // 66 units then a surrogate pair: the pair moves to the next part whole.
+        let s = format!("{}😀{}", "ж".repeat(66), "ж".repeat(60));
+        assert_eq!(sms_segments(&s), (SmsEncoding::Ucs2, 2));
+        let s = format!("{}😀{}", "ж".repeat(66), "ж".repeat(66));
+        assert_eq!(sms_segments(&s), (SmsEncoding::Ucs2, 3));
+    }
+
+    #[test]
+    fn s23_template_over_the_segment_limit_refused() {
+        let e = messages(|c| {
+            c.sms_max_segments = 1;
+            c.templates.push(TemplateConfig {
+                locale: "ru".into(),
+                channel: "sms".into(),
+                purpose: Some("sign-in".into()),
+                sms: Some(format!("{{code}} {}", "ж".repeat(70))),
+                email_subject: None,
+                email_text: None,
+                email_html: None,
+            });
+        })
+        .unwrap_err();
+        assert_eq!(
+            e,
+            Error::InvalidTemplate {
+                template: "ru/sms/sign-in".into(),
+                reason: "2 segments, more than sms_max_segments = 1".into()
+            }
+        );
+    }
+
+    #[test]
+    fn locales_fall_back_and_placeholders_fill() {
+        let m = messages(|c| {
+            c.templates.push(TemplateConfig {
+                locale: "fr".into(),
+                channel: "sms".into(),
+                purpose: None,
+                sms: Some("{app} : votre code est {code}, valable {minutes} min {{ok}}".into()),
+                email_subject: None,
+                email_text: None,
+                email_html: None,
+            })
+        })
+        .unwrap();
+        let fr = m.render(Channel::Sms, Purpose::SignIn, Some("fr-CA"), "111222", 300);
+        assert_eq!(fr.sms().unwrap().text, "Passcode : votre code est 111222, valable 5 min {ok}");
+        let de = m.render(Channel::Sms, Purpose::SignIn, Some("de"), "111222", 300);
+        assert!(de.sms().unwrap().text.starts_with("111222 is your Passcode code"));
+    }
+
+    #[test]
+    fn email_has_subject_text_and_escaped_html() {
+        let m = messages(|c| c.app_name = "Acme <Bank>".into()).unwrap();
+        let mail = m.render(Channel::Email, Purpose::Recovery, None, "654321", 86_400);
+        let e = mail.email().unwrap();
+        assert_eq!(e.subject, "Your Acme <Bank> code");
+        assert!(!e.subject.contains("654321"), "the code stays out of the subject by default");
+        assert!(e.text.contains("    654321\n"));
+        assert!(e.text.contains("expires in 1440 minutes"));
+        assert!(e.html.contains("Acme &lt;Bank&gt;") && e.html.contains("654321"));
+        let m = messages(|c| c.code_in_email_subject = true).unwrap();
+        let mail = m.render(Channel::Email, Purpose::SignIn, None, "654321", 600);
+        assert_eq!(mail.email().unwrap().subject, "654321 is your Passcode code");
+    }
+
+    #[test]
+    fn bad_templates_refused_with_their_name() {
+        let t = |sms: &str| TemplateConfig {
+            locale: "en".into(),
+            channel: "sms".into(),
+            purpose: None,
+            sms: Some(sms.into()),
+            email_subject: None,
+            email_text: None,
+            email_html: None,
+        };
+        for (s, reason) in [
+            ("no code here", "it has no `{code}`"),
+            ("{code} {nope}", "unknown placeholder `{nope}`"),
+            ("{code", "an unclosed `{`"),
+            ("{code} }", "a lone `}` (write `}}`)"),
+        ] {
+            let e = messages(|c| c.templates.push(t(s))).unwrap_err();
+            assert_eq!(e, Error::InvalidTemplate { template: "en/sms/*".into(), reason: reason.into() }, "{s}");
+        }
+        let mut bad = t("{code}");
+        bad.channel = "fax".into();
+        assert!(messages(|c| c.templates.push(bad)).is_err());
+        assert!(messages(|c| c.domain = Some("Example.com".into())).is_err());
+    }
+}

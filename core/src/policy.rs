@@ -1,0 +1,358 @@
+//! The policy: every limit the engine applies, its default, and its bounds.
+//!
+//! Bounds live here and only here, each with the source it comes from, so that a weaker
+//! policy is refused when the configuration is loaded (S2), not discovered in production.
+//! A test that needs a value outside the bounds builds it with [`Policy::build_noncompliant`].
+
+use serde::Deserialize;
+
+use crate::error::Error;
+use crate::identifier::{Channel, Purpose};
+
+/// The characters a code is drawn from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Alphabet {
+    /// `0-9`. The default, and the only one phones autofill everywhere.
+    #[default]
+    Digits,
+    /// 31 lowercase letters and digits with the look-alikes (0, 1, i, l, o) left out.
+    Alphanumeric,
+}
+
+impl Alphabet {
+    /// The symbols, in the order a draw indexes them.
+    pub fn symbols(self) -> &'static [u8] {
+        match self {
+            Alphabet::Digits => b"0123456789",
+            Alphabet::Alphanumeric => b"23456789abcdefghjkmnpqrstuvwxyz",
+        }
+    }
+
+    /// The shortest code with at least the guessing resistance of six digits (S2).
+    pub fn min_length(self) -> u8 {
+        match self {
+            Alphabet::Digits => 6,
+            // 31^5 = 28.6e6 >= 1e6 > 31^4.
+            Alphabet::Alphanumeric => 5,
+        }
+    }
+}
+
+/// A send bucket: at most `max` sends in any `window_seconds`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendBucket {
+    /// Sends allowed in a window.
+    pub max: u32,
+    /// The window, in seconds.
+    pub window_seconds: u64,
+}
+
+/// Which SMS destinations may be sent to, by E.164 prefix (a country calling code such as
+/// `44`, or a longer prefix such as `1876`). An empty allow list allows every country.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CountryRules {
+    /// Prefixes allowed; empty means all.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// Prefixes refused, checked after the allow list.
+    #[serde(default)]
+    pub deny: Vec<String>,
+}
+
+impl CountryRules {
+    /// Whether an E.164 number (`+` and digits) may receive SMS.
+    pub fn allows(&self, number: &str) -> bool {
+        let digits = number.trim_start_matches('+');
+        let matches = |p: &String| digits.starts_with(p.trim_start_matches('+'));
+        (self.allow.is_empty() || self.allow.iter().any(matches)) && !self.deny.iter().any(matches)
+    }
+}
+
+/// Every limit the engine applies. Field names are the config's (`[policy]`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Policy {
+    /// Code length in symbols. Default 6; digits 6..=10, alphanumeric 5..=10.
+    pub code_length: u8,
+    /// The code's alphabet. Default digits.
+    pub alphabet: Alphabet,
+    /// How long a code lives, in seconds. Default 600; at most 600 (S4).
+    pub lifetime_seconds: u64,
+    /// Lifetime of email codes for verify-contact and recovery. Default 600; at most 86400 (S4).
+    pub email_confirmation_lifetime_seconds: u64,
+    /// Wrong tries per challenge before it is dead (S8). Default 5; 1..=10.
+    pub max_attempts: u32,
+    /// A temporary lock after every this many consecutive failures of a subject. Default 10.
+    pub lockout_threshold: u32,
+    /// The first temporary lock, in seconds; each later one doubles. Default 60.
+    pub lockout_base_seconds: u64,
+    /// The longest temporary lock, in seconds. Default 3600.
+    pub lockout_max_seconds: u64,
+    /// Consecutive failures after which only an operator's unlock helps (S11). Default 100; at most 100.
+    pub hard_lock_failures: u32,
+    /// The wait between two sends for one challenge or purpose, in seconds. Default 30.
+    pub resend_cooldown_seconds: u64,
+    /// Sends per subject. Default 5 per 600 s; at most 20 per window.
+    pub subject_sends: SendBucket,
+    /// Sends per client address (IPv4, or IPv6 /64). Default 20 per 600 s.
+    pub client_sends: SendBucket,
+    /// SMS sends per destination country calling code. Default 500 per 600 s.
+    pub country_sends: SendBucket,
+    /// Which SMS destinations are allowed (S17).
+    pub sms_countries: CountryRules,
+    /// Whether email codes may be used as a second factor. NIST rev4 3.1.3.1 says email is not
+    /// an out-of-band authenticator at AAL2 (S18): set this to `false` for AAL2. Default true.
+    pub email_second_factor: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            code_length: 6,
+            alphabet: Alphabet::Digits,
+            lifetime_seconds: 600,
+            email_confirmation_lifetime_seconds: 600,
+            max_attempts: 5,
+            lockout_threshold: 10,
+            lockout_base_seconds: 60,
+            lockout_max_seconds: 3600,
+            hard_lock_failures: 100,
+            resend_cooldown_seconds: 30,
+            subject_sends: SendBucket { max: 5, window_seconds: 600 },
+            client_sends: SendBucket { max: 20, window_seconds: 600 },
+            country_sends: SendBucket { max: 500, window_seconds: 600 },
+            sms_countries: CountryRules::default(),
+            email_second_factor: true,
+        }
+    }
+}
+
+/// The most sends a subject bucket may allow per window: each one is a timestamp in the record.
+pub const MAX_SUBJECT_SENDS: u32 = 20;
+
+fn out(field: &'static str, reason: impl Into<String>) -> Error {
+    Error::PolicyOutOfBounds { field, reason: reason.into() }
+}
+
+impl Policy {
+    /// Checks every bound. Called when a configuration is loaded.
+    pub fn validate(&self) -> Result<(), Error> {
+        let min = self.alphabet.min_length();
+        if self.code_length < min || self.code_length > 10 {
+            return Err(out(
+                "policy.code_length",
+                format!("must be {min}..=10 for this alphabet (NIST SP 800-63B rev4 3.1.3.2: at least six digits or equivalent)"),
+            ));
+        }
+        if !(60..=600).contains(&self.lifetime_seconds) {
+            return Err(out(
+                "policy.lifetime_seconds",
+                "must be 60..=600 (NIST SP 800-63B: an SMS code lives at most 10 minutes)",
+            ));
+        }
+        if !(60..=86_400).contains(&self.email_confirmation_lifetime_seconds) {
+            return Err(out(
+                "policy.email_confirmation_lifetime_seconds",
+                "must be 60..=86400 (email codes for recovery or contact confirmation live at most 24 hours)",
+            ));
+        }
+        if !(1..=10).contains(&self.max_attempts) {
+            return Err(out("policy.max_attempts", "must be 1..=10"));
+        }
+        if !(1..=100).contains(&self.hard_lock_failures) {
+            return Err(out(
+                "policy.hard_lock_failures",
+                "must be 1..=100 (NIST SP 800-63B rev4 3.2.2: no more than 100 consecutive failures)",
+            ));
+        }
+        if self.lockout_threshold == 0 || self.lockout_threshold > self.hard_lock_failures {
+            return Err(out("policy.lockout_threshold", "must be 1..=hard_lock_failures"));
+        }
+        if self.lockout_base_seconds == 0 || self.lockout_base_seconds > 86_400 {
+            return Err(out("policy.lockout_base_seconds", "must be 1..=86400"));
+        }
+        if self.lockout_max_seconds < self.lockout_base_seconds || self.lockout_max_seconds > 7 * 86_400 {
+            return Err(out("policy.lockout_max_seconds", "must be lockout_base_seconds..=604800"));
+        }
+        if self.resend_cooldown_seconds > 3600 {
+            return Err(out("policy.resend_cooldown_seconds", "must be 0..=3600"));
+        }
+        check_bucket("policy.subject_sends", self.subject_sends, MAX_SUBJECT_SENDS)?;
+        check_bucket("policy.client_sends", self.client_sends, 1_000_000)?;
+        check_bucket("policy.country_sends", self.country_sends, 1_000_000)?;
+        for p in self.sms_countries.allow.iter().chain(&self.sms_countries.deny) {
+            let digits = p.trim_start_matches('+');
+            if digits.is_empty()
+                || digits.len() > 6
+                || !digits.bytes().all(|b| b.is_ascii_digit())
+                || digits.starts_with('0')
+            {
+                return Err(out(
+                    "policy.sms_countries",
+                    format!("`{p}` is not a calling-code prefix (1 to 6 digits, not starting with 0)"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A policy outside the bounds, for tests that must show what the bounds prevent.
+    pub fn build_noncompliant(self) -> Policy {
+        self
+    }
+
+    /// How long a code for this channel and purpose lives.
+    pub fn lifetime(&self, channel: Channel, purpose: Purpose) -> u64 {
+        match (channel, purpose) {
+            (Channel::Email, Purpose::VerifyContact | Purpose::Recovery) => self.email_confirmation_lifetime_seconds,
+            _ => self.lifetime_seconds,
+        }
+    }
+
+    /// The temporary lock that `failures` consecutive failures earn, if any: after every
+    /// `lockout_threshold` failures, `base * 2^(k-1)` seconds, at most `lockout_max_seconds`.
+    pub fn lock_seconds(&self, failures: u32) -> Option<u64> {
+        if failures == 0 || failures % self.lockout_threshold != 0 {
+            return None;
+        }
+        let k = failures / self.lockout_threshold;
+        let factor = 1u64.checked_shl(k.saturating_sub(1).min(62)).unwrap_or(u64::MAX);
+        Some(self.lockout_base_seconds.saturating_mul(factor).min(self.lockout_max_seconds))
+    }
+}
+
+fn check_bucket(field: &'static str, b: SendBucket, max: u32) -> Result<(), Error> {
+    if b.max == 0 || b.max > max {
+        return Err(out(field, format!("max must be 1..={max}")));
+    }
+    if b.window_seconds == 0 || b.window_seconds > 7 * 86_400 {
+        return Err(out(field, "window_seconds must be 1..=604800"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(p: Policy) -> &'static str {
+        match p.validate() {
+            Err(Error::PolicyOutOfBounds { field, .. }) => field,
+            other => panic!("expected a bound error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_nist_and_valid() {
+        let p = Policy::default();
+        p.validate().unwrap();
+        assert_eq!(p.code_length, 6);
+        assert_eq!(p.lifetime_seconds, 600);
+        assert_eq!(p.max_attempts, 5);
+        assert_eq!(p.hard_lock_failures, 100);
+        assert_eq!(p.resend_cooldown_seconds, 30);
+        assert_eq!(p.subject_sends, SendBucket { max: 5, window_seconds: 600 });
+    }
+
+    #[test]
+    fn s2_fewer_than_six_digits_refused() {
+        let p = Policy { code_length: 5, ..Policy::default() };
+        assert_eq!(field_of(p), "policy.code_length");
+        let p = Policy { code_length: 11, ..Policy::default() };
+        assert_eq!(field_of(p), "policy.code_length");
+        // Five alphanumeric symbols carry more than 20 bits; four do not.
+        let p = Policy { code_length: 5, alphabet: Alphabet::Alphanumeric, ..Policy::default() };
+        p.validate().unwrap();
+        let p = Policy { code_length: 4, alphabet: Alphabet::Alphanumeric, ..Policy::default() };
+        assert_eq!(field_of(p), "policy.code_length");
+    }
+
+    #[test]
+    fn s2_alphanumeric_minimum_has_six_digit_strength() {
+        let a = Alphabet::Alphanumeric;
+        let n = a.symbols().len() as f64;
+        assert!(n.powi(a.min_length() as i32) >= 1e6);
+        assert!(n.powi(a.min_length() as i32 - 1) < 1e6);
+    }
+
+    #[test]
+    fn s4_lifetimes_bounded() {
+        assert_eq!(field_of(Policy { lifetime_seconds: 601, ..Policy::default() }), "policy.lifetime_seconds");
+        assert_eq!(
+            field_of(Policy { email_confirmation_lifetime_seconds: 86_401, ..Policy::default() }),
+            "policy.email_confirmation_lifetime_seconds"
+        );
+        let p = Policy { email_confirmation_lifetime_seconds: 86_400, ..Policy::default() };
+        p.validate().unwrap();
+        assert_eq!(p.lifetime(Channel::Email, Purpose::Recovery), 86_400);
+        assert_eq!(p.lifetime(Channel::Email, Purpose::VerifyContact), 86_400);
+        assert_eq!(p.lifetime(Channel::Sms, Purpose::Recovery), 600);
+        assert_eq!(p.lifetime(Channel::Email, Purpose::SignIn), 600);
+    }
+
+    #[test]
+    fn s11_hard_cap_at_most_100() {
+        assert_eq!(field_of(Policy { hard_lock_failures: 101, ..Policy::default() }), "policy.hard_lock_failures");
+        assert_eq!(
+            field_of(Policy { lockout_threshold: 20, hard_lock_failures: 10, ..Policy::default() }),
+            "policy.lockout_threshold"
+        );
+    }
+
+    #[test]
+    fn s13_default_bound_is_one_in_ten_thousand() {
+        let p = Policy::default();
+        let chance = p.hard_lock_failures as f64 / 10f64.powi(p.code_length as i32);
+        assert!(chance <= 1e-4);
+    }
+
+    #[test]
+    fn other_bounds_name_their_field() {
+        let d = Policy::default;
+        assert_eq!(field_of(Policy { max_attempts: 0, ..d() }), "policy.max_attempts");
+        assert_eq!(field_of(Policy { max_attempts: 11, ..d() }), "policy.max_attempts");
+        assert_eq!(field_of(Policy { lockout_base_seconds: 0, ..d() }), "policy.lockout_base_seconds");
+        assert_eq!(field_of(Policy { lockout_max_seconds: 10, ..d() }), "policy.lockout_max_seconds");
+        assert_eq!(field_of(Policy { resend_cooldown_seconds: 3601, ..d() }), "policy.resend_cooldown_seconds");
+        assert_eq!(
+            field_of(Policy { subject_sends: SendBucket { max: 21, window_seconds: 60 }, ..d() }),
+            "policy.subject_sends"
+        );
+        assert_eq!(
+            field_of(Policy { client_sends: SendBucket { max: 0, window_seconds: 60 }, ..d() }),
+            "policy.client_sends"
+        );
+        assert_eq!(
+            field_of(Policy { country_sends: SendBucket { max: 1, window_seconds: 0 }, ..d() }),
+            "policy.country_sends"
+        );
+        let rules = CountryRules { allow: vec!["4x".into()], deny: vec![] };
+        assert_eq!(field_of(Policy { sms_countries: rules, ..d() }), "policy.sms_countries");
+    }
+
+    #[test]
+    fn lock_waits_grow_and_are_capped() {
+        let p = Policy::default();
+        assert_eq!(p.lock_seconds(9), None);
+        assert_eq!(p.lock_seconds(10), Some(60));
+        assert_eq!(p.lock_seconds(11), None);
+        assert_eq!(p.lock_seconds(20), Some(120));
+        assert_eq!(p.lock_seconds(30), Some(240));
+        assert_eq!(p.lock_seconds(90), Some(3600));
+        assert_eq!(p.lock_seconds(u32::MAX - (u32::MAX % 10)), Some(3600));
+    }
+
+    #[test]
+    fn s17_country_rules_by_prefix() {
+        let all = CountryRules::default();
+        assert!(all.allows("+442079460000"));
+        let r = CountryRules { allow: vec!["+44".into(), "1".into()], deny: vec!["1876".into()] };
+        assert!(r.allows("+442079460000"));
+        assert!(r.allows("+14155552671"));
+        assert!(!r.allows("+18765550000"), "Jamaica denied inside NANP");
+        assert!(!r.allows("+33612345678"), "not in the allow list");
+    }
+}

@@ -1,0 +1,238 @@
+//! The store contract, and the in-memory store that is the embedded default.
+//!
+//! Everything the engine must change atomically for one subject lives in one record under
+//! one key, so the only thing a store must offer is single-key compare-and-swap with expiry:
+//! Redis (a Lua script), the proxy-wasm shared-data API (get/set with a CAS token),
+//! memcached (gets/cas), etcd and DynamoDB (conditional writes) all can.
+//!
+//! Keys are 32-byte keyed hashes (see `keys.rs`): a store never sees an address, a number
+//! or a code. Values are the engine's versioned binary records (`record.rs`).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// A record's key: a keyed hash, uniformly distributed.
+pub type StoreKey = [u8; 32];
+
+/// What a compare-and-swap write expects to find.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expected {
+    /// The key must be absent (or expired).
+    Absent,
+    /// The key must hold this version.
+    Version(u64),
+}
+
+/// A store failure. The engine reports it as `StoreUnavailable` and fails closed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Single-key compare-and-swap with expiry. Implementations MUST be linearizable per key.
+///
+/// `now` is the engine's clock in Unix seconds, for stores that keep time themselves (the
+/// memory store); stores with their own expiry (Redis) use `ttl_seconds` and ignore it.
+pub trait Store: Send + Sync {
+    /// The value and version under `key`, or `None` when absent or expired.
+    fn get(&self, key: &StoreKey, now: u64) -> Result<Option<(Vec<u8>, u64)>, StoreError>;
+
+    /// Writes `value` if the key is as `expected`, returning the new version (never 0, never
+    /// reused for this key), or `None` on a conflict. `ttl_seconds: None` means no expiry.
+    fn put(
+        &self,
+        key: &StoreKey,
+        value: &[u8],
+        ttl_seconds: Option<u64>,
+        expected: Expected,
+        now: u64,
+    ) -> Result<Option<u64>, StoreError>;
+
+    /// Deletes the key if it holds `version`; `false` on a conflict or if it is gone.
+    fn delete(&self, key: &StoreKey, version: u64, now: u64) -> Result<bool, StoreError>;
+}
+
+/// Keys are keyed-hash outputs an attacker cannot choose, so their first bytes are already a
+/// good hash: hashing them again with SipHash would only cost time.
+#[derive(Default)]
+struct PrefixHasher(u64);
+
+impl Hasher for PrefixHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut b = [0u8; 8];
+        let n = bytes.len().min(8);
+        b[..n].copy_from_slice(&bytes[..n]);
+        self.0 ^= u64::from_le_bytes(b);
+    }
+}
+
+const SHARDS: usize = 64;
+const HEADER: usize = 16; // version (8) and expiry (8, 0 = never) before the value
+
+type Shard = HashMap<StoreKey, Box<[u8]>, BuildHasherDefault<PrefixHasher>>;
+
+/// The embedded store: 64 mutex-guarded shards, expired entries swept as it goes.
+/// Each entry is one allocation (version, expiry and value together) to keep a live
+/// challenge small.
+pub struct MemoryStore {
+    shards: Vec<Mutex<Shard>>,
+    next_version: AtomicU64,
+    ops: AtomicU64,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore {
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            next_version: AtomicU64::new(1),
+            ops: AtomicU64::new(0),
+        }
+    }
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MemoryStore({} entries)", self.len())
+    }
+}
+
+fn entry_version(e: &[u8]) -> u64 {
+    u64::from_le_bytes(e[..8].try_into().expect("header"))
+}
+
+fn entry_live(e: &[u8], now: u64) -> bool {
+    let exp = u64::from_le_bytes(e[8..16].try_into().expect("header"));
+    exp == 0 || now < exp
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn shard(&self, key: &StoreKey) -> std::sync::MutexGuard<'_, Shard> {
+        // The last byte picks the shard; the first eight feed the map's hash.
+        let s = &self.shards[key[31] as usize % SHARDS];
+        s.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Entries held, live or not yet swept.
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).len()).sum()
+    }
+
+    /// Whether the store holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drops every expired entry.
+    pub fn sweep(&self, now: u64) {
+        for s in &self.shards {
+            s.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, e| entry_live(e, now));
+        }
+    }
+
+    /// Every 1024 writes, sweeps one shard, so expired entries do not pile up.
+    fn sweep_some(&self, now: u64) {
+        let n = self.ops.fetch_add(1, Ordering::Relaxed);
+        if n % 1024 == 0 {
+            let i = (n / 1024) as usize % SHARDS;
+            self.shards[i].lock().unwrap_or_else(|p| p.into_inner()).retain(|_, e| entry_live(e, now));
+        }
+    }
+}
+
+impl Store for MemoryStore {
+    fn get(&self, key: &StoreKey, now: u64) -> Result<Option<(Vec<u8>, u64)>, StoreError> {
+        let shard = self.shard(key);
+        Ok(shard.get(key).filter(|e| entry_live(e, now)).map(|e| (e[HEADER..].to_vec(), entry_version(e))))
+    }
+
+    fn put(
+        &self,
+        key: &StoreKey,
+        value: &[u8],
+        ttl_seconds: Option<u64>,
+        expected: Expected,
+        now: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        self.sweep_some(now);
+        let mut shard = self.shard(key);
+        let current = shard.get(key).filter(|e| entry_live(e, now)).map(|e| entry_version(e));
+        let matches = match expected {
+            Expected::Absent => current.is_none(),
+            Expected::Version(v) => current == Some(v),
+        };
+        if !matches {
+            return Ok(None);
+        }
+        let version = self.next_version.fetch_add(1, Ordering::Relaxed);
+        let expires = ttl_seconds.map_or(0, |t| now.saturating_add(t.max(1)));
+        let mut e = Vec::with_capacity(HEADER + value.len());
+        e.extend_from_slice(&version.to_le_bytes());
+        e.extend_from_slice(&expires.to_le_bytes());
+        e.extend_from_slice(value);
+        shard.insert(*key, e.into_boxed_slice());
+        Ok(Some(version))
+    }
+
+    fn delete(&self, key: &StoreKey, version: u64, now: u64) -> Result<bool, StoreError> {
+        let mut shard = self.shard(key);
+        let current = shard.get(key).filter(|e| entry_live(e, now)).map(|e| entry_version(e));
+        if current == Some(version) {
+            shard.remove(key);
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compare_and_swap_contract() {
+        let s = MemoryStore::new();
+        let k = [3u8; 32];
+        assert_eq!(s.get(&k, 0).unwrap(), None);
+        let v1 = s.put(&k, b"a", None, Expected::Absent, 0).unwrap().unwrap();
+        assert_eq!(s.put(&k, b"b", None, Expected::Absent, 0).unwrap(), None, "present: Absent conflicts");
+        assert_eq!(s.put(&k, b"b", None, Expected::Version(v1 + 100), 0).unwrap(), None);
+        let v2 = s.put(&k, b"b", None, Expected::Version(v1), 0).unwrap().unwrap();
+        assert_ne!(v1, v2);
+        assert_eq!(s.get(&k, 0).unwrap(), Some((b"b".to_vec(), v2)));
+        assert!(!s.delete(&k, v1, 0).unwrap());
+        assert!(s.delete(&k, v2, 0).unwrap());
+        assert_eq!(s.get(&k, 0).unwrap(), None);
+        // Versions are never reused, even after a delete: no ABA.
+        let v3 = s.put(&k, b"c", None, Expected::Absent, 0).unwrap().unwrap();
+        assert!(v3 > v2);
+    }
+
+    #[test]
+    fn expiry_behaves_as_absence() {
+        let s = MemoryStore::new();
+        let k = [4u8; 32];
+        let v = s.put(&k, b"a", Some(10), Expected::Absent, 100).unwrap().unwrap();
+        assert!(s.get(&k, 109).unwrap().is_some());
+        assert_eq!(s.get(&k, 110).unwrap(), None);
+        assert_eq!(s.put(&k, b"b", None, Expected::Version(v), 110).unwrap(), None);
+        assert!(s.put(&k, b"b", None, Expected::Absent, 110).unwrap().is_some());
+        s.put(&[5u8; 32], b"x", Some(1), Expected::Absent, 0).unwrap();
+        s.sweep(1000);
+        assert_eq!(s.len(), 1, "the expired entry was swept, the one without expiry kept");
+    }
+}
