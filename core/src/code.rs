@@ -13,8 +13,9 @@ use crate::random::{uniform_below, Random};
 /// The most bytes of typed code the engine reads; longer input is a wrong code.
 pub const MAX_CODE_INPUT_BYTES: usize = 64;
 
-/// Draws a fresh code: uniform over the alphabet, leading zeros kept (S1, S3).
-pub(crate) fn generate(policy: &Policy, random: &dyn Random) -> Result<Zeroizing<String>, Error> {
+/// Draws a fresh code: uniform over the alphabet, leading zeros kept (S1, S3). This is the
+/// draw the engine uses; it is public so that its distribution can be tested and measured.
+pub fn generate(policy: &Policy, random: &dyn Random) -> Result<Zeroizing<String>, Error> {
     let symbols = policy.alphabet.symbols();
     let len = policy.code_length as u32;
     let mut code = Zeroizing::new(String::with_capacity(len as usize));

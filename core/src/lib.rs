@@ -41,7 +41,7 @@ pub mod store;
 mod token;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use code::MAX_CODE_INPUT_BYTES;
+pub use code::{generate as generate_code, MAX_CODE_INPUT_BYTES};
 pub use config::Config;
 pub use engine::{Engine, EngineBuilder, IssueRequest, Issued, Verified};
 pub use error::{Error, LimitScope, ERROR_TABLE};
