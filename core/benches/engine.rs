@@ -1,1 +1,154 @@
-fn main() {}
+//! Speed of issue and verify on the memory store, next to the cryptography they must do,
+//! measured in the same run so the ratios hold on any machine.
+//!
+//! - `floor/verify`: what verify cannot avoid: the subject's index HMAC, the code's HMAC, and
+//!   opening the sealed token (XChaCha20-Poly1305).
+//! - `floor/issue`: what issue cannot avoid: two HMACs, sealing the token, one CSPRNG draw.
+//! - `engine/verify`, `engine/issue`: the real operations (fresh subjects each time).
+//! - `threads/1` and `threads/2`: issue+verify pairs on one and on two threads.
+//!
+//! After criterion's runs, the ratios are printed from its estimates.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use criterion::{criterion_group, BatchSize, Criterion};
+use hmac::{Hmac, Mac};
+use passcode_core::{Channel, Config, Engine, IssueRequest, KeyRing, Purpose};
+use rand::{rngs::OsRng, TryRngCore};
+use sha2::Sha256;
+
+fn engine() -> Engine {
+    let key: Vec<u8> = (0u8..32).map(|i| i.wrapping_mul(151).wrapping_add(9)).collect();
+    let config = Config::parse("[policy]\nsubject_sends = { max = 20, window_seconds = 600 }").unwrap();
+    Engine::builder(config).key_ring(KeyRing::new(vec![(1, key)], 1, 1).unwrap()).build().unwrap()
+}
+
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+fn next_address() -> String {
+    format!("user{}@example.com", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+fn request(address: &str) -> IssueRequest<'_> {
+    IssueRequest { channel: Channel::Email, identifier: address, purpose: Purpose::SignIn, client: None, locale: None }
+}
+
+fn hmac(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap();
+    for p in parts {
+        mac.update(&(p.len() as u32).to_be_bytes());
+        mac.update(p);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+fn floors(c: &mut Criterion) {
+    let key = [7u8; 32];
+    let cipher = XChaCha20Poly1305::new(&key.into());
+    let nonce = XNonce::from([3u8; 24]);
+    let plain = b"\x01\x02user123456@example.com";
+    let sealed = cipher.encrypt(&nonce, Payload { msg: plain, aad: b"\x01\x01default" }).unwrap();
+    let mut g = c.benchmark_group("floor");
+    g.bench_function("hmac", |b| b.iter(|| hmac(&key, &[b"code", &[1; 16], &[2], b"123456"])));
+    g.bench_function("verify", |b| {
+        b.iter(|| {
+            let subject = hmac(&key, &[b"subject", b"default", &[1], b"user123456@example.com"]);
+            let code = hmac(&key, &[b"code", &[1; 16], &[2], b"123456"]);
+            let cipher = XChaCha20Poly1305::new(&key.into());
+            let opened = cipher.decrypt(&nonce, Payload { msg: &sealed, aad: b"\x01\x01default" }).unwrap();
+            (subject, code, opened)
+        })
+    });
+    g.bench_function("issue", |b| {
+        b.iter(|| {
+            let mut draw = [0u8; 24];
+            OsRng.try_fill_bytes(&mut draw).unwrap();
+            let subject = hmac(&key, &[b"subject", b"default", &[1], b"user123456@example.com"]);
+            let code = hmac(&key, &[b"code", &draw[..16], &[2], b"123456"]);
+            let cipher = XChaCha20Poly1305::new(&key.into());
+            let sealed = cipher.encrypt(&nonce, Payload { msg: plain, aad: b"\x01\x01default" }).unwrap();
+            (subject, code, sealed)
+        })
+    });
+    g.finish();
+}
+
+fn operations(c: &mut Criterion) {
+    let e = engine();
+    let mut g = c.benchmark_group("engine");
+    g.bench_function("issue", |b| {
+        b.iter_batched(next_address, |a| e.issue(&request(&a)).unwrap(), BatchSize::SmallInput)
+    });
+    g.bench_function("verify", |b| {
+        b.iter_batched(
+            || e.issue(&request(&next_address())).unwrap(),
+            |i| e.verify(&i.token, &i.code).unwrap(),
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+/// Issue+verify pairs, `iters` of them split over `threads` threads, on one shared engine.
+fn pairs(e: &Arc<Engine>, iters: u64, threads: u64) -> Duration {
+    let start = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let e = e.clone();
+            std::thread::spawn(move || {
+                for _ in 0..iters / threads {
+                    let a = next_address();
+                    let i = e.issue(&request(&a)).unwrap();
+                    e.verify(&i.token, &i.code).unwrap();
+                }
+            })
+        })
+        .collect();
+    handles.into_iter().for_each(|h| h.join().unwrap());
+    start.elapsed()
+}
+
+fn threads(c: &mut Criterion) {
+    let e = Arc::new(engine());
+    let mut g = c.benchmark_group("threads");
+    g.bench_function("1", |b| b.iter_custom(|iters| pairs(&e, iters, 1)));
+    g.bench_function("2", |b| b.iter_custom(|iters| pairs(&e, iters.max(2), 2)));
+    g.finish();
+}
+
+criterion_group!(benches, floors, operations, threads);
+
+fn estimate(name: &str) -> Option<f64> {
+    let dir =
+        std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").into());
+    let path = format!("{dir}/criterion/{name}/new/estimates.json");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    v["median"]["point_estimate"].as_f64()
+}
+
+fn report() {
+    let get = |n: &str| estimate(n).unwrap_or(f64::NAN);
+    let (fv, fi, v, i) = (get("floor/verify"), get("floor/issue"), get("engine/verify"), get("engine/issue"));
+    let (t1, t2) = (get("threads/1"), get("threads/2"));
+    println!("\n== passcode-core: ratios from this run (medians) ==");
+    println!("HMAC-SHA256 (one):          {:8.0} ns", get("floor/hmac"));
+    println!("verify floor (2 HMAC+open): {fv:8.0} ns   engine verify: {v:8.0} ns   ratio {:.2} (target <= 3)", v / fv);
+    println!(
+        "issue floor (2 HMAC+seal+draw): {fi:4.0} ns   engine issue:  {i:8.0} ns   ratio {:.2} (target <= 4)",
+        i / fi
+    );
+    println!(
+        "issue+verify pairs: 1 thread {t1:.0} ns/pair, 2 threads {t2:.0} ns/pair: speed-up {:.2} (target >= 1.8)",
+        t1 / t2
+    );
+}
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    report();
+}

@@ -70,7 +70,14 @@ impl Store for Recording {
         }
         self.inner.get(key, now)
     }
-    fn put(&self, key: &StoreKey, value: &[u8], ttl: Option<u64>, expected: Expected, now: u64) -> Result<Option<u64>, StoreError> {
+    fn put(
+        &self,
+        key: &StoreKey,
+        value: &[u8],
+        ttl: Option<u64>,
+        expected: Expected,
+        now: u64,
+    ) -> Result<Option<u64>, StoreError> {
         self.puts.fetch_add(1, Ordering::SeqCst);
         if self.fail_puts.load(Ordering::SeqCst) {
             return Err(StoreError("connection reset".into()));
@@ -298,7 +305,12 @@ fn keys_rotate_without_breaking_live_challenges() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let clock = ManualClock::new(T0);
     let engine = |ring: KeyRing| {
-        Engine::builder(Config::default()).clock(Arc::new(clock.clone())).store(store.clone()).key_ring(ring).build().unwrap()
+        Engine::builder(Config::default())
+            .clock(Arc::new(clock.clone()))
+            .store(store.clone())
+            .key_ring(ring)
+            .build()
+            .unwrap()
     };
     let old = engine(ring(&[1], 1, 1));
     let issued_old = email(&old, "jane@example.com", Purpose::SignIn).unwrap();
