@@ -407,3 +407,49 @@ fn s13_guessing_bound_holds_under_the_default_policy() {
         "a hard lock does not wear off"
     );
 }
+
+/// Draws a fixed value for the code (8-byte draws) and a fixed challenge id (16-byte draws).
+struct FixedDraw(u64);
+
+impl passcode_core::Random for FixedDraw {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), Error> {
+        match buf.len() {
+            8 => buf.copy_from_slice(&self.0.to_le_bytes()),
+            _ => buf.iter_mut().enumerate().for_each(|(i, b)| *b = i as u8),
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn s3_a_code_with_a_leading_zero_is_delivered_and_checked_as_such() {
+    let clock = ManualClock::new(T0);
+    let engine = Engine::builder(Config::parse("[messages]\ndomain = \"example.com\"").unwrap())
+        .clock(Arc::new(clock.clone()))
+        .random(Arc::new(FixedDraw(12_345)))
+        .key_ring(ring(&[1], 1, 1))
+        .build()
+        .unwrap();
+    let issued = engine
+        .issue(&IssueRequest {
+            channel: Channel::Sms,
+            identifier: "+14155552671",
+            purpose: Purpose::SignIn,
+            client: None,
+            locale: None,
+        })
+        .unwrap();
+    assert_eq!(issued.code.as_str(), "012345");
+    let sms = issued.message.sms().unwrap();
+    assert!(sms.text.starts_with("012345 is your"));
+    assert_eq!(sms.text.lines().last().unwrap(), "@example.com #012345");
+    assert_eq!(engine.verify(&issued.token, "12345"), Err(Error::WrongCode { attempts_left: 4 }));
+    engine.verify(&issued.token, "012345").unwrap();
+}
+
+#[test]
+fn the_engine_is_shared_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Engine>();
+    assert_send_sync::<MemoryStore>();
+}
