@@ -1,0 +1,406 @@
+//! `PasscodeEngine`: the engine handle, and the operations on it.
+//!
+//! C holds the engine as an `Arc`: every operation takes a `const PasscodeEngine *` and may
+//! run on any number of threads at once.
+
+use std::sync::Arc;
+
+use passcode_core::{Channel, Config, Engine, IssueRequest, Purpose};
+
+use crate::clock::{CallbackClock, PasscodeClock};
+use crate::error::{report, PasscodeFailure, PasscodeStatus, Refusal};
+use crate::events::{CallbackEvents, PasscodeEventSink};
+use crate::ffi::{
+    free_arc, try_from_ptr, try_optional_text, try_out, try_ref, try_text, write_out, ArcCastPtr, BoxCastPtr, Castable,
+    PASSCODE_MAX_CONFIG_BYTES, PASSCODE_MAX_TEXT_BYTES,
+};
+use crate::issued::{IssuedValue, PasscodeIssued};
+use crate::panic::ffi_panic_boundary;
+use crate::store::{CallbackStore, PasscodeStore};
+use crate::verified::{PasscodeVerified, VerifiedValue};
+
+/// The passcode engine. Opaque; create with `passcode_engine_new`, free with
+/// `passcode_engine_free`.
+///
+/// Thread safety: an engine may be used from any number of threads at once (every operation
+/// is one compare-and-swap on the store), and freed from any thread once no call is running.
+pub struct PasscodeEngine {
+    _private: [u8; 0],
+}
+
+impl Castable for PasscodeEngine {
+    type RustType = Engine;
+}
+impl ArcCastPtr for PasscodeEngine {}
+
+/// How a code travels.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PasscodeChannel {
+    /// An email address.
+    Email = 1,
+    /// An E.164 phone number, by SMS.
+    Sms = 2,
+}
+
+/// What a code is for. A code issued for one purpose never verifies for another.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PasscodePurpose {
+    /// Creating an account.
+    SignUp = 1,
+    /// Signing in with the code alone.
+    SignIn = 2,
+    /// A second factor after a password or passkey.
+    SecondFactor = 3,
+    /// Confirming that the user controls an address or number.
+    VerifyContact = 4,
+    /// Account recovery.
+    Recovery = 5,
+}
+
+pub(crate) fn channel_value(c: Channel) -> PasscodeChannel {
+    match c {
+        Channel::Email => PasscodeChannel::Email,
+        Channel::Sms => PasscodeChannel::Sms,
+    }
+}
+
+pub(crate) fn purpose_value(p: Purpose) -> PasscodePurpose {
+    match p {
+        Purpose::SignUp => PasscodePurpose::SignUp,
+        Purpose::SignIn => PasscodePurpose::SignIn,
+        Purpose::SecondFactor => PasscodePurpose::SecondFactor,
+        Purpose::VerifyContact => PasscodePurpose::VerifyContact,
+        Purpose::Recovery => PasscodePurpose::Recovery,
+    }
+}
+
+fn channel_from(n: u32) -> Result<Channel, Refusal> {
+    match n {
+        1 => Ok(Channel::Email),
+        2 => Ok(Channel::Sms),
+        _ => Err(PasscodeStatus::InvalidArgument.into()),
+    }
+}
+
+fn purpose_from(n: u32) -> Result<Purpose, Refusal> {
+    Purpose::ALL.into_iter().find(|p| purpose_value(*p) as u32 == n).ok_or(PasscodeStatus::InvalidArgument.into())
+}
+
+/// Parts the host brings instead of the defaults. Every member may be NULL (the default:
+/// the built-in memory store, the system clock, no events). The structs are copied during
+/// `passcode_engine_new`; the `ctx` pointers inside them must stay valid until the engine
+/// is freed.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct PasscodeHostParts {
+    /// A store (all three callbacks required), or NULL for the built-in memory store (which
+    /// then needs `store = "memory"` in the config, the default).
+    pub store: *const PasscodeStore,
+    /// A clock, or NULL for the system clock.
+    pub clock: *const PasscodeClock,
+    /// An event sink, or NULL for none.
+    pub events: *const PasscodeEventSink,
+}
+
+/// Opens an engine from a config in TOML or JSON (JSON when the text starts with `{`; the
+/// same schema as the Rust crate), with the host's parts.
+///
+/// - `config`, `config_len`: the config text, UTF-8, at most `PASSCODE_MAX_CONFIG_BYTES`. It
+///   is read during the call only. An empty text is the default config.
+/// - `parts`: NULL, or the host's store, clock and event sink (see `PasscodeHostParts`).
+/// - `out`: on success receives the new engine, which the caller owns and frees with
+///   `passcode_engine_free`. Untouched on failure.
+///
+/// Returns `PASSCODE_STATUS_OK`, or:
+/// - `PASSCODE_STATUS_NULL_PARAMETER`: `config` or `out` is NULL, or a part passed lacks a callback;
+/// - `PASSCODE_STATUS_INPUT_TOO_LONG`, `PASSCODE_STATUS_INVALID_UTF8`: the config text;
+/// - `PASSCODE_STATUS_CONFIG_SYNTAX`, `PASSCODE_STATUS_UNKNOWN_CONFIG_FIELD`,
+///   `PASSCODE_STATUS_POLICY_OUT_OF_BOUNDS`, `PASSCODE_STATUS_INVALID_TEMPLATE`: the config;
+/// - `PASSCODE_STATUS_WEAK_KEY`, `PASSCODE_STATUS_KEY_UNAVAILABLE`: a ring key;
+/// - `PASSCODE_STATUS_RANDOM_UNAVAILABLE`, `PASSCODE_STATUS_PANIC`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `config` is NULL or valid for reads of `config_len` bytes; `parts` is NULL or points to a
+/// valid `PasscodeHostParts` whose non-NULL members point to valid structs whose callbacks
+/// and `ctx` meet their documented contracts; `out` is NULL or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn passcode_engine_new(
+    config: *const u8,
+    config_len: usize,
+    parts: *const PasscodeHostParts,
+    out: *mut *const PasscodeEngine,
+) -> PasscodeStatus {
+    ffi_panic_boundary! {
+        let result = (|| -> Result<(), Refusal> {
+            let out = try_out!(out);
+            let text = try_text!(config, config_len, PASSCODE_MAX_CONFIG_BYTES);
+            let config = Config::parse(text)?;
+            let mut builder = Engine::builder(config);
+            // SAFETY: `parts` and its members are NULL or valid, per the contract.
+            if let Some(parts) = unsafe { parts.as_ref() } {
+                // SAFETY: as above.
+                if let Some(s) = unsafe { parts.store.as_ref() } {
+                    let store = CallbackStore::new(s).ok_or(PasscodeStatus::NullParameter)?;
+                    builder = builder.store(Arc::new(store));
+                }
+                // SAFETY: as above.
+                if let Some(c) = unsafe { parts.clock.as_ref() } {
+                    builder = builder.clock(Arc::new(CallbackClock::new(c).ok_or(PasscodeStatus::NullParameter)?));
+                }
+                // SAFETY: as above.
+                if let Some(e) = unsafe { parts.events.as_ref() } {
+                    builder = builder.events(Arc::new(CallbackEvents::new(e).ok_or(PasscodeStatus::NullParameter)?));
+                }
+            }
+            let engine = builder.build()?;
+            // SAFETY: `out` is not NULL and the caller promises it is valid for a write.
+            unsafe { write_out(out, PasscodeEngine::to_const_ptr(Arc::new(engine))) };
+            Ok(())
+        })();
+        // SAFETY: NULL is always a valid "no failure details" pointer.
+        unsafe { report(result, std::ptr::null_mut()) }
+    }
+}
+
+/// Frees an engine. NULL is a no-op. Every `PasscodeIssued` and `PasscodeVerified` stays
+/// valid (they do not borrow the engine). No call on this engine may be running or start
+/// afterwards (use after free is undefined behaviour). Never fails.
+///
+/// # Safety
+/// `engine` is NULL or an engine from `passcode_engine_new`, not freed before.
+#[no_mangle]
+pub unsafe extern "C" fn passcode_engine_free(engine: *const PasscodeEngine) {
+    ffi_panic_boundary! {
+        // SAFETY: per the contract.
+        unsafe { free_arc(engine) }
+    }
+}
+
+/// Issues a code for a new challenge, replacing any live challenge of the same subject and
+/// purpose. Send limits and the resend cooldown apply.
+///
+/// - `channel`: a `PasscodeChannel` value; `purpose`: a `PasscodePurpose` value.
+/// - `identifier`: the email address or E.164 number as typed (required).
+/// - `client`: the client's IP address for its send bucket, or NULL with length 0 for none.
+/// - `locale`: a locale tag such as `fr-CA` for the message, or NULL with length 0 for the
+///   default.
+/// - `out`: on success receives the issued challenge, owned by the caller, freed with
+///   `passcode_issued_free`. Untouched on failure.
+/// - `failure`: NULL, or written on failure (see `PasscodeFailure`): `retry_after` for
+///   `PASSCODE_STATUS_RESEND_TOO_SOON`, `PASSCODE_STATUS_SEND_LIMIT` and `PASSCODE_STATUS_SUBJECT_LOCKED`.
+///
+/// Text arguments are pointer and length (no NUL needed), UTF-8, at most
+/// `PASSCODE_MAX_TEXT_BYTES`, read during the call only.
+///
+/// Returns `PASSCODE_STATUS_OK`, or: `NULL_PARAMETER` (`engine`, `identifier` or `out` NULL,
+/// or a NULL text with a length), `INPUT_TOO_LONG`, `INVALID_UTF8`, `INVALID_ARGUMENT`
+/// (channel, purpose, locale), `INVALID_EMAIL`, `INVALID_PHONE`, `INVALID_CLIENT_ADDRESS`,
+/// `CHANNEL_NOT_ALLOWED`, `DESTINATION_BLOCKED`, `RESEND_TOO_SOON`, `SEND_LIMIT`,
+/// `SUBJECT_LOCKED`, `STORE_UNAVAILABLE`, `CONTENTION`, `CORRUPT_RECORD`, `RANDOM_UNAVAILABLE`,
+/// `PANIC` (each prefixed `PASSCODE_STATUS_`).
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `engine` is NULL or a live engine; each text pointer is NULL or valid for reads of its
+/// length; `out` and `failure` are NULL or valid for a write.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn passcode_issue(
+    engine: *const PasscodeEngine,
+    channel: u32,
+    purpose: u32,
+    identifier: *const u8,
+    identifier_len: usize,
+    client: *const u8,
+    client_len: usize,
+    locale: *const u8,
+    locale_len: usize,
+    out: *mut *mut PasscodeIssued,
+    failure: *mut PasscodeFailure,
+) -> PasscodeStatus {
+    ffi_panic_boundary! {
+        let result = (|| -> Result<(), Refusal> {
+            let engine = try_ref!(engine);
+            let out = try_out!(out);
+            let identifier = try_text!(identifier, identifier_len, PASSCODE_MAX_TEXT_BYTES);
+            let client = try_optional_text!(client, client_len, PASSCODE_MAX_TEXT_BYTES);
+            let locale = try_optional_text!(locale, locale_len, PASSCODE_MAX_TEXT_BYTES);
+            let request = IssueRequest {
+                channel: channel_from(channel)?,
+                identifier,
+                purpose: purpose_from(purpose)?,
+                client,
+                locale,
+            };
+            let issued = engine.issue(&request)?;
+            // SAFETY: `out` is not NULL and the caller promises it is valid for a write.
+            unsafe { write_out(out, PasscodeIssued::to_mut_ptr(IssuedValue::new(&issued))) };
+            Ok(())
+        })();
+        // SAFETY: `failure` is NULL or valid for a write, per the contract.
+        unsafe { report(result, failure) }
+    }
+}
+
+/// Sends a new code for a live challenge: the previous code stops working; the cooldown and
+/// send limits apply; neither the challenge's tries nor the subject's failures are reset.
+/// The token stays the same.
+///
+/// - `token`: the challenge token from `passcode_issued_token` (required).
+/// - `client`, `locale`: as for `passcode_issue` (NULL with length 0 for none).
+/// - `out`: on success receives the re-issued challenge, freed with `passcode_issued_free`.
+/// - `failure`: NULL, or written on failure.
+///
+/// Returns `PASSCODE_STATUS_OK`, or: `NULL_PARAMETER`, `INPUT_TOO_LONG`, `INVALID_UTF8`,
+/// `INVALID_ARGUMENT` (locale), `INVALID_TOKEN`, `INVALID_CLIENT_ADDRESS`, `NOT_FOUND`,
+/// `EXPIRED`, `TOO_MANY_ATTEMPTS`, `SUBJECT_LOCKED`, `RESEND_TOO_SOON`, `SEND_LIMIT`,
+/// `STORE_UNAVAILABLE`, `CONTENTION`, `CORRUPT_RECORD`, `RANDOM_UNAVAILABLE`, `PANIC`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// As `passcode_issue`.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn passcode_resend(
+    engine: *const PasscodeEngine,
+    token: *const u8,
+    token_len: usize,
+    client: *const u8,
+    client_len: usize,
+    locale: *const u8,
+    locale_len: usize,
+    out: *mut *mut PasscodeIssued,
+    failure: *mut PasscodeFailure,
+) -> PasscodeStatus {
+    ffi_panic_boundary! {
+        let result = (|| -> Result<(), Refusal> {
+            let engine = try_ref!(engine);
+            let out = try_out!(out);
+            let token = try_text!(token, token_len, PASSCODE_MAX_TEXT_BYTES);
+            let client = try_optional_text!(client, client_len, PASSCODE_MAX_TEXT_BYTES);
+            let locale = try_optional_text!(locale, locale_len, PASSCODE_MAX_TEXT_BYTES);
+            let issued = engine.resend(token, client, locale)?;
+            // SAFETY: `out` is not NULL and the caller promises it is valid for a write.
+            unsafe { write_out(out, PasscodeIssued::to_mut_ptr(IssuedValue::new(&issued))) };
+            Ok(())
+        })();
+        // SAFETY: `failure` is NULL or valid for a write, per the contract.
+        unsafe { report(result, failure) }
+    }
+}
+
+/// Checks a code. On success the challenge is used up (the same code is refused afterwards)
+/// and the subject's failures are reset. A wrong code counts against the challenge and the
+/// subject.
+///
+/// - `token`: the challenge token (required). `code`: what the user typed (required; spaces
+///   and dashes are ignored).
+/// - `out`: on success receives who the code was sent to and what for, owned by the caller,
+///   freed with `passcode_verified_free`. Untouched on failure.
+/// - `failure`: NULL, or written on failure: `attempts_left` for
+///   `PASSCODE_STATUS_WRONG_CODE`, `retry_after` for a temporary `PASSCODE_STATUS_SUBJECT_LOCKED`
+///   (none for a hard lock, which only `passcode_unlock` lifts).
+///
+/// Returns `PASSCODE_STATUS_OK`, or: `NULL_PARAMETER`, `INPUT_TOO_LONG`, `INVALID_UTF8`,
+/// `INVALID_TOKEN`, `WRONG_CODE`, `EXPIRED`, `TOO_MANY_ATTEMPTS`, `SUBJECT_LOCKED`,
+/// `NOT_FOUND`, `STORE_UNAVAILABLE`, `CONTENTION`, `CORRUPT_RECORD`, `PANIC`.
+///
+/// Thread-safe: of any number of concurrent verifies of one challenge with the right code,
+/// exactly one succeeds.
+///
+/// # Safety
+/// As `passcode_issue`.
+#[no_mangle]
+pub unsafe extern "C" fn passcode_verify(
+    engine: *const PasscodeEngine,
+    token: *const u8,
+    token_len: usize,
+    code: *const u8,
+    code_len: usize,
+    out: *mut *mut PasscodeVerified,
+    failure: *mut PasscodeFailure,
+) -> PasscodeStatus {
+    ffi_panic_boundary! {
+        let result = (|| -> Result<(), Refusal> {
+            let engine = try_ref!(engine);
+            let out = try_out!(out);
+            let token = try_text!(token, token_len, PASSCODE_MAX_TEXT_BYTES);
+            let code = try_text!(code, code_len, PASSCODE_MAX_TEXT_BYTES);
+            let verified = engine.verify(token, code)?;
+            // SAFETY: `out` is not NULL and the caller promises it is valid for a write.
+            unsafe { write_out(out, PasscodeVerified::to_mut_ptr(VerifiedValue::new(&verified))) };
+            Ok(())
+        })();
+        // SAFETY: `failure` is NULL or valid for a write, per the contract.
+        unsafe { report(result, failure) }
+    }
+}
+
+/// Cancels a live challenge; its code stops working.
+///
+/// Returns `PASSCODE_STATUS_OK`, or: `NULL_PARAMETER` (`engine` or `token`), `INPUT_TOO_LONG`,
+/// `INVALID_UTF8`, `INVALID_TOKEN`, `NOT_FOUND`, `STORE_UNAVAILABLE`, `CONTENTION`,
+/// `CORRUPT_RECORD`, `PANIC`. Thread-safe.
+///
+/// # Safety
+/// `engine` is NULL or a live engine; `token` is NULL or valid for reads of `token_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn passcode_cancel(
+    engine: *const PasscodeEngine,
+    token: *const u8,
+    token_len: usize,
+) -> PasscodeStatus {
+    ffi_panic_boundary! {
+        let result = (|| -> Result<(), Refusal> {
+            let engine = try_ref!(engine);
+            let token = try_text!(token, token_len, PASSCODE_MAX_TEXT_BYTES);
+            engine.cancel(token)?;
+            Ok(())
+        })();
+        // SAFETY: NULL is always a valid "no failure details" pointer.
+        unsafe { report(result, std::ptr::null_mut()) }
+    }
+}
+
+/// An operator's unlock: clears the subject's failure count and any lock, temporary or hard.
+///
+/// Returns `PASSCODE_STATUS_OK`, or: `NULL_PARAMETER` (`engine` or `identifier`),
+/// `INPUT_TOO_LONG`, `INVALID_UTF8`, `INVALID_ARGUMENT` (channel), `INVALID_EMAIL`,
+/// `INVALID_PHONE`, `STORE_UNAVAILABLE`, `CONTENTION`, `CORRUPT_RECORD`, `PANIC`. Thread-safe.
+///
+/// # Safety
+/// `engine` is NULL or a live engine; `identifier` is NULL or valid for reads of
+/// `identifier_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn passcode_unlock(
+    engine: *const PasscodeEngine,
+    channel: u32,
+    identifier: *const u8,
+    identifier_len: usize,
+) -> PasscodeStatus {
+    ffi_panic_boundary! {
+        let result = (|| -> Result<(), Refusal> {
+            let engine = try_ref!(engine);
+            let identifier = try_text!(identifier, identifier_len, PASSCODE_MAX_TEXT_BYTES);
+            engine.unlock(channel_from(channel)?, identifier)?;
+            Ok(())
+        })();
+        // SAFETY: NULL is always a valid "no failure details" pointer.
+        unsafe { report(result, std::ptr::null_mut()) }
+    }
+}
+
+/// Borrows the Rust engine behind a handle (for Rust callers such as the benchmark).
+///
+/// # Safety
+/// `engine` is NULL or a live engine, not freed while the reference is used.
+pub unsafe fn engine_ref<'a>(engine: *const PasscodeEngine) -> Option<&'a Engine> {
+    // SAFETY: per the contract.
+    unsafe { try_from_ptr(engine) }
+}

@@ -1,0 +1,374 @@
+//! `PasscodeStatus`: the one result type of the C ABI, and the text of each status.
+//!
+//! The numbers are core's error numbers (`passcode_core::ERROR_TABLE`), so a host sees the
+//! same answer from the C ABI, the Rust crate and the WASI component. The 7000s are the C
+//! layer's own. A retired number stays here as a comment and is never reused.
+
+use std::os::raw::c_char;
+
+use passcode_core::Error;
+
+use crate::ffi::{try_out, write_out};
+use crate::panic::ffi_panic_boundary;
+
+/// The result of every fallible function. `PASSCODE_STATUS_OK` (0) is success; every other
+/// value says what was refused or went wrong. The numbers are stable and grouped by range:
+/// 1000s bad input (no state changed), 2000s configuration, 3000s verification outcomes,
+/// 4000s send limits, 5000s the store, 6000s the random source, 7000s the C layer itself.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PasscodeStatus {
+    /// Success.
+    Ok = 0,
+    /// The email address is not one.
+    InvalidEmail = 1001,
+    /// The phone number is not E.164.
+    InvalidPhone = 1002,
+    /// A text argument is longer than accepted.
+    InputTooLong = 1003,
+    /// A text argument is not UTF-8.
+    InvalidUtf8 = 1004,
+    /// The challenge token is malformed, forged, altered, or not this engine's.
+    InvalidToken = 1005,
+    /// The policy forbids this channel for this purpose.
+    ChannelNotAllowed = 1006,
+    /// The client address is not an IPv4 or IPv6 address.
+    InvalidClientAddress = 1007,
+    /// An enumerated argument (channel, purpose, status) has an unknown value, or a locale
+    /// has characters a locale tag cannot have.
+    InvalidArgument = 1008,
+    /// The configuration is not valid TOML or JSON, or has a wrongly typed field.
+    ConfigSyntax = 2001,
+    /// The configuration names a field that does not exist.
+    UnknownConfigField = 2002,
+    /// A policy value is out of its bounds.
+    PolicyOutOfBounds = 2003,
+    /// A key is too short or visibly not random.
+    WeakKey = 2004,
+    /// A key could not be read from its file or environment variable.
+    KeyUnavailable = 2005,
+    /// A message template is invalid or would not fit the configured SMS size.
+    InvalidTemplate = 2006,
+    /// The code is wrong; see `PasscodeFailure.attempts_left`.
+    WrongCode = 3001,
+    /// The challenge has expired.
+    Expired = 3002,
+    /// The challenge used up its tries; even the right code is refused now.
+    TooManyAttempts = 3003,
+    /// The subject is locked; see `PasscodeFailure.retry_after` (absent for a hard lock).
+    SubjectLocked = 3004,
+    /// No such live challenge: unknown, already used, cancelled, or replaced.
+    NotFound = 3005,
+    /// The resend cooldown has not passed; see `PasscodeFailure.retry_after`.
+    ResendTooSoon = 4001,
+    /// A send bucket is empty; see `PasscodeFailure.retry_after`.
+    SendLimit = 4002,
+    /// SMS to this destination's country is not allowed by policy.
+    DestinationBlocked = 4003,
+    /// The store failed or could not be reached; nothing was accepted (fail closed).
+    StoreUnavailable = 5001,
+    /// The record kept changing; the operation gave up after bounded retries.
+    Contention = 5002,
+    /// A record in the store could not be decoded.
+    CorruptRecord = 5003,
+    /// The operating system's random source failed.
+    RandomUnavailable = 6001,
+    /// A required pointer argument was NULL.
+    NullParameter = 7001,
+    /// The library panicked (a bug); the call had no effect that can be relied on.
+    Panic = 7002,
+    /// The caller's buffer is too small for the answer.
+    BufferTooSmall = 7003,
+    /// The engine reported an error this build of the C layer has no number for (a bug).
+    Unrecognised = 7004,
+}
+
+/// The most bytes a status text has, not counting its NUL terminator: a buffer of
+/// `PASSCODE_STATUS_TEXT_MAX + 1` bytes always suffices for `passcode_status_text`.
+pub const PASSCODE_STATUS_TEXT_MAX: usize = 96;
+
+/// Every status, for tables and tests.
+pub(crate) const ALL: &[PasscodeStatus] = {
+    use PasscodeStatus::*;
+    &[
+        Ok,
+        InvalidEmail,
+        InvalidPhone,
+        InputTooLong,
+        InvalidUtf8,
+        InvalidToken,
+        ChannelNotAllowed,
+        InvalidClientAddress,
+        InvalidArgument,
+        ConfigSyntax,
+        UnknownConfigField,
+        PolicyOutOfBounds,
+        WeakKey,
+        KeyUnavailable,
+        InvalidTemplate,
+        WrongCode,
+        Expired,
+        TooManyAttempts,
+        SubjectLocked,
+        NotFound,
+        ResendTooSoon,
+        SendLimit,
+        DestinationBlocked,
+        StoreUnavailable,
+        Contention,
+        CorruptRecord,
+        RandomUnavailable,
+        NullParameter,
+        Panic,
+        BufferTooSmall,
+        Unrecognised,
+    ]
+};
+
+impl PasscodeStatus {
+    /// The status with this number, if any.
+    pub fn from_number(n: u32) -> Option<PasscodeStatus> {
+        ALL.iter().copied().find(|s| *s as u32 == n)
+    }
+
+    /// The stable kebab-case name: core's error name for the 1000s to 6000s.
+    pub fn name(self) -> &'static str {
+        use PasscodeStatus::*;
+        match self {
+            Ok => "ok",
+            InvalidEmail => "invalid-email",
+            InvalidPhone => "invalid-phone",
+            InputTooLong => "input-too-long",
+            InvalidUtf8 => "invalid-utf8",
+            InvalidToken => "invalid-token",
+            ChannelNotAllowed => "channel-not-allowed",
+            InvalidClientAddress => "invalid-client-address",
+            InvalidArgument => "invalid-argument",
+            ConfigSyntax => "config-syntax",
+            UnknownConfigField => "unknown-config-field",
+            PolicyOutOfBounds => "policy-out-of-bounds",
+            WeakKey => "weak-key",
+            KeyUnavailable => "key-unavailable",
+            InvalidTemplate => "invalid-template",
+            WrongCode => "wrong-code",
+            Expired => "expired",
+            TooManyAttempts => "too-many-attempts",
+            SubjectLocked => "subject-locked",
+            NotFound => "not-found",
+            ResendTooSoon => "resend-too-soon",
+            SendLimit => "send-limit",
+            DestinationBlocked => "destination-blocked",
+            StoreUnavailable => "store-unavailable",
+            Contention => "contention",
+            CorruptRecord => "corrupt-record",
+            RandomUnavailable => "random-unavailable",
+            NullParameter => "null-parameter",
+            Panic => "panic",
+            BufferTooSmall => "buffer-too-small",
+            Unrecognised => "unrecognised",
+        }
+    }
+
+    /// One sentence for people. It names no code, key or identifier.
+    pub fn text(self) -> &'static str {
+        use PasscodeStatus::*;
+        match self {
+            Ok => "success",
+            InvalidEmail => "not an email address",
+            InvalidPhone => "not an E.164 phone number",
+            InputTooLong => "a text argument is too long",
+            InvalidUtf8 => "a text argument is not valid UTF-8",
+            InvalidToken => "the challenge token is malformed or not ours",
+            ChannelNotAllowed => "the policy does not allow this channel for this purpose",
+            InvalidClientAddress => "the client address is not an IPv4 or IPv6 address",
+            InvalidArgument => "an argument has an unknown value",
+            ConfigSyntax => "the config is not valid TOML or JSON, or a field has the wrong type",
+            UnknownConfigField => "the config has an unknown field",
+            PolicyOutOfBounds => "a policy value is out of its bounds",
+            WeakKey => "a key is too short or not random",
+            KeyUnavailable => "a key could not be read from its file or environment variable",
+            InvalidTemplate => "a message template is invalid or too long",
+            WrongCode => "wrong code",
+            Expired => "the code has expired",
+            TooManyAttempts => "too many wrong attempts on this challenge",
+            SubjectLocked => "too many failures; the subject is locked",
+            NotFound => "no such challenge: unknown, used, cancelled or replaced",
+            ResendTooSoon => "a code was sent recently; retry later",
+            SendLimit => "send limit reached; retry later",
+            DestinationBlocked => "SMS to this destination is not allowed",
+            StoreUnavailable => "the store is unavailable; nothing was accepted",
+            Contention => "the record is too busy; try again",
+            CorruptRecord => "a stored record could not be decoded",
+            RandomUnavailable => "the operating system's random source failed",
+            NullParameter => "a required pointer argument was NULL",
+            Panic => "the library panicked (a bug)",
+            BufferTooSmall => "the buffer is too small",
+            Unrecognised => "an error the C layer has no number for (a bug)",
+        }
+    }
+}
+
+impl From<&Error> for PasscodeStatus {
+    fn from(e: &Error) -> Self {
+        PasscodeStatus::from_number(e.number()).unwrap_or(PasscodeStatus::Unrecognised)
+    }
+}
+
+/// What a failed call reports: the status and the numbers that come with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    pub status: PasscodeStatus,
+    pub attempts_left: Option<u32>,
+    pub retry_after: Option<u64>,
+}
+
+impl From<PasscodeStatus> for Refusal {
+    fn from(status: PasscodeStatus) -> Self {
+        Refusal { status, attempts_left: None, retry_after: None }
+    }
+}
+
+/// Lets the NULL-check macros `return status.into()` from functions that return a result.
+impl From<PasscodeStatus> for Result<(), Refusal> {
+    fn from(status: PasscodeStatus) -> Self {
+        Err(status.into())
+    }
+}
+
+impl From<Error> for Refusal {
+    fn from(e: Error) -> Self {
+        Refusal { status: PasscodeStatus::from(&e), attempts_left: e.attempts_left(), retry_after: e.retry_after() }
+    }
+}
+
+/// Details of a refusal, for the calls that take an optional `PasscodeFailure *`.
+///
+/// The caller owns it (usually on its stack). It is written when the call returns a status
+/// other than `PASSCODE_STATUS_OK` and `PASSCODE_STATUS_PANIC`, and left untouched otherwise.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PasscodeFailure {
+    /// The status the call returned.
+    pub status: PasscodeStatus,
+    /// Whether `attempts_left` is set (for `PASSCODE_STATUS_WRONG_CODE`).
+    pub has_attempts_left: bool,
+    /// Tries left on the challenge after a wrong code.
+    pub attempts_left: u32,
+    /// Whether `retry_after` is set (locks and send limits; a hard lock has none).
+    pub has_retry_after: bool,
+    /// Seconds to wait before trying again.
+    pub retry_after: u64,
+}
+
+impl Default for PasscodeFailure {
+    fn default() -> Self {
+        PasscodeFailure {
+            status: PasscodeStatus::Ok,
+            has_attempts_left: false,
+            attempts_left: 0,
+            has_retry_after: false,
+            retry_after: 0,
+        }
+    }
+}
+
+/// Writes the failure details (if asked for) and returns the status.
+///
+/// # Safety
+/// `failure` is NULL or valid for a write of one `PasscodeFailure`.
+pub(crate) unsafe fn report(result: Result<(), Refusal>, failure: *mut PasscodeFailure) -> PasscodeStatus {
+    match result {
+        Ok(()) => PasscodeStatus::Ok,
+        Err(r) => {
+            if !failure.is_null() {
+                let details = PasscodeFailure {
+                    status: r.status,
+                    has_attempts_left: r.attempts_left.is_some(),
+                    attempts_left: r.attempts_left.unwrap_or(0),
+                    has_retry_after: r.retry_after.is_some(),
+                    retry_after: r.retry_after.unwrap_or(0),
+                };
+                // SAFETY: not NULL (checked above), and the caller promises it is valid for a write.
+                unsafe { write_out(failure, details) };
+            }
+            r.status
+        }
+    }
+}
+
+/// Copies the text of `status` into `buf`, followed by a NUL byte, and writes the text's
+/// length (without the NUL) to `*out_n`. The text is UTF-8, one sentence, and names no code,
+/// key or identifier.
+///
+/// Returns:
+/// - `PASSCODE_STATUS_OK` on success;
+/// - `PASSCODE_STATUS_NULL_PARAMETER` if `buf` or `out_n` is NULL;
+/// - `PASSCODE_STATUS_BUFFER_TOO_SMALL` if `len` is less than the text's length + 1
+///   (a buffer of `PASSCODE_STATUS_TEXT_MAX + 1` bytes always suffices);
+/// - `PASSCODE_STATUS_INVALID_ARGUMENT` if `status` is no status of this library.
+///
+/// On any failure neither `buf` nor `*out_n` is written. Thread-safe.
+///
+/// # Safety
+/// `buf` is valid for writes of `len` bytes; `out_n` is valid for a write of one `size_t`.
+#[no_mangle]
+pub unsafe extern "C" fn passcode_status_text(
+    status: u32,
+    buf: *mut c_char,
+    len: usize,
+    out_n: *mut usize,
+) -> PasscodeStatus {
+    ffi_panic_boundary! {
+        let out_n = try_out!(out_n);
+        if buf.is_null() {
+            return PasscodeStatus::NullParameter;
+        }
+        let Some(status) = PasscodeStatus::from_number(status) else {
+            return PasscodeStatus::InvalidArgument;
+        };
+        let text = status.text();
+        if len < text.len() + 1 {
+            return PasscodeStatus::BufferTooSmall;
+        }
+        // SAFETY: `buf` is not NULL and the caller promises `len` writable bytes; we write
+        // text.len() + 1 <= len bytes, and `text` (static) cannot overlap the caller's buffer.
+        unsafe {
+            std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), text.len());
+            *buf.add(text.len()) = 0;
+            write_out(out_n, text.len());
+        }
+        PasscodeStatus::Ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use passcode_core::ERROR_TABLE;
+
+    #[test]
+    fn every_core_error_number_has_a_status_with_its_name() {
+        for (n, name) in ERROR_TABLE {
+            let s = PasscodeStatus::from_number(*n).unwrap_or_else(|| panic!("no status for core error {n} {name}"));
+            assert_eq!(s as u32, *n);
+            assert_eq!(s.name(), *name, "status {n}");
+        }
+        // And nothing but core's numbers, 0 and the C layer's 7000s.
+        for s in ALL {
+            let n = *s as u32;
+            assert!(n == 0 || (7000..8000).contains(&n) || ERROR_TABLE.iter().any(|(m, _)| *m == n), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn numbers_are_unique_and_texts_fit() {
+        let mut numbers: Vec<u32> = ALL.iter().map(|s| *s as u32).collect();
+        numbers.sort();
+        numbers.dedup();
+        assert_eq!(numbers.len(), ALL.len());
+        for s in ALL {
+            assert!(s.text().len() <= PASSCODE_STATUS_TEXT_MAX, "{s:?}");
+            assert!(!s.text().is_empty());
+        }
+    }
+}

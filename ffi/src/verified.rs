@@ -1,0 +1,79 @@
+//! `PasscodeVerified`: who a verified code was sent to and what for.
+//!
+//! Views are borrowed from the `PasscodeVerified`: valid until `passcode_verified_free`,
+//! NUL-terminated, UTF-8. A NULL `verified` gives the empty string (or 0). Immutable: it may
+//! be read from several threads at once.
+
+use passcode_core::Verified;
+
+use crate::engine::{channel_value, purpose_value};
+use crate::ffi::{free_box, try_from_ptr, BoxCastPtr, Castable, PasscodeStr, Terminated};
+use crate::panic::ffi_panic_boundary;
+
+/// A verified code. Opaque; owned by the caller; freed with `passcode_verified_free`.
+pub struct PasscodeVerified {
+    _private: [u8; 0],
+}
+
+pub(crate) struct VerifiedValue {
+    identifier: Terminated,
+    channel: u32,
+    purpose: u32,
+}
+
+impl VerifiedValue {
+    pub(crate) fn new(v: &Verified) -> Self {
+        VerifiedValue {
+            identifier: Terminated::new(&v.identifier),
+            channel: channel_value(v.channel) as u32,
+            purpose: purpose_value(v.purpose) as u32,
+        }
+    }
+}
+
+impl Castable for PasscodeVerified {
+    type RustType = VerifiedValue;
+}
+impl BoxCastPtr for PasscodeVerified {}
+
+/// Frees a verified result. NULL is a no-op.
+///
+/// # Safety
+/// `verified` is NULL or from `passcode_verify`, not freed before.
+#[no_mangle]
+pub unsafe extern "C" fn passcode_verified_free(verified: *mut PasscodeVerified) {
+    ffi_panic_boundary! {
+        // SAFETY: per the contract.
+        unsafe { free_box(verified) }
+    }
+}
+
+/// The normalised address or number the code was sent to.
+///
+/// # Safety
+/// `verified` is NULL or live; the view is valid until `passcode_verified_free`.
+#[no_mangle]
+pub unsafe extern "C" fn passcode_verified_identifier(verified: *const PasscodeVerified) -> PasscodeStr {
+    // SAFETY: per the contract.
+    ffi_panic_boundary! { unsafe { try_from_ptr(verified) }.map_or_else(PasscodeStr::empty, |v| v.identifier.view()) }
+}
+
+/// The channel (a `PasscodeChannel` value); 0 for NULL.
+///
+/// # Safety
+/// `verified` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn passcode_verified_channel(verified: *const PasscodeVerified) -> u32 {
+    // SAFETY: per the contract.
+    ffi_panic_boundary! { unsafe { try_from_ptr(verified) }.map_or(0, |v| v.channel) }
+}
+
+/// The purpose (a `PasscodePurpose` value); 0 for NULL.
+///
+/// # Safety
+/// `verified` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn passcode_verified_purpose(verified: *const PasscodeVerified) -> u32 {
+    // SAFETY: per the contract.
+    ffi_panic_boundary! { unsafe { try_from_ptr(verified) }.map_or(0, |v| v.purpose) }
+}
