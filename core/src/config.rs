@@ -4,6 +4,7 @@
 //! bound, and keys are never literals: each ring key names a file or an environment variable.
 //! See the README's config reference for every field.
 
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
 use crate::error::Error;
@@ -41,6 +42,71 @@ pub struct KeysConfig {
     pub index: Option<u8>,
 }
 
+/// Where records live: `store = "memory"` (the default), `store = "redis://..."`, or a
+/// `[store]` table with the same `url` and the options of a shared store.
+///
+/// Core keeps this as data and builds only the memory store; a store crate (such as
+/// `passcode-redis`) reads the rest, so core depends on no network client.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `memory`, or a URL: `redis://host:port/db`, `rediss://...` for TLS.
+    pub url: String,
+    /// The prefix of every key the store writes (Redis default `passcode:`).
+    pub prefix: Option<String>,
+    /// The most connections the store keeps open.
+    pub pool_size: Option<u32>,
+    /// How long to wait for a connection, in milliseconds.
+    pub connect_timeout_ms: Option<u64>,
+    /// How long to wait for an answer to one command, in milliseconds.
+    pub command_timeout_ms: Option<u64>,
+    /// The user name for AUTH (Redis ACL).
+    pub username: Option<String>,
+    /// An environment variable holding the password (never a literal in config).
+    pub password_env: Option<String>,
+    /// A file holding the password (never a literal in config).
+    pub password_file: Option<String>,
+    /// Replicas that must acknowledge each write before it counts (Redis `WAIT`); 0: none.
+    pub wait_replicas: Option<u32>,
+    /// How long a write waits for those replicas, in milliseconds.
+    pub wait_timeout_ms: Option<u64>,
+}
+
+impl StoreConfig {
+    /// The embedded in-memory store.
+    pub fn memory() -> Self {
+        StoreConfig { url: "memory".into(), ..StoreConfig::default() }
+    }
+
+    /// Whether this is the embedded in-memory store.
+    pub fn is_memory(&self) -> bool {
+        self.url == "memory"
+    }
+
+    /// Whether any option beyond the URL is set.
+    fn has_options(&self) -> bool {
+        *self != StoreConfig { url: self.url.clone(), ..StoreConfig::default() }
+    }
+}
+
+/// `store` is either a string (the URL alone) or a table; a table refuses unknown fields by name.
+fn store_from_text_or_table<'de, D: Deserializer<'de>>(d: D) -> Result<StoreConfig, D::Error> {
+    struct TextOrTable;
+    impl<'de> Visitor<'de> for TextOrTable {
+        type Value = StoreConfig;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("`memory`, a store URL, or a table with `url`")
+        }
+        fn visit_str<E: de::Error>(self, url: &str) -> Result<StoreConfig, E> {
+            Ok(StoreConfig { url: url.to_string(), ..StoreConfig::default() })
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<StoreConfig, A::Error> {
+            StoreConfig::deserialize(de::value::MapAccessDeserializer::new(map))
+        }
+    }
+    d.deserialize_any(TextOrTable)
+}
+
 /// The whole configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,9 +114,10 @@ pub struct Config {
     /// Keeps subjects of several engines apart in one store (a realm, a site). Default "default".
     #[serde(default = "default_tenant")]
     pub tenant: String,
-    /// `memory` (the default), or a URL that a store crate opens (e.g. `redis://...`).
-    #[serde(default = "default_store")]
-    pub store: String,
+    /// `memory` (the default), or a URL that a store crate opens (e.g. `redis://...`), or a
+    /// table with that `url` and the store's options.
+    #[serde(default = "StoreConfig::memory", deserialize_with = "store_from_text_or_table")]
+    pub store: StoreConfig,
     /// The key ring. Empty: a random key for this process only, allowed with the memory store.
     #[serde(default)]
     pub keys: KeysConfig,
@@ -66,15 +133,11 @@ fn default_tenant() -> String {
     "default".into()
 }
 
-fn default_store() -> String {
-    "memory".into()
-}
-
 impl Default for Config {
     fn default() -> Self {
         Config {
             tenant: default_tenant(),
-            store: default_store(),
+            store: StoreConfig::memory(),
             keys: KeysConfig::default(),
             policy: Policy::default(),
             messages: MessagesConfig::default(),
@@ -114,7 +177,16 @@ impl Config {
         }
         self.policy.validate()?;
         Messages::new(&self.messages, &self.policy)?;
-        if self.keys.ring.is_empty() && self.store != "memory" {
+        if self.store.url.is_empty() {
+            return Err(Error::PolicyOutOfBounds { field: "store.url", reason: "must be `memory` or a URL".into() });
+        }
+        if self.store.is_memory() && self.store.has_options() {
+            return Err(Error::PolicyOutOfBounds {
+                field: "store",
+                reason: "the memory store takes no options; they belong to a shared store's URL".into(),
+            });
+        }
+        if self.keys.ring.is_empty() && !self.store.is_memory() {
             return Err(Error::PolicyOutOfBounds {
                 field: "keys.ring",
                 reason: "a shared store needs keys from files or environment variables, so every node derives the same"
@@ -221,6 +293,40 @@ mod tests {
             Error::PolicyOutOfBounds { field: "tenant", .. }
         ));
         assert!(matches!(Config::parse(&" ".repeat(MAX_CONFIG_BYTES + 1)).unwrap_err(), Error::InputTooLong { .. }));
+    }
+
+    #[test]
+    fn store_is_a_url_or_a_table() {
+        let url = Config::parse("store = \"redis://127.0.0.1:6379\"\n[[keys.ring]]\nid = 1\nfile = \"k\"").unwrap();
+        assert_eq!(url.store.url, "redis://127.0.0.1:6379");
+        assert_eq!(url.store.prefix, None);
+        let table = Config::parse(
+            "[store]\nurl = \"redis://127.0.0.1:6379\"\nprefix = \"p:\"\npool_size = 4\nconnect_timeout_ms = 250\n\
+             command_timeout_ms = 100\nusername = \"otp\"\npassword_env = \"REDIS_PW\"\nwait_replicas = 1\n\
+             [[keys.ring]]\nid = 1\nfile = \"k\"",
+        )
+        .unwrap();
+        assert_eq!(table.store.prefix.as_deref(), Some("p:"));
+        assert_eq!(table.store.pool_size, Some(4));
+        assert_eq!(table.store.password_env.as_deref(), Some("REDIS_PW"));
+        let json = Config::parse(
+            r#"{"store":{"url":"redis://127.0.0.1:6379","prefix":"p:","pool_size":4,"connect_timeout_ms":250,
+            "command_timeout_ms":100,"username":"otp","password_env":"REDIS_PW","wait_replicas":1},
+            "keys":{"ring":[{"id":1,"file":"k"}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(json, table);
+        assert_eq!(Config::parse("store = \"memory\"").unwrap(), Config::default());
+        assert_eq!(
+            Config::parse("[store]\nurl = \"redis://h\"\npassword = \"x\"").unwrap_err(),
+            Error::UnknownConfigField { field: "password".into() },
+            "a password literal is not a field"
+        );
+        assert!(matches!(
+            Config::parse("[store]\nurl = \"memory\"\nprefix = \"x\"").unwrap_err(),
+            Error::PolicyOutOfBounds { field: "store", .. }
+        ));
+        assert!(matches!(Config::parse("store = 3").unwrap_err(), Error::ConfigSyntax { .. }));
     }
 
     #[test]

@@ -141,13 +141,13 @@ impl EngineBuilder {
         self.config.validate()?;
         let store = match self.store {
             Some(s) => s,
-            None if self.config.store == "memory" => Arc::new(MemoryStore::new()),
+            None if self.config.store.is_memory() => Arc::new(MemoryStore::new()),
             None => {
                 return Err(Error::PolicyOutOfBounds {
                     field: "store",
-                    reason:
-                        "only `memory` is built in; open other stores with their crate and pass them to the builder"
-                            .into(),
+                    reason: "only `memory` is built in; open a shared store with its crate (for redis:// URLs, \
+                             passcode_redis::open_engine) or pass it to the builder"
+                        .into(),
                 })
             }
         };

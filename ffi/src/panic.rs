@@ -53,3 +53,34 @@ macro_rules! ffi_panic_boundary {
 }
 
 pub(crate) use ffi_panic_boundary;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn panics_with_status() -> PasscodeStatus {
+        ffi_panic_boundary! {
+            if std::hint::black_box(true) {
+                panic!("a bug");
+            }
+            PasscodeStatus::Ok
+        }
+    }
+
+    fn panics_with_view() -> PasscodeStr {
+        ffi_panic_boundary! {
+            if std::hint::black_box(true) {
+                panic!("a bug");
+            }
+            PasscodeStr::empty()
+        }
+    }
+
+    #[test]
+    fn a_panic_becomes_the_documented_value() {
+        assert_eq!(panics_with_status(), PasscodeStatus::Panic);
+        let v = panics_with_view();
+        assert_eq!(v.len, 0);
+        assert!(!v.data.is_null());
+    }
+}

@@ -1,0 +1,73 @@
+//! Passcode on Redis: the core store contract for deployments of more than one node.
+//!
+//! When an identity server runs on several nodes, every node must see the same challenges,
+//! counts and locks, or an attacker gets a new guess budget per node. This crate keeps them
+//! in one Redis (or Valkey) primary, with compare-and-swap and expiry done atomically on the
+//! server (see [`RedisStore`]).
+//!
+//! A host opens its engine from the config with [`open_engine`] (or [`builder`] to bring its
+//! own clock or event sink), and a `redis://` store in the config then works with no code
+//! change; `store = "memory"` still gives the embedded store.
+//!
+//! ```no_run
+//! let config = passcode_core::Config::parse(
+//!     r#"
+//!     [store]
+//!     url = "redis://127.0.0.1:6379/0"
+//!     password_env = "PASSCODE_REDIS_PASSWORD"
+//!     [[keys.ring]]
+//!     id = 1
+//!     file = "/etc/passcode/key1"
+//!     "#,
+//! )?;
+//! let engine = passcode_redis::open_engine(config)?;
+//! # Ok::<(), passcode_core::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod options;
+mod store;
+
+use std::sync::Arc;
+
+use passcode_core::{Config, Engine, EngineBuilder, Error, Store};
+
+pub use options::{
+    is_redis_url, RedisOptions, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_POOL_SIZE,
+    DEFAULT_PREFIX, DEFAULT_WAIT_TIMEOUT_MS,
+};
+pub use store::RedisStore;
+
+/// The store a config asks for: `None` for `memory` (the engine builds its own), a
+/// [`RedisStore`] for a `redis://`, `rediss://` or `redis+unix://` URL.
+///
+/// The config is checked first, so a config error is reported before any connection is
+/// tried; Redis being unreachable, refusing the credentials or being a replica is
+/// `StoreUnavailable`.
+pub fn store_for(config: &Config) -> Result<Option<Arc<dyn Store>>, Error> {
+    config.validate()?;
+    if config.store.is_memory() {
+        return Ok(None);
+    }
+    let options = RedisOptions::from_config(&config.store)?;
+    let store = RedisStore::open(&options).map_err(|e| Error::StoreUnavailable { message: e.0 })?;
+    Ok(Some(Arc::new(store)))
+}
+
+/// An engine builder with the config's store in place, for hosts that also bring a clock,
+/// a random source or an event sink.
+pub fn builder(config: Config) -> Result<EngineBuilder, Error> {
+    let store = store_for(&config)?;
+    let builder = Engine::builder(config);
+    Ok(match store {
+        Some(s) => builder.store(s),
+        None => builder,
+    })
+}
+
+/// The engine a config describes, on the store it names (memory or Redis), with the system
+/// clock and the OS random source.
+pub fn open_engine(config: Config) -> Result<Engine, Error> {
+    builder(config)?.build()
+}

@@ -1,0 +1,238 @@
+//! The store contract on a real Redis, mirroring the memory store's tests in core: compare-
+//! and-swap, no ABA, expiry as absence (here Redis's own expiry, with a real TTL), and what
+//! opening the store refuses (wrong credentials, a replica, a password in two places).
+
+mod support;
+
+use std::time::Duration;
+
+use passcode_core::{Expected, Store};
+use passcode_redis::{RedisOptions, RedisStore};
+use support::{unique_prefix, RedisServer};
+
+fn store(server: &RedisServer, name: &str) -> RedisStore {
+    let mut o = RedisOptions::new(server.url());
+    o.prefix = unique_prefix(name);
+    RedisStore::open(&o).expect("open the store")
+}
+
+#[test]
+fn compare_and_swap_contract() {
+    let server = RedisServer::start();
+    let s = store(&server, "cas");
+    let k = [3u8; 32];
+    assert_eq!(s.get(&k, 0).unwrap(), None);
+    let v1 = s.put(&k, b"a", None, Expected::Absent, 0).unwrap().unwrap();
+    assert_ne!(v1, 0);
+    assert_eq!(s.put(&k, b"b", None, Expected::Absent, 0).unwrap(), None, "present: Absent conflicts");
+    assert_eq!(s.put(&k, b"b", None, Expected::Version(v1 + 100), 0).unwrap(), None);
+    let v2 = s.put(&k, b"b", None, Expected::Version(v1), 0).unwrap().unwrap();
+    assert_ne!(v1, v2);
+    assert_eq!(s.get(&k, 0).unwrap(), Some((b"b".to_vec(), v2)));
+    assert_eq!(s.put(&k, b"c", None, Expected::Version(v1), 0).unwrap(), None, "a stale version conflicts");
+    assert!(!s.delete(&k, v1, 0).unwrap());
+    assert_eq!(s.get(&k, 0).unwrap(), Some((b"b".to_vec(), v2)), "a refused delete changes nothing");
+    assert!(s.delete(&k, v2, 0).unwrap());
+    assert_eq!(s.get(&k, 0).unwrap(), None);
+    assert!(!s.delete(&k, v2, 0).unwrap(), "gone");
+    // Versions are never reused, even after a delete: no ABA.
+    let v3 = s.put(&k, b"c", None, Expected::Absent, 0).unwrap().unwrap();
+    assert!(v3 > v2);
+    assert_eq!(s.put(&k, b"d", None, Expected::Version(v2), 0).unwrap(), None, "the deleted record's version is dead");
+}
+
+#[test]
+fn values_are_binary_and_keys_are_prefixed_hex() {
+    let server = RedisServer::start();
+    let s = store(&server, "bin");
+    let k: [u8; 32] = std::array::from_fn(|i| (i * 37) as u8);
+    let value: Vec<u8> = (0..=255u8).chain([0, 0, b'\r', b'\n']).collect();
+    let v = s.put(&k, &value, Some(60), Expected::Absent, 0).unwrap().unwrap();
+    assert_eq!(s.get(&k, 0).unwrap(), Some((value, v)));
+    let rk = String::from_utf8(s.redis_key(&k)).unwrap();
+    assert!(rk.starts_with("t") && rk.ends_with(&k.iter().map(|b| format!("{b:02x}")).collect::<String>()));
+    let ttl: i64 = server.query(&["PTTL", &rk]);
+    assert!((59_000..=60_000).contains(&ttl), "the TTL is set on the server: {ttl}");
+    // An empty value is a value, not an absence.
+    let k2 = [9u8; 32];
+    let v = s.put(&k2, b"", None, Expected::Absent, 0).unwrap().unwrap();
+    assert_eq!(s.get(&k2, 0).unwrap(), Some((Vec::new(), v)));
+}
+
+#[test]
+fn a_put_without_ttl_clears_the_previous_one() {
+    // A subject record gets no TTL while it counts failures: the old TTL must not survive.
+    let server = RedisServer::start();
+    let s = store(&server, "persist");
+    let k = [5u8; 32];
+    let v = s.put(&k, b"a", Some(30), Expected::Absent, 0).unwrap().unwrap();
+    s.put(&k, b"b", None, Expected::Version(v), 0).unwrap().unwrap();
+    let ttl: i64 = server.query(&["PTTL", &String::from_utf8(s.redis_key(&k)).unwrap()]);
+    assert_eq!(ttl, -1, "no expiry");
+}
+
+#[test]
+fn expiry_on_the_server_behaves_as_absence() {
+    let server = RedisServer::start();
+    let s = store(&server, "ttl");
+    let k = [4u8; 32];
+    let v = s.put(&k, b"a", Some(1), Expected::Absent, 0).unwrap().unwrap();
+    assert!(s.get(&k, 0).unwrap().is_some());
+    // Redis expires by its own clock: this one test waits for a real second to pass.
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_eq!(s.get(&k, 0).unwrap(), None);
+    assert_eq!(s.put(&k, b"b", None, Expected::Version(v), 0).unwrap(), None);
+    assert!(!s.delete(&k, v, 0).unwrap());
+    let v2 = s.put(&k, b"b", None, Expected::Absent, 0).unwrap().unwrap();
+    assert!(v2 > v, "a record written again after expiry gets a new version");
+}
+
+#[test]
+fn versions_stay_new_when_the_counter_is_lost() {
+    // Eviction or an operator's DEL could drop the counter while records stay: versions
+    // must still not repeat, or a stale compare-and-swap could succeed (ABA).
+    let server = RedisServer::start();
+    let mut o = RedisOptions::new(server.url());
+    o.prefix = unique_prefix("counter");
+    let s = RedisStore::open(&o).unwrap();
+    let k = [6u8; 32];
+    let v1 = s.put(&k, b"a", None, Expected::Absent, 0).unwrap().unwrap();
+    let v2 = s.put(&k, b"b", None, Expected::Version(v1), 0).unwrap().unwrap();
+    let deleted: i64 = server.query(&["DEL", &format!("{}version", o.prefix)]);
+    assert_eq!(deleted, 1, "the counter lives at {{prefix}}version");
+    let k2 = [7u8; 32];
+    let v3 = s.put(&k2, b"x", None, Expected::Absent, 0).unwrap().unwrap();
+    assert!(v3 > v2, "{v3} > {v2}");
+    assert!(s.delete(&k, v2, 0).unwrap());
+    let v4 = s.put(&k, b"c", None, Expected::Absent, 0).unwrap().unwrap();
+    assert!(v4 > v3);
+}
+
+#[test]
+fn prefixes_keep_stores_apart() {
+    let server = RedisServer::start();
+    let a = store(&server, "a");
+    let b = store(&server, "b");
+    let k = [1u8; 32];
+    a.put(&k, b"in a", None, Expected::Absent, 0).unwrap().unwrap();
+    assert_eq!(b.get(&k, 0).unwrap(), None);
+    assert!(b.put(&k, b"in b", None, Expected::Absent, 0).unwrap().is_some());
+    assert_eq!(a.get(&k, 0).unwrap().unwrap().0, b"in a");
+}
+
+#[test]
+fn each_operation_is_one_round_trip() {
+    let server = RedisServer::start();
+    let s = store(&server, "trips");
+    let k = [8u8; 32];
+    // Warm the pool so connection set-up is not counted.
+    s.get(&k, 0).unwrap();
+    let count = |f: &dyn Fn()| {
+        let before = server.store_commands();
+        f();
+        server.store_commands() - before
+    };
+    assert_eq!(count(&|| assert!(s.get(&k, 0).unwrap().is_none())), 1, "get");
+    assert_eq!(count(&|| assert!(s.put(&k, b"a", Some(60), Expected::Absent, 0).unwrap().is_some())), 1, "put");
+    let v = s.get(&k, 0).unwrap().unwrap().1;
+    assert_eq!(count(&|| assert!(s.delete(&k, v, 0).unwrap())), 1, "delete");
+    // After SCRIPT FLUSH (a restart does the same), the script is loaded again, once.
+    let _: String = server.query(&["SCRIPT", "FLUSH"]);
+    assert_eq!(
+        count(&|| assert!(s.put(&k, b"b", None, Expected::Absent, 0).unwrap().is_some())),
+        4,
+        "NOSCRIPT, two loads, retry"
+    );
+    assert!(server.query::<String>(&["INFO", "commandstats"]).contains("cmdstat_evalsha:"), "counted by name");
+    assert_eq!(count(&|| assert!(s.get(&k, 0).unwrap().is_some())), 1);
+}
+
+#[test]
+fn auth_with_a_password_from_a_file_or_variable() {
+    let server = RedisServer::start_with(&["--requirepass", "pw-for-tests-only"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pw");
+    std::fs::write(&file, "pw-for-tests-only\n").unwrap();
+    let key = support::KeyFile::new();
+    let cfg = |store_extra: &str| {
+        passcode_core::Config::parse(&support::config_toml(&server.url(), "auth:", store_extra, &key.path, "")).unwrap()
+    };
+    let good = cfg(&format!("password_file = {:?}", file.to_str().unwrap()));
+    let engine = passcode_redis::open_engine(good).expect("the password from the file is used");
+    let issued = engine
+        .issue(&passcode_core::IssueRequest {
+            channel: passcode_core::Channel::Email,
+            identifier: "jane@example.com",
+            purpose: passcode_core::Purpose::SignIn,
+            client: None,
+            locale: None,
+        })
+        .unwrap();
+    engine.verify(&issued.token, &issued.code).unwrap();
+
+    let wrong = dir.path().join("wrong");
+    std::fs::write(&wrong, "not-the-password").unwrap();
+    let e = passcode_redis::open_engine(cfg(&format!("password_file = {:?}", wrong.to_str().unwrap()))).unwrap_err();
+    let message = e.to_string();
+    assert!(matches!(e, passcode_core::Error::StoreUnavailable { .. }), "{e:?}");
+    assert!(message.contains("credentials"), "{message}");
+    assert!(!message.contains("not-the-password"), "{message}");
+
+    let e = passcode_redis::open_engine(cfg("")).unwrap_err();
+    assert!(matches!(e, passcode_core::Error::StoreUnavailable { .. }), "no password: {e:?}");
+
+    // A password in the URL works too (the README says why a file is better), but not both.
+    let with_url = format!("redis://:pw-for-tests-only@127.0.0.1:{}/0", server.port);
+    let url_cfg = passcode_core::Config::parse(&support::config_toml(&with_url, "auth:", "", &key.path, "")).unwrap();
+    passcode_redis::open_engine(url_cfg).expect("a password in the URL");
+    let both = passcode_core::Config::parse(&support::config_toml(
+        &with_url,
+        "auth:",
+        &format!("password_file = {:?}", file.to_str().unwrap()),
+        &key.path,
+        "",
+    ))
+    .unwrap();
+    let e = passcode_redis::open_engine(both).unwrap_err().to_string();
+    assert!(e.contains("both") && !e.contains("pw-for-tests-only"), "{e}");
+}
+
+#[test]
+fn acl_user_and_password() {
+    let server = RedisServer::start_with(&["--requirepass", "admin-pw-for-tests"]);
+    let _: String = server.query(&["ACL", "SETUSER", "otp", "on", ">otp-pw-for-tests", "~*", "+@all"]);
+    let key = support::KeyFile::new();
+    std::env::set_var("PASSCODE_REDIS_TEST_ACL_PW", "otp-pw-for-tests");
+    let cfg = passcode_core::Config::parse(&support::config_toml(
+        &server.url(),
+        "acl:",
+        "username = \"otp\"\npassword_env = \"PASSCODE_REDIS_TEST_ACL_PW\"",
+        &key.path,
+        "",
+    ))
+    .unwrap();
+    let _engine = passcode_redis::open_engine(cfg).expect("AUTH otp <password>");
+    let clients: String = server.query(&["CLIENT", "LIST"]);
+    assert!(clients.contains("user=otp"), "the store connected as the ACL user");
+}
+
+#[test]
+fn a_replica_is_refused_at_open_and_its_writes_are_a_clear_error() {
+    let server = RedisServer::start();
+    let mut o = RedisOptions::new(server.url());
+    o.prefix = unique_prefix("ro");
+    let s = RedisStore::open(&o).unwrap();
+    let k = [2u8; 32];
+    let v = s.put(&k, b"a", None, Expected::Absent, 0).unwrap().unwrap();
+    // Turn the server into a replica of a primary that does not exist: it stays read-only.
+    let dead = support::free_port().to_string();
+    let _: String = server.query(&["REPLICAOF", "127.0.0.1", &dead]);
+    let e = s.put(&k, b"b", None, Expected::Version(v), 0).unwrap_err();
+    assert!(e.0.contains("read-only replica"), "{e}");
+    assert_eq!(s.get(&k, 0).unwrap(), Some((b"a".to_vec(), v)), "reads still work; nothing was written");
+    let e = s.delete(&k, v, 0).unwrap_err();
+    assert!(e.0.contains("read-only replica"), "{e}");
+    assert!(!e.0.contains("0202"), "no key in the error: {e}");
+    let e = RedisStore::open(&o).unwrap_err();
+    assert!(e.0.contains("replica"), "{e}");
+}
