@@ -3,7 +3,8 @@
 #   $PREFIX/lib/libpasscode.so.1 (SONAME libpasscode.so.1), $PREFIX/lib/libpasscode.so -> .so.1,
 #   $PREFIX/lib/libpasscode.a, $PREFIX/include/passcode.h, $PREFIX/lib/pkgconfig/passcode.pc.
 # Usage: PREFIX=/opt/passcode ffi/install.sh   (or: ffi/install.sh /opt/passcode)
-# Honours CARGO_TARGET_DIR. Set PASSCODE_NO_BUILD=1 to install an existing release build.
+# Honours CARGO_TARGET_DIR. Set PASSCODE_NO_BUILD=1 to install an existing build, and
+# PASSCODE_LIB_DIR to the folder holding libpasscode.so/.a if it is not $CARGO_TARGET_DIR/release.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(dirname "$here")"
@@ -14,7 +15,7 @@ if [ "${PASSCODE_NO_BUILD:-0}" != 1 ]; then
   cargo build --release -p passcode-ffi --manifest-path "$repo/Cargo.toml"
 fi
 target="${CARGO_TARGET_DIR:-$repo/target}"
-release="$target/release"
+release="${PASSCODE_LIB_DIR:-$target/release}"
 version="$(sed -n 's/^version = "\(.*\)"/\1/p' "$repo/Cargo.toml" | head -n1)"
 
 install -d "$prefix/lib/pkgconfig" "$prefix/include"

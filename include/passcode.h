@@ -419,7 +419,7 @@ uint32_t passcode_abi_version(void);
 // `config` is NULL or valid for reads of `config_len` bytes; `parts` is NULL or points to a
 // valid `PasscodeHostParts` whose non-NULL members point to valid structs whose callbacks
 // and `ctx` meet their documented contracts; `out` is NULL or valid for a write.
-PasscodeStatus passcode_engine_new(const uint8_t *config,
+PasscodeStatus passcode_engine_new(const char *config,
                                    size_t config_len,
                                    const struct PasscodeHostParts *parts,
                                    const struct PasscodeEngine **out);
@@ -463,11 +463,11 @@ void passcode_engine_free(const struct PasscodeEngine *engine);
 PasscodeStatus passcode_issue(const struct PasscodeEngine *engine,
                               uint32_t channel,
                               uint32_t purpose,
-                              const uint8_t *identifier,
+                              const char *identifier,
                               size_t identifier_len,
-                              const uint8_t *client,
+                              const char *client,
                               size_t client_len,
-                              const uint8_t *locale,
+                              const char *locale,
                               size_t locale_len,
                               struct PasscodeIssued **out,
                               struct PasscodeFailure *failure);
@@ -491,11 +491,11 @@ PasscodeStatus passcode_issue(const struct PasscodeEngine *engine,
 // # Safety
 // As `passcode_issue`.
 PasscodeStatus passcode_resend(const struct PasscodeEngine *engine,
-                               const uint8_t *token,
+                               const char *token,
                                size_t token_len,
-                               const uint8_t *client,
+                               const char *client,
                                size_t client_len,
-                               const uint8_t *locale,
+                               const char *locale,
                                size_t locale_len,
                                struct PasscodeIssued **out,
                                struct PasscodeFailure *failure);
@@ -522,9 +522,9 @@ PasscodeStatus passcode_resend(const struct PasscodeEngine *engine,
 // # Safety
 // As `passcode_issue`.
 PasscodeStatus passcode_verify(const struct PasscodeEngine *engine,
-                               const uint8_t *token,
+                               const char *token,
                                size_t token_len,
-                               const uint8_t *code,
+                               const char *code,
                                size_t code_len,
                                struct PasscodeVerified **out,
                                struct PasscodeFailure *failure);
@@ -538,7 +538,7 @@ PasscodeStatus passcode_verify(const struct PasscodeEngine *engine,
 // # Safety
 // `engine` is NULL or a live engine; `token` is NULL or valid for reads of `token_len` bytes.
 PasscodeStatus passcode_cancel(const struct PasscodeEngine *engine,
-                               const uint8_t *token,
+                               const char *token,
                                size_t token_len);
 
 // An operator's unlock: clears the subject's failure count and any lock, temporary or hard.
@@ -552,7 +552,7 @@ PasscodeStatus passcode_cancel(const struct PasscodeEngine *engine,
 // `identifier_len` bytes.
 PasscodeStatus passcode_unlock(const struct PasscodeEngine *engine,
                                uint32_t channel,
-                               const uint8_t *identifier,
+                               const char *identifier,
                                size_t identifier_len);
 
 // Copies the text of `status` into `buf`, followed by a NUL byte, and writes the text's

@@ -3,6 +3,7 @@
 //! C holds the engine as an `Arc`: every operation takes a `const PasscodeEngine *` and may
 //! run on any number of threads at once.
 
+use std::os::raw::c_char;
 use std::sync::Arc;
 
 use passcode_core::{Channel, Config, Engine, IssueRequest, Purpose};
@@ -129,7 +130,7 @@ pub struct PasscodeHostParts {
 /// and `ctx` meet their documented contracts; `out` is NULL or valid for a write.
 #[no_mangle]
 pub unsafe extern "C" fn passcode_engine_new(
-    config: *const u8,
+    config: *const c_char,
     config_len: usize,
     parts: *const PasscodeHostParts,
     out: *mut *const PasscodeEngine,
@@ -214,11 +215,11 @@ pub unsafe extern "C" fn passcode_issue(
     engine: *const PasscodeEngine,
     channel: u32,
     purpose: u32,
-    identifier: *const u8,
+    identifier: *const c_char,
     identifier_len: usize,
-    client: *const u8,
+    client: *const c_char,
     client_len: usize,
-    locale: *const u8,
+    locale: *const c_char,
     locale_len: usize,
     out: *mut *mut PasscodeIssued,
     failure: *mut PasscodeFailure,
@@ -269,11 +270,11 @@ pub unsafe extern "C" fn passcode_issue(
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn passcode_resend(
     engine: *const PasscodeEngine,
-    token: *const u8,
+    token: *const c_char,
     token_len: usize,
-    client: *const u8,
+    client: *const c_char,
     client_len: usize,
-    locale: *const u8,
+    locale: *const c_char,
     locale_len: usize,
     out: *mut *mut PasscodeIssued,
     failure: *mut PasscodeFailure,
@@ -319,9 +320,9 @@ pub unsafe extern "C" fn passcode_resend(
 #[no_mangle]
 pub unsafe extern "C" fn passcode_verify(
     engine: *const PasscodeEngine,
-    token: *const u8,
+    token: *const c_char,
     token_len: usize,
-    code: *const u8,
+    code: *const c_char,
     code_len: usize,
     out: *mut *mut PasscodeVerified,
     failure: *mut PasscodeFailure,
@@ -353,7 +354,7 @@ pub unsafe extern "C" fn passcode_verify(
 #[no_mangle]
 pub unsafe extern "C" fn passcode_cancel(
     engine: *const PasscodeEngine,
-    token: *const u8,
+    token: *const c_char,
     token_len: usize,
 ) -> PasscodeStatus {
     ffi_panic_boundary! {
@@ -381,7 +382,7 @@ pub unsafe extern "C" fn passcode_cancel(
 pub unsafe extern "C" fn passcode_unlock(
     engine: *const PasscodeEngine,
     channel: u32,
-    identifier: *const u8,
+    identifier: *const c_char,
     identifier_len: usize,
 ) -> PasscodeStatus {
     ffi_panic_boundary! {

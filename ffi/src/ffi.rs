@@ -146,7 +146,7 @@ pub(crate) use {try_optional_text, try_out, try_ref, try_text};
 ///
 /// # Safety
 /// `ptr` is NULL or valid for reads of `len` bytes that are not written during `'a`.
-pub(crate) unsafe fn text<'a>(ptr: *const u8, len: usize, max: usize) -> Result<Option<&'a str>, PasscodeStatus> {
+pub(crate) unsafe fn text<'a>(ptr: *const c_char, len: usize, max: usize) -> Result<Option<&'a str>, PasscodeStatus> {
     if ptr.is_null() {
         return if len == 0 { Ok(None) } else { Err(PasscodeStatus::NullParameter) };
     }
@@ -155,7 +155,7 @@ pub(crate) unsafe fn text<'a>(ptr: *const u8, len: usize, max: usize) -> Result<
     }
     // SAFETY: `ptr` is not NULL, `len` <= max fits in isize, and the caller promises `len`
     // readable bytes that stay unchanged for 'a.
-    let bytes = unsafe { std::slice::from_raw_parts(ptr, len) };
+    let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
     std::str::from_utf8(bytes).map(Some).map_err(|_| PasscodeStatus::InvalidUtf8)
 }
 

@@ -17,7 +17,7 @@ fn sentinel<T>() -> *mut T {
 fn engine(config: &str) -> Result<*const PasscodeEngine, PasscodeStatus> {
     let mut out: *const PasscodeEngine = sentinel::<PasscodeEngine>();
     // SAFETY: valid text and out-pointer.
-    let s = unsafe { passcode_engine_new(config.as_ptr(), config.len(), ptr::null(), &mut out) };
+    let s = unsafe { passcode_engine_new(config.as_ptr().cast(), config.len(), ptr::null(), &mut out) };
     if s == PasscodeStatus::Ok {
         Ok(out)
     } else {
@@ -29,7 +29,7 @@ fn engine(config: &str) -> Result<*const PasscodeEngine, PasscodeStatus> {
 fn config_status(config: &[u8]) -> PasscodeStatus {
     let mut out: *const PasscodeEngine = sentinel::<PasscodeEngine>();
     // SAFETY: valid bytes and out-pointer.
-    let s = unsafe { passcode_engine_new(config.as_ptr(), config.len(), ptr::null(), &mut out) };
+    let s = unsafe { passcode_engine_new(config.as_ptr().cast(), config.len(), ptr::null(), &mut out) };
     assert_ne!(s, PasscodeStatus::Ok);
     assert_eq!(out, sentinel::<PasscodeEngine>() as *const _, "out untouched on failure ({s:?})");
     s
@@ -44,7 +44,7 @@ fn issue_ok(e: *const PasscodeEngine) -> (String, String) {
             e,
             PasscodeChannel::Email as u32,
             PasscodePurpose::SignUp as u32,
-            EMAIL.as_ptr(),
+            EMAIL.as_ptr().cast(),
             EMAIL.len(),
             ptr::null(),
             0,
@@ -67,7 +67,9 @@ fn verify(e: *const PasscodeEngine, token: &[u8], code: &[u8]) -> (PasscodeStatu
     let mut out = sentinel::<PasscodeVerified>();
     let mut f = PasscodeFailure::default();
     // SAFETY: valid pointers.
-    let s = unsafe { passcode_verify(e, token.as_ptr(), token.len(), code.as_ptr(), code.len(), &mut out, &mut f) };
+    let s = unsafe {
+        passcode_verify(e, token.as_ptr().cast(), token.len(), code.as_ptr().cast(), code.len(), &mut out, &mut f)
+    };
     if s == PasscodeStatus::Ok {
         // SAFETY: ours.
         unsafe { passcode_verified_free(out) };
@@ -83,9 +85,9 @@ fn issue_status(
     e: *const PasscodeEngine,
     channel: u32,
     purpose: u32,
-    identifier: (*const u8, usize),
-    client: (*const u8, usize),
-    locale: (*const u8, usize),
+    identifier: (*const c_char, usize),
+    client: (*const c_char, usize),
+    locale: (*const c_char, usize),
 ) -> PasscodeStatus {
     let mut out = sentinel::<PasscodeIssued>();
     let mut f = PasscodeFailure::default();
@@ -111,11 +113,11 @@ fn issue_status(
     s
 }
 
-fn text(s: &str) -> (*const u8, usize) {
-    (s.as_ptr(), s.len())
+fn text(s: &str) -> (*const c_char, usize) {
+    (s.as_ptr().cast(), s.len())
 }
 
-const NONE: (*const u8, usize) = (ptr::null(), 0);
+const NONE: (*const c_char, usize) = (ptr::null(), 0);
 
 #[test]
 fn null_pointers_are_refused_and_change_nothing() {
@@ -129,16 +131,16 @@ fn null_pointers_are_refused_and_change_nothing() {
     assert_eq!(unsafe { passcode_engine_new(ptr::null(), 0, ptr::null(), &mut out) }, N);
     assert_eq!(out, sentinel::<PasscodeEngine>() as *const _);
     // SAFETY: as above.
-    assert_eq!(unsafe { passcode_engine_new("".as_ptr(), 0, ptr::null(), ptr::null_mut()) }, N);
+    assert_eq!(unsafe { passcode_engine_new("".as_ptr().cast(), 0, ptr::null(), ptr::null_mut()) }, N);
     // A host part without its callback.
     let clock = PasscodeClock { ctx: ptr::null_mut(), now: None };
     let parts = PasscodeHostParts { store: ptr::null(), clock: &clock, events: ptr::null() };
     // SAFETY: valid pointers; the missing callback must be refused.
-    assert_eq!(unsafe { passcode_engine_new("".as_ptr(), 0, &parts, &mut out) }, N);
+    assert_eq!(unsafe { passcode_engine_new("".as_ptr().cast(), 0, &parts, &mut out) }, N);
     let store = PasscodeStore { ctx: ptr::null_mut(), get: None, put: None, remove: None };
     let parts = PasscodeHostParts { store: &store, clock: ptr::null(), events: ptr::null() };
     // SAFETY: as above.
-    assert_eq!(unsafe { passcode_engine_new("".as_ptr(), 0, &parts, &mut out) }, N);
+    assert_eq!(unsafe { passcode_engine_new("".as_ptr().cast(), 0, &parts, &mut out) }, N);
     assert_eq!(out, sentinel::<PasscodeEngine>() as *const _);
 
     // issue: NULL engine, identifier, out; NULL client/locale with a length.
@@ -153,7 +155,7 @@ fn null_pointers_are_refused_and_change_nothing() {
             e,
             email,
             sign_up,
-            EMAIL.as_ptr(),
+            EMAIL.as_ptr().cast(),
             EMAIL.len(),
             ptr::null(),
             0,
@@ -173,9 +175,9 @@ fn null_pointers_are_refused_and_change_nothing() {
         assert_eq!(
             passcode_verify(
                 ptr::null(),
-                token.as_ptr(),
+                token.as_ptr().cast(),
                 token.len(),
-                code.as_ptr(),
+                code.as_ptr().cast(),
                 code.len(),
                 &mut vout,
                 ptr::null_mut()
@@ -183,17 +185,20 @@ fn null_pointers_are_refused_and_change_nothing() {
             N
         );
         assert_eq!(
-            passcode_verify(e, ptr::null(), token.len(), code.as_ptr(), code.len(), &mut vout, ptr::null_mut()),
+            passcode_verify(e, ptr::null(), token.len(), code.as_ptr().cast(), code.len(), &mut vout, ptr::null_mut()),
             N
         );
-        assert_eq!(passcode_verify(e, ptr::null(), 0, code.as_ptr(), code.len(), &mut vout, ptr::null_mut()), N);
-        assert_eq!(passcode_verify(e, token.as_ptr(), token.len(), ptr::null(), 0, &mut vout, ptr::null_mut()), N);
+        assert_eq!(passcode_verify(e, ptr::null(), 0, code.as_ptr().cast(), code.len(), &mut vout, ptr::null_mut()), N);
+        assert_eq!(
+            passcode_verify(e, token.as_ptr().cast(), token.len(), ptr::null(), 0, &mut vout, ptr::null_mut()),
+            N
+        );
         assert_eq!(
             passcode_verify(
                 e,
-                token.as_ptr(),
+                token.as_ptr().cast(),
                 token.len(),
-                code.as_ptr(),
+                code.as_ptr().cast(),
                 code.len(),
                 ptr::null_mut(),
                 ptr::null_mut()
@@ -209,7 +214,7 @@ fn null_pointers_are_refused_and_change_nothing() {
         assert_eq!(
             passcode_resend(
                 ptr::null(),
-                token.as_ptr(),
+                token.as_ptr().cast(),
                 token.len(),
                 ptr::null(),
                 0,
@@ -222,13 +227,23 @@ fn null_pointers_are_refused_and_change_nothing() {
         );
         assert_eq!(passcode_resend(e, ptr::null(), 0, ptr::null(), 0, ptr::null(), 0, &mut iout, ptr::null_mut()), N);
         assert_eq!(
-            passcode_resend(e, token.as_ptr(), token.len(), ptr::null(), 1, ptr::null(), 0, &mut iout, ptr::null_mut()),
+            passcode_resend(
+                e,
+                token.as_ptr().cast(),
+                token.len(),
+                ptr::null(),
+                1,
+                ptr::null(),
+                0,
+                &mut iout,
+                ptr::null_mut()
+            ),
             N
         );
         assert_eq!(
             passcode_resend(
                 e,
-                token.as_ptr(),
+                token.as_ptr().cast(),
                 token.len(),
                 ptr::null(),
                 0,
@@ -239,9 +254,9 @@ fn null_pointers_are_refused_and_change_nothing() {
             ),
             N
         );
-        assert_eq!(passcode_cancel(ptr::null(), token.as_ptr(), token.len()), N);
+        assert_eq!(passcode_cancel(ptr::null(), token.as_ptr().cast(), token.len()), N);
         assert_eq!(passcode_cancel(e, ptr::null(), 0), N);
-        assert_eq!(passcode_unlock(ptr::null(), email, EMAIL.as_ptr(), EMAIL.len()), N);
+        assert_eq!(passcode_unlock(ptr::null(), email, EMAIL.as_ptr().cast(), EMAIL.len()), N);
         assert_eq!(passcode_unlock(e, email, ptr::null(), 0), N);
     }
     assert_eq!(iout, sentinel::<PasscodeIssued>());
@@ -285,13 +300,16 @@ fn lengths_utf8_and_enums_are_checked() {
     let (token, code) = issue_ok(e);
 
     // Past the C layer's buffer limit: refused unread.
-    assert_eq!(issue_status(e, email, sign_up, (big.as_ptr(), big.len()), NONE, NONE), PasscodeStatus::InputTooLong);
     assert_eq!(
-        issue_status(e, email, sign_up, text(EMAIL), (big.as_ptr(), big.len()), NONE),
+        issue_status(e, email, sign_up, (big.as_ptr().cast(), big.len()), NONE, NONE),
         PasscodeStatus::InputTooLong
     );
     assert_eq!(
-        issue_status(e, email, sign_up, text(EMAIL), NONE, (big.as_ptr(), big.len())),
+        issue_status(e, email, sign_up, text(EMAIL), (big.as_ptr().cast(), big.len()), NONE),
+        PasscodeStatus::InputTooLong
+    );
+    assert_eq!(
+        issue_status(e, email, sign_up, text(EMAIL), NONE, (big.as_ptr().cast(), big.len())),
         PasscodeStatus::InputTooLong
     );
     assert_eq!(verify(e, &big, code.as_bytes()).0, PasscodeStatus::InputTooLong);
@@ -308,16 +326,25 @@ fn lengths_utf8_and_enums_are_checked() {
 
     // Not UTF-8.
     let bad: &[u8] = b"jane\xff@example.com";
-    assert_eq!(issue_status(e, email, sign_up, (bad.as_ptr(), bad.len()), NONE, NONE), PasscodeStatus::InvalidUtf8);
-    assert_eq!(issue_status(e, email, sign_up, text(EMAIL), (b"\xc3".as_ptr(), 1), NONE), PasscodeStatus::InvalidUtf8);
-    assert_eq!(issue_status(e, email, sign_up, text(EMAIL), NONE, (b"\xfe".as_ptr(), 1)), PasscodeStatus::InvalidUtf8);
+    assert_eq!(
+        issue_status(e, email, sign_up, (bad.as_ptr().cast(), bad.len()), NONE, NONE),
+        PasscodeStatus::InvalidUtf8
+    );
+    assert_eq!(
+        issue_status(e, email, sign_up, text(EMAIL), (b"\xc3".as_ptr().cast(), 1), NONE),
+        PasscodeStatus::InvalidUtf8
+    );
+    assert_eq!(
+        issue_status(e, email, sign_up, text(EMAIL), NONE, (b"\xfe".as_ptr().cast(), 1)),
+        PasscodeStatus::InvalidUtf8
+    );
     assert_eq!(verify(e, b"\xff\xff", code.as_bytes()).0, PasscodeStatus::InvalidUtf8);
     assert_eq!(verify(e, token.as_bytes(), b"12\xff456").0, PasscodeStatus::InvalidUtf8);
     assert_eq!(config_status(b"tenant = \"\xff\""), PasscodeStatus::InvalidUtf8);
     // SAFETY: valid pointers.
     unsafe {
-        assert_eq!(passcode_cancel(e, b"\xff".as_ptr(), 1), PasscodeStatus::InvalidUtf8);
-        assert_eq!(passcode_unlock(e, email, b"\xff".as_ptr(), 1), PasscodeStatus::InvalidUtf8);
+        assert_eq!(passcode_cancel(e, b"\xff".as_ptr().cast(), 1), PasscodeStatus::InvalidUtf8);
+        assert_eq!(passcode_unlock(e, email, b"\xff".as_ptr().cast(), 1), PasscodeStatus::InvalidUtf8);
     }
 
     // Unknown enum values.
@@ -326,7 +353,7 @@ fn lengths_utf8_and_enums_are_checked() {
     assert_eq!(issue_status(e, email, 0, text(EMAIL), NONE, NONE), PasscodeStatus::InvalidArgument);
     assert_eq!(issue_status(e, email, 6, text(EMAIL), NONE, NONE), PasscodeStatus::InvalidArgument);
     // SAFETY: valid pointers.
-    assert_eq!(unsafe { passcode_unlock(e, 9, EMAIL.as_ptr(), EMAIL.len()) }, PasscodeStatus::InvalidArgument);
+    assert_eq!(unsafe { passcode_unlock(e, 9, EMAIL.as_ptr().cast(), EMAIL.len()) }, PasscodeStatus::InvalidArgument);
 
     // A wrong code reports attempts left; the engine is still usable and the challenge live.
     let (s, f) = verify(e, token.as_bytes(), b"not-it");
@@ -426,7 +453,7 @@ fn a_failing_host_store_fails_closed() {
     let parts = PasscodeHostParts { store: &store, clock: ptr::null(), events: ptr::null() };
     let mut e = ptr::null();
     // SAFETY: valid pointers; the store's callbacks need no ctx.
-    assert_eq!(unsafe { passcode_engine_new("".as_ptr(), 0, &parts, &mut e) }, PasscodeStatus::Ok);
+    assert_eq!(unsafe { passcode_engine_new("".as_ptr().cast(), 0, &parts, &mut e) }, PasscodeStatus::Ok);
     let s = issue_status(e, PasscodeChannel::Email as u32, PasscodePurpose::SignIn as u32, text(EMAIL), NONE, NONE);
     assert_eq!(s, PasscodeStatus::StoreUnavailable);
     // SAFETY: ours.

@@ -1,7 +1,7 @@
 //! The scenario vectors of tests/vectors through the exported C functions, with the clock
 //! brought through the clock callback: the same outcomes as core.
 
-use std::os::raw::c_void;
+use std::os::raw::{c_char, c_void};
 use std::ptr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -35,7 +35,7 @@ unsafe extern "C" fn host_get(ctx: *mut c_void, key: *const u8, now: u64, found:
     match host.store.get(key, now) {
         Ok(Some((value, version))) => {
             // SAFETY: `found` is the engine's, valid during this callback.
-            let s = unsafe { passcode_store_found_set(found, value.as_ptr(), value.len(), version) };
+            let s = unsafe { passcode_store_found_set(found, value.as_ptr().cast(), value.len(), version) };
             assert_eq!(s, PasscodeStatus::Ok);
             PasscodeStoreOutcome::Ok as u32
         }
@@ -110,8 +110,8 @@ fn plain(status: PasscodeStatus) -> Failure {
     Failure { number: status as u32, attempts_left: None, retry_after: None }
 }
 
-fn opt(s: Option<&str>) -> (*const u8, usize) {
-    s.map_or((ptr::null(), 0), |s| (s.as_ptr(), s.len()))
+fn opt(s: Option<&str>) -> (*const c_char, usize) {
+    s.map_or((ptr::null(), 0), |s| (s.as_ptr().cast(), s.len()))
 }
 
 fn channel(name: &str) -> u32 {
@@ -168,7 +168,7 @@ impl Surface for CAbi {
         };
         let mut engine = ptr::null();
         // SAFETY: valid text, parts and out-pointer; the clock's ctx lives as long as `self`.
-        let s = unsafe { passcode_engine_new(config_json.as_ptr(), config_json.len(), &parts, &mut engine) };
+        let s = unsafe { passcode_engine_new(config_json.as_ptr().cast(), config_json.len(), &parts, &mut engine) };
         if s != PasscodeStatus::Ok {
             return Err(plain(s));
         }
@@ -196,7 +196,7 @@ impl Surface for CAbi {
                 self.engine,
                 channel(ch),
                 purpose(pu),
-                identifier.as_ptr(),
+                identifier.as_ptr().cast(),
                 identifier.len(),
                 c,
                 cl,
@@ -220,7 +220,15 @@ impl Surface for CAbi {
         let mut f = PasscodeFailure::default();
         // SAFETY: valid pointers.
         let s = unsafe {
-            passcode_verify(self.engine, token.as_ptr(), token.len(), code.as_ptr(), code.len(), &mut out, &mut f)
+            passcode_verify(
+                self.engine,
+                token.as_ptr().cast(),
+                token.len(),
+                code.as_ptr().cast(),
+                code.len(),
+                &mut out,
+                &mut f,
+            )
         };
         if s != PasscodeStatus::Ok {
             assert!(out.is_null(), "no output on failure");
@@ -247,7 +255,7 @@ impl Surface for CAbi {
         let mut f = PasscodeFailure::default();
         // SAFETY: valid pointers.
         let s = unsafe {
-            passcode_resend(self.engine, token.as_ptr(), token.len(), c, cl, ptr::null(), 0, &mut out, &mut f)
+            passcode_resend(self.engine, token.as_ptr().cast(), token.len(), c, cl, ptr::null(), 0, &mut out, &mut f)
         };
         match s {
             // SAFETY: issued on success.
@@ -257,14 +265,14 @@ impl Surface for CAbi {
     }
     fn cancel(&mut self, token: &str) -> Result<(), Failure> {
         // SAFETY: valid pointers.
-        match unsafe { passcode_cancel(self.engine, token.as_ptr(), token.len()) } {
+        match unsafe { passcode_cancel(self.engine, token.as_ptr().cast(), token.len()) } {
             PasscodeStatus::Ok => Ok(()),
             s => Err(plain(s)),
         }
     }
     fn unlock(&mut self, ch: &str, identifier: &str) -> Result<(), Failure> {
         // SAFETY: valid pointers.
-        match unsafe { passcode_unlock(self.engine, channel(ch), identifier.as_ptr(), identifier.len()) } {
+        match unsafe { passcode_unlock(self.engine, channel(ch), identifier.as_ptr().cast(), identifier.len()) } {
             PasscodeStatus::Ok => Ok(()),
             s => Err(plain(s)),
         }

@@ -1,0 +1,187 @@
+//! The C, C++ and Go programs of host-examples/, built against the installed library.
+//!
+//! The library this test run built is installed with ffi/install.sh into a temporary PREFIX
+//! (never /usr/local); the programs are compiled with the flags pkg-config gives for it and
+//! run: normally, under valgrind (no errors, nothing definitely lost), and built with
+//! AddressSanitizer and UndefinedBehaviorSanitizer. The Go package runs `go test -race`.
+//! A missing tool (cc, c++, pkg-config, valgrind, go) fails the test, naming the tool.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("ffi/ is in the repository").to_path_buf()
+}
+
+/// Fails the test, naming the tool, unless `tool` runs.
+fn need(tool: &str) {
+    let ok = Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success())
+        || Command::new(tool).arg("version").output().is_ok_and(|o| o.status.success());
+    assert!(ok, "`{tool}` is needed to build and check the host examples and was not found; run scripts/setup");
+}
+
+struct Prefix {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl Prefix {
+    fn lib(&self) -> PathBuf {
+        self.path.join("lib")
+    }
+    fn pkg_config_path(&self) -> PathBuf {
+        self.path.join("lib/pkgconfig")
+    }
+}
+
+/// The library built for this test run: the test binary is <target>/<profile>/deps/programs-*,
+/// and cargo puts the cdylib and staticlib in <target>/<profile>. Works with and without
+/// CARGO_TARGET_DIR.
+fn built_lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's path");
+    let dir = exe.parent().and_then(Path::parent).expect("<target>/<profile>").to_path_buf();
+    assert!(
+        dir.join("libpasscode.so").is_file() && dir.join("libpasscode.a").is_file(),
+        "libpasscode.so and libpasscode.a were not found in {}",
+        dir.display()
+    );
+    dir
+}
+
+fn prefix() -> &'static Prefix {
+    static PREFIX: OnceLock<Prefix> = OnceLock::new();
+    PREFIX.get_or_init(|| {
+        need("pkg-config");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("prefix");
+        let out = Command::new("bash")
+            .arg(repo().join("ffi/install.sh"))
+            .arg(&path)
+            .env("PASSCODE_NO_BUILD", "1")
+            .env("PASSCODE_LIB_DIR", built_lib_dir())
+            .output()
+            .expect("bash runs ffi/install.sh");
+        assert!(out.status.success(), "ffi/install.sh failed:\n{}", show(&out));
+        for f in [
+            "lib/libpasscode.so.1",
+            "lib/libpasscode.so",
+            "lib/libpasscode.a",
+            "include/passcode.h",
+            "lib/pkgconfig/passcode.pc",
+        ] {
+            assert!(path.join(f).exists(), "install.sh did not lay out {f}");
+        }
+        assert_eq!(
+            std::fs::read_link(path.join("lib/libpasscode.so")).expect("a symlink"),
+            PathBuf::from("libpasscode.so.1")
+        );
+        Prefix { _dir: dir, path }
+    })
+}
+
+fn show(out: &Output) -> String {
+    format!("--- stdout\n{}--- stderr\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// `pkg-config --cflags --libs passcode` against the temporary prefix.
+fn pkg_config_flags(p: &Prefix) -> Vec<String> {
+    let out = Command::new("pkg-config")
+        .args(["--cflags", "--libs", "passcode"])
+        .env("PKG_CONFIG_PATH", p.pkg_config_path())
+        .output()
+        .expect("pkg-config runs");
+    assert!(out.status.success(), "pkg-config does not find passcode:\n{}", show(&out));
+    let flags: Vec<String> = String::from_utf8_lossy(&out.stdout).split_whitespace().map(String::from).collect();
+    assert!(flags.iter().any(|f| f == &format!("-I{}", p.path.join("include").display())), "{flags:?}");
+    flags
+}
+
+/// Compiles `source` with `compiler` and `std`, the warnings as errors, and `extra` flags.
+fn compile(compiler: &str, std: &str, source: &Path, output: &Path, extra: &[&str]) {
+    need(compiler);
+    let p = prefix();
+    let out = Command::new(compiler)
+        .args([std, "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-g"])
+        .args(extra)
+        .arg(source)
+        .args(pkg_config_flags(p))
+        .arg("-pthread")
+        .arg("-o")
+        .arg(output)
+        .output()
+        .unwrap_or_else(|e| panic!("{compiler} runs: {e}"));
+    assert!(out.status.success(), "{compiler} {} failed:\n{}", source.display(), show(&out));
+}
+
+/// Runs a program against the installed library; it must exit 0 and print PASSED.
+fn run(what: &str, mut cmd: Command) -> String {
+    let out = cmd.env("LD_LIBRARY_PATH", prefix().lib()).output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    let text = show(&out);
+    assert!(out.status.success(), "{what} failed ({}):\n{text}", out.status);
+    assert!(text.contains("PASSED: 0 failed"), "{what} did not report success:\n{text}");
+    text
+}
+
+fn build(lang: &str, sanitize: bool) -> PathBuf {
+    let dir = prefix().path.join("bin");
+    std::fs::create_dir_all(&dir).expect("bin dir");
+    let (compiler, std, source) = match lang {
+        "c" => ("cc", "-std=c11", repo().join("host-examples/c/passcode_example.c")),
+        _ => ("c++", "-std=c++17", repo().join("host-examples/cpp/passcode_example.cpp")),
+    };
+    let output = dir.join(format!("{lang}-example{}", if sanitize { "-asan" } else { "" }));
+    let mut extra = vec![];
+    if sanitize {
+        extra.extend(["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all"]);
+    }
+    let include = format!("-I{}", repo().join("host-examples/cpp").display());
+    if lang == "cpp" {
+        extra.push(&include);
+    }
+    compile(compiler, std, &source, &output, &extra);
+    output
+}
+
+fn valgrind(binary: &Path) -> Command {
+    need("valgrind");
+    let mut cmd = Command::new("valgrind");
+    cmd.args(["--error-exitcode=1", "--leak-check=full", "--errors-for-leak-kinds=definite", "-q"]).arg(binary);
+    cmd
+}
+
+#[test]
+fn c_example_runs() {
+    run("the C example", Command::new(build("c", false)));
+}
+
+#[test]
+fn c_example_is_clean_under_valgrind() {
+    run("the C example under valgrind", valgrind(&build("c", false)));
+}
+
+#[test]
+fn c_example_is_clean_under_address_and_undefined_behaviour_sanitizers() {
+    let mut cmd = Command::new(build("c", true));
+    cmd.env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0").env("UBSAN_OPTIONS", "halt_on_error=1");
+    run("the C example with ASan/UBSan", cmd);
+}
+
+#[test]
+fn the_static_library_links_too() {
+    need("cc");
+    let p = prefix();
+    let out_bin = p.path.join("c-example-static");
+    let out = Command::new("cc")
+        .args(["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror"])
+        .arg(repo().join("host-examples/c/passcode_example.c"))
+        .arg(format!("-I{}", p.path.join("include").display()))
+        .arg(p.lib().join("libpasscode.a"))
+        .args(["-pthread", "-ldl", "-lm", "-o"])
+        .arg(&out_bin)
+        .output()
+        .expect("cc runs");
+    assert!(out.status.success(), "static link failed:\n{}", show(&out));
+    let text = run("the statically linked C example", Command::new(&out_bin));
+    assert!(text.contains(&format!("libpasscode {}", env!("CARGO_PKG_VERSION"))), "{text}");
+}
