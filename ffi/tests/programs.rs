@@ -123,7 +123,19 @@ fn run(what: &str, mut cmd: Command) -> String {
     text
 }
 
+/// Builds each example once per test run (tests run in parallel and share the binaries).
 fn build(lang: &str, sanitize: bool) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<(String, bool, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, _, path)) = built.iter().find(|(l, s, _)| l == lang && *s == sanitize) {
+        return path.clone();
+    }
+    let path = build_now(lang, sanitize);
+    built.push((lang.to_string(), sanitize, path.clone()));
+    path
+}
+
+fn build_now(lang: &str, sanitize: bool) -> PathBuf {
     let dir = prefix().path.join("bin");
     std::fs::create_dir_all(&dir).expect("bin dir");
     let (compiler, std, source) = match lang {
@@ -184,4 +196,21 @@ fn the_static_library_links_too() {
     assert!(out.status.success(), "static link failed:\n{}", show(&out));
     let text = run("the statically linked C example", Command::new(&out_bin));
     assert!(text.contains(&format!("libpasscode {}", env!("CARGO_PKG_VERSION"))), "{text}");
+}
+
+#[test]
+fn cpp_example_runs() {
+    run("the C++ example", Command::new(build("cpp", false)));
+}
+
+#[test]
+fn cpp_example_is_clean_under_valgrind() {
+    run("the C++ example under valgrind", valgrind(&build("cpp", false)));
+}
+
+#[test]
+fn cpp_example_is_clean_under_address_and_undefined_behaviour_sanitizers() {
+    let mut cmd = Command::new(build("cpp", true));
+    cmd.env("ASAN_OPTIONS", "detect_leaks=1").env("UBSAN_OPTIONS", "halt_on_error=1");
+    run("the C++ example with ASan/UBSan", cmd);
 }
