@@ -100,7 +100,10 @@ impl r2d2::ManageConnection for Manager {
             Ok(c)
         });
         match result {
-            Ok(inner) => Ok(Conn { inner, generation, broken: false }),
+            Ok(inner) => {
+                *self.shared.last_error.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                Ok(Conn { inner, generation, broken: false })
+            }
             Err(e) => {
                 *self.shared.last_error.lock().unwrap_or_else(|p| p.into_inner()) =
                     Some(describe(&e, "connect", self.connect_timeout));
@@ -281,7 +284,9 @@ impl RedisStore {
             let ms = self.connect_timeout.as_millis();
             StoreError(match last {
                 Some(reason) => format!("{reason} (no connection within {ms} ms)"),
-                None => format!("redis {op}: no connection free within {ms} ms"),
+                None => format!(
+                    "redis {op}: no connection within {ms} ms (the server is not answering, or the pool is busy)"
+                ),
             })
         })
     }
