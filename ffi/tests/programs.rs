@@ -214,3 +214,39 @@ fn cpp_example_is_clean_under_address_and_undefined_behaviour_sanitizers() {
     cmd.env("ASAN_OPTIONS", "detect_leaks=1").env("UBSAN_OPTIONS", "halt_on_error=1");
     run("the C++ example with ASan/UBSan", cmd);
 }
+
+/// `go` in host-examples/go, against the temporary prefix, with no module downloads.
+fn go(args: &[&str]) -> Command {
+    need("go");
+    let p = prefix();
+    let mut cmd = Command::new("go");
+    cmd.args(args)
+        .current_dir(repo().join("host-examples/go"))
+        .env("PKG_CONFIG_PATH", p.pkg_config_path())
+        .env("GOFLAGS", "-mod=mod")
+        .env("GOPROXY", "off")
+        .env("CGO_ENABLED", "1");
+    if std::env::var_os("GOCACHE").is_none() && std::env::var_os("HOME").is_none() {
+        cmd.env("GOCACHE", p.path.join("go-cache"));
+    }
+    cmd
+}
+
+#[test]
+fn go_package_passes_its_tests_under_the_race_detector() {
+    let out = go(&["test", "-race", "-count=1", "-v", "./..."])
+        .env("LD_LIBRARY_PATH", prefix().lib())
+        .output()
+        .expect("go runs");
+    let text = show(&out);
+    assert!(out.status.success(), "go test -race failed:\n{text}");
+    for t in ["TestSignUpFlow", "TestConcurrentVerifiesExactlyOneSucceeds", "TestBadInputIsAValue"] {
+        assert!(text.contains(&format!("--- PASS: {t}")), "{t} did not pass:\n{text}");
+    }
+    assert!(!text.contains("--- SKIP"), "no Go test may be skipped:\n{text}");
+}
+
+#[test]
+fn go_example_runs() {
+    run("the Go example", go(&["run", "./cmd/example"]));
+}

@@ -1,0 +1,3 @@
+module passcode.example/passcode
+
+go 1.19
