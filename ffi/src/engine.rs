@@ -335,7 +335,7 @@ pub unsafe extern "C" fn passcode_verify(
             let code = try_text!(code, code_len, PASSCODE_MAX_TEXT_BYTES);
             let verified = engine.verify(token, code)?;
             // SAFETY: `out` is not NULL and the caller promises it is valid for a write.
-            unsafe { write_out(out, PasscodeVerified::to_mut_ptr(VerifiedValue::new(&verified))) };
+            unsafe { write_out(out, PasscodeVerified::to_mut_ptr(VerifiedValue::new(verified))) };
             Ok(())
         })();
         // SAFETY: `failure` is NULL or valid for a write, per the contract.

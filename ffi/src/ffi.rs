@@ -207,6 +207,13 @@ impl Terminated {
         Terminated(zeroize::Zeroizing::new(v))
     }
 
+    /// Takes the string's buffer (no copy unless it must grow for the NUL).
+    pub(crate) fn from_string(text: String) -> Self {
+        let mut v = text.into_bytes();
+        v.push(0);
+        Terminated(zeroize::Zeroizing::new(v))
+    }
+
     pub(crate) fn view(&self) -> PasscodeStr {
         if self.0.is_empty() {
             PasscodeStr::empty()

@@ -22,9 +22,9 @@ pub(crate) struct VerifiedValue {
 }
 
 impl VerifiedValue {
-    pub(crate) fn new(v: &Verified) -> Self {
+    pub(crate) fn new(v: Verified) -> Self {
         VerifiedValue {
-            identifier: Terminated::new(&v.identifier),
+            identifier: Terminated::from_string(v.identifier),
             channel: channel_value(v.channel) as u32,
             purpose: purpose_value(v.purpose) as u32,
         }
