@@ -10,6 +10,8 @@
 //! C host must; the Rust side drops its `Verified` inside the routine too).
 //! A new subject per challenge keeps the per-subject send limit out of the way.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 use std::ptr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

@@ -1,6 +1,8 @@
 //! Bad input through the C ABI: each returns its documented status, leaves the out-parameter
 //! untouched, and leaves the engine usable.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 use std::os::raw::{c_char, c_void};
 use std::ptr;
 

@@ -4,6 +4,8 @@
 //! scripts/setup installs it), then on the PATH. A missing or differently versioned
 //! cbindgen fails the test: the header check is never skipped.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

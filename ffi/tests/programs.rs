@@ -1,10 +1,12 @@
 //! The C, C++ and Go programs of host-examples/, built against the installed library.
 //!
-//! The library this test run built is installed with ffi/install.sh into a temporary PREFIX
-//! (never /usr/local); the programs are compiled with the flags pkg-config gives for it and
-//! run: normally, under valgrind (no errors, nothing definitely lost), and built with
+//! The library this test run built is installed with ffi/install.sh into a scratch PREFIX
+//! under the target directory (never /usr/local); the programs are compiled with the flags
+//! pkg-config gives for it and run: normally, under valgrind (no errors, nothing definitely lost), and built with
 //! AddressSanitizer and UndefinedBehaviorSanitizer. The Go package runs `go test -race`.
 //! A missing tool (cc, c++, pkg-config, valgrind, go) fails the test, naming the tool.
+
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -22,7 +24,6 @@ fn need(tool: &str) {
 }
 
 struct Prefix {
-    _dir: tempfile::TempDir,
     path: PathBuf,
 }
 
@@ -53,8 +54,12 @@ fn prefix() -> &'static Prefix {
     static PREFIX: OnceLock<Prefix> = OnceLock::new();
     PREFIX.get_or_init(|| {
         need("pkg-config");
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("prefix");
+        // A scratch prefix next to the build, wiped at the start of each run (a process-wide
+        // temporary directory would never be dropped from a static, and would pile up in /tmp).
+        let path = built_lib_dir().join("ffi-test-prefix");
+        if path.exists() {
+            std::fs::remove_dir_all(&path).expect("remove the previous test prefix");
+        }
         let out = Command::new("bash")
             .arg(repo().join("ffi/install.sh"))
             .arg(&path)
@@ -76,7 +81,7 @@ fn prefix() -> &'static Prefix {
             std::fs::read_link(path.join("lib/libpasscode.so")).expect("a symlink"),
             PathBuf::from("libpasscode.so.1")
         );
-        Prefix { _dir: dir, path }
+        Prefix { path }
     })
 }
 

@@ -1,6 +1,8 @@
 //! The scenario vectors of tests/vectors through the exported C functions, with the clock
 //! brought through the clock callback: the same outcomes as core.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 use std::os::raw::{c_char, c_void};
 use std::ptr;
 use std::sync::atomic::{AtomicU64, Ordering};
