@@ -173,6 +173,19 @@ fn c_example_runs() {
 }
 
 #[test]
+fn programs_depend_on_the_abi_major_soname() {
+    need("readelf");
+    let binary = build("c", false);
+    let out = Command::new("readelf").arg("-d").arg(&binary).output().expect("readelf runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let soname = format!("libpasscode.so.{}", passcode::PASSCODE_ABI_VERSION);
+    assert!(text.contains(&format!("Shared library: [{soname}]")), "the C example does not need {soname}:\n{text}");
+    let out = Command::new("readelf").arg("-d").arg(prefix().lib().join(&soname)).output().expect("readelf runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("Library soname: [{soname}]")), "the library's SONAME is not {soname}:\n{text}");
+}
+
+#[test]
 fn c_example_is_clean_under_valgrind() {
     run("the C example under valgrind", valgrind(&build("c", false)));
 }
