@@ -147,6 +147,9 @@ fn describe(e: &RedisError, op: &str, timeout: Duration) -> String {
         }
         ErrorKind::Io if e.is_connection_refusal() => format!("redis unreachable during {op}: connection refused"),
         ErrorKind::Io if e.is_connection_dropped() => format!("redis unreachable during {op}: connection lost"),
+        ErrorKind::Io if is_tls_failure(e) => {
+            format!("redis {op}: the TLS handshake failed (certificate not trusted, or not for this host)")
+        }
         ErrorKind::Io => format!("redis unreachable during {op}: I/O error"),
         ErrorKind::InvalidClientConfig => format!("redis {op}: the store URL or TLS settings are not usable"),
         ErrorKind::Parse | ErrorKind::UnexpectedReturnType => format!("redis {op}: unexpected answer"),
@@ -158,6 +161,14 @@ fn describe(e: &RedisError, op: &str, timeout: Duration) -> String {
             _ => format!("redis {op} failed: {}", e.category()),
         },
     }
+}
+
+/// Whether an I/O error is rustls refusing the handshake. rustls's error sits behind an
+/// `Arc` inside redis's error, where it cannot be downcast, so its text is read (only to
+/// classify it: it is not repeated).
+fn is_tls_failure(e: &RedisError) -> bool {
+    let text = e.to_string();
+    ["certificate", "handshake", "TLS", "tls"].iter().any(|w| text.contains(w))
 }
 
 /// Whether an error leaves the connection usable: a server's error answer does, anything
