@@ -260,7 +260,8 @@ pub unsafe extern "C" fn passcode_issue(
 /// Returns `PASSCODE_STATUS_OK`, or: `NULL_PARAMETER`, `INPUT_TOO_LONG`, `INVALID_UTF8`,
 /// `INVALID_ARGUMENT` (locale), `INVALID_TOKEN`, `INVALID_CLIENT_ADDRESS`, `NOT_FOUND`,
 /// `EXPIRED`, `TOO_MANY_ATTEMPTS`, `SUBJECT_LOCKED`, `RESEND_TOO_SOON`, `SEND_LIMIT`,
-/// `STORE_UNAVAILABLE`, `CONTENTION`, `CORRUPT_RECORD`, `RANDOM_UNAVAILABLE`, `PANIC`.
+/// `STORE_UNAVAILABLE`, `CONTENTION`, `CORRUPT_RECORD`, `RANDOM_UNAVAILABLE`, `PANIC`
+/// (each prefixed `PASSCODE_STATUS_`).
 ///
 /// Thread-safe.
 ///
@@ -310,7 +311,8 @@ pub unsafe extern "C" fn passcode_resend(
 ///
 /// Returns `PASSCODE_STATUS_OK`, or: `NULL_PARAMETER`, `INPUT_TOO_LONG`, `INVALID_UTF8`,
 /// `INVALID_TOKEN`, `WRONG_CODE`, `EXPIRED`, `TOO_MANY_ATTEMPTS`, `SUBJECT_LOCKED`,
-/// `NOT_FOUND`, `STORE_UNAVAILABLE`, `CONTENTION`, `CORRUPT_RECORD`, `PANIC`.
+/// `NOT_FOUND`, `STORE_UNAVAILABLE`, `CONTENTION`, `CORRUPT_RECORD`, `PANIC`
+/// (each prefixed `PASSCODE_STATUS_`).
 ///
 /// Thread-safe: of any number of concurrent verifies of one challenge with the right code,
 /// exactly one succeeds.
@@ -347,7 +349,8 @@ pub unsafe extern "C" fn passcode_verify(
 ///
 /// Returns `PASSCODE_STATUS_OK`, or: `NULL_PARAMETER` (`engine` or `token`), `INPUT_TOO_LONG`,
 /// `INVALID_UTF8`, `INVALID_TOKEN`, `NOT_FOUND`, `STORE_UNAVAILABLE`, `CONTENTION`,
-/// `CORRUPT_RECORD`, `PANIC`. Thread-safe.
+/// `CORRUPT_RECORD`, `PANIC` (each prefixed
+/// `PASSCODE_STATUS_`). Thread-safe.
 ///
 /// # Safety
 /// `engine` is NULL or a live engine; `token` is NULL or valid for reads of `token_len` bytes.
@@ -373,7 +376,8 @@ pub unsafe extern "C" fn passcode_cancel(
 ///
 /// Returns `PASSCODE_STATUS_OK`, or: `NULL_PARAMETER` (`engine` or `identifier`),
 /// `INPUT_TOO_LONG`, `INVALID_UTF8`, `INVALID_ARGUMENT` (channel), `INVALID_EMAIL`,
-/// `INVALID_PHONE`, `STORE_UNAVAILABLE`, `CONTENTION`, `CORRUPT_RECORD`, `PANIC`. Thread-safe.
+/// `INVALID_PHONE`, `STORE_UNAVAILABLE`, `CONTENTION`, `CORRUPT_RECORD`, `PANIC` (each
+/// prefixed `PASSCODE_STATUS_`). Thread-safe.
 ///
 /// # Safety
 /// `engine` is NULL or a live engine; `identifier` is NULL or valid for reads of
