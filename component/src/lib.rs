@@ -1,0 +1,354 @@
+//! Passcode as a WASI component: the `passcode:engine` world of `wit/`, exported by a
+//! wit-bindgen guest over the core engine.
+//!
+//! The engine keeps its state in the host's imported `store` (single-key compare-and-swap
+//! with expiry), reads the time from `wasi:clocks/wall-clock` and draws randomness from
+//! `wasi:random` (core's `OsRandom`, through getrandom), so the host controls all three.
+//!
+//! No input reaches a panic. On wasm32-wasip2 a panic aborts (there is no unwinding, so
+//! `catch_unwind` could not turn it into an error value): instead every input is checked by
+//! core before use (lengths, identifiers, tokens, config), core's remaining `expect`s guard
+//! invariants its own code establishes, and this crate converts values without indexing or
+//! unwrapping. The host tests feed huge strings, garbage tokens and garbage configs and
+//! check that each comes back as an `error`, never as a trap.
+//!
+//! `unsafe` is denied in this crate; the one exception is the module that wit-bindgen
+//! generates (the canonical ABI glue is raw pointers by nature).
+#![deny(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::sync::Arc;
+
+use passcode_core as core_engine;
+
+/// The bindings wit-bindgen generates from `wit/`, and the export of [`Component`].
+#[allow(unsafe_code, missing_docs, clippy::all)]
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "passcode",
+        generate_all,
+    });
+
+    use super::Component;
+    export!(Component);
+}
+
+use bindings::exports::passcode::engine::engine::{Engine as EngineHandle, Guest, GuestEngine};
+use bindings::passcode::engine::store as host_store;
+use bindings::passcode::engine::types::{
+    Channel, ChannelPurpose, EmailMessage, Error, FieldReason, IssueRequest, Issued, KeyProblem, LimitScope, Message,
+    Purpose, SendLimit, SmsMessage, TooLong, Verified,
+};
+
+/// The exported component.
+pub struct Component;
+
+/// One `engine` resource: a core engine on the host's store and WASI clock.
+pub struct EngineResource(core_engine::Engine);
+
+/// The core `Store` contract, forwarded to the host's imported `store` interface.
+struct HostStore;
+
+impl core_engine::Store for HostStore {
+    fn get(&self, key: &core_engine::StoreKey, now: u64) -> Result<Option<(Vec<u8>, u64)>, core_engine::StoreError> {
+        host_store::get(key, now).map_err(core_engine::StoreError)
+    }
+
+    fn put(
+        &self,
+        key: &core_engine::StoreKey,
+        value: &[u8],
+        ttl_seconds: Option<u64>,
+        expected: core_engine::Expected,
+        now: u64,
+    ) -> Result<Option<u64>, core_engine::StoreError> {
+        let expected = match expected {
+            core_engine::Expected::Absent => None,
+            core_engine::Expected::Version(v) => Some(v),
+        };
+        host_store::put(key, value, ttl_seconds, expected, now).map_err(core_engine::StoreError)
+    }
+
+    fn delete(&self, key: &core_engine::StoreKey, version: u64, now: u64) -> Result<bool, core_engine::StoreError> {
+        host_store::delete(key, version, now).map_err(core_engine::StoreError)
+    }
+}
+
+/// The time, from the imported `wasi:clocks/wall-clock`: the host's clock, which a test host
+/// moves at will.
+struct WasiWallClock;
+
+impl core_engine::Clock for WasiWallClock {
+    fn now(&self) -> u64 {
+        bindings::wasi::clocks::wall_clock::now().seconds
+    }
+}
+
+impl Guest for Component {
+    type Engine = EngineResource;
+
+    fn error_number(error: Error) -> u32 {
+        number(&error)
+    }
+
+    fn error_name(error: Error) -> String {
+        let n = number(&error);
+        core_engine::ERROR_TABLE.iter().find(|(m, _)| *m == n).map_or("other", |(_, name)| name).to_string()
+    }
+
+    fn version() -> String {
+        env!("CARGO_PKG_VERSION").to_string()
+    }
+}
+
+impl GuestEngine for EngineResource {
+    fn open(config: String) -> Result<EngineHandle, Error> {
+        let config = core_engine::Config::parse(&config).map_err(to_wit)?;
+        let engine = core_engine::Engine::builder(config)
+            .store(Arc::new(HostStore))
+            .clock(Arc::new(WasiWallClock))
+            .build()
+            .map_err(to_wit)?;
+        Ok(EngineHandle::new(EngineResource(engine)))
+    }
+
+    fn issue(&self, request: IssueRequest) -> Result<Issued, Error> {
+        let request = core_engine::IssueRequest {
+            channel: channel_in(request.channel),
+            identifier: &request.identifier,
+            purpose: purpose_in(request.purpose),
+            client: request.client.as_deref(),
+            locale: request.locale.as_deref(),
+        };
+        self.0.issue(&request).map(issued_out).map_err(to_wit)
+    }
+
+    fn verify(&self, token: String, code: String) -> Result<Verified, Error> {
+        self.0
+            .verify(&token, &code)
+            .map(|v| Verified {
+                identifier: v.identifier,
+                channel: channel_out(v.channel),
+                purpose: purpose_out(v.purpose),
+            })
+            .map_err(to_wit)
+    }
+
+    fn resend(&self, token: String, client: Option<String>, locale: Option<String>) -> Result<Issued, Error> {
+        self.0.resend(&token, client.as_deref(), locale.as_deref()).map(issued_out).map_err(to_wit)
+    }
+
+    fn cancel(&self, token: String) -> Result<(), Error> {
+        self.0.cancel(&token).map_err(to_wit)
+    }
+
+    fn unlock(&self, channel: Channel, identifier: String) -> Result<(), Error> {
+        self.0.unlock(channel_in(channel), &identifier).map_err(to_wit)
+    }
+}
+
+fn channel_in(c: Channel) -> core_engine::Channel {
+    match c {
+        Channel::Email => core_engine::Channel::Email,
+        Channel::Sms => core_engine::Channel::Sms,
+    }
+}
+
+fn channel_out(c: core_engine::Channel) -> Channel {
+    match c {
+        core_engine::Channel::Email => Channel::Email,
+        core_engine::Channel::Sms => Channel::Sms,
+    }
+}
+
+fn purpose_in(p: Purpose) -> core_engine::Purpose {
+    match p {
+        Purpose::SignUp => core_engine::Purpose::SignUp,
+        Purpose::SignIn => core_engine::Purpose::SignIn,
+        Purpose::SecondFactor => core_engine::Purpose::SecondFactor,
+        Purpose::VerifyContact => core_engine::Purpose::VerifyContact,
+        Purpose::Recovery => core_engine::Purpose::Recovery,
+    }
+}
+
+fn purpose_out(p: core_engine::Purpose) -> Purpose {
+    match p {
+        core_engine::Purpose::SignUp => Purpose::SignUp,
+        core_engine::Purpose::SignIn => Purpose::SignIn,
+        core_engine::Purpose::SecondFactor => Purpose::SecondFactor,
+        core_engine::Purpose::VerifyContact => Purpose::VerifyContact,
+        core_engine::Purpose::Recovery => Purpose::Recovery,
+    }
+}
+
+fn issued_out(i: core_engine::Issued) -> Issued {
+    let message = match &i.message {
+        core_engine::Message::Sms(s) => Message::Sms(SmsMessage { text: s.text.clone(), segments: s.segments }),
+        core_engine::Message::Email(e) => {
+            Message::Email(EmailMessage { subject: e.subject.clone(), text: e.text.clone(), html: e.html.clone() })
+        }
+    };
+    Issued {
+        token: i.token,
+        code: i.code.to_string(),
+        expires_at: i.expires_at,
+        resend_at: i.resend_at,
+        recipient: i.recipient,
+        channel: channel_out(i.channel),
+        message,
+    }
+}
+
+/// Core's purpose name back to the WIT enum (core names every purpose it knows).
+fn purpose_named(name: &str) -> Option<Purpose> {
+    core_engine::Purpose::parse(name).ok().map(purpose_out)
+}
+
+/// Core's error as the WIT variant, case for case; an error newer than this crate becomes
+/// `other` with its number and message.
+fn to_wit(e: core_engine::Error) -> Error {
+    use core_engine::Error as E;
+    match e {
+        E::InvalidEmail { reason } => Error::InvalidEmail(reason.to_string()),
+        E::InvalidPhone { reason } => Error::InvalidPhone(reason.to_string()),
+        E::InputTooLong { field, max } => Error::InputTooLong(TooLong { field: field.to_string(), max: max as u64 }),
+        E::InvalidUtf8 { field } => Error::InvalidUtf8(field.to_string()),
+        E::InvalidToken => Error::InvalidToken,
+        E::ChannelNotAllowed { channel, purpose } => {
+            match (core_engine::Channel::parse(channel), purpose_named(purpose)) {
+                (Ok(c), Some(p)) => Error::ChannelNotAllowed(ChannelPurpose { channel: channel_out(c), purpose: p }),
+                _ => Error::Other((1006, format!("the policy does not allow {channel} codes for {purpose}"))),
+            }
+        }
+        E::InvalidClientAddress => Error::InvalidClientAddress,
+        E::InvalidArgument { field } => Error::InvalidArgument(field.to_string()),
+        E::ConfigSyntax { message } => Error::ConfigSyntax(message),
+        E::UnknownConfigField { field } => Error::UnknownConfigField(field),
+        E::PolicyOutOfBounds { field, reason } => Error::PolicyOutOfBounds(FieldReason { field: field.into(), reason }),
+        E::WeakKey { id, reason } => Error::WeakKey(KeyProblem { id, reason: reason.to_string() }),
+        E::KeyUnavailable { id, source } => {
+            Error::KeyUnavailable(KeyProblem { id, reason: format!("could not be read from {source}") })
+        }
+        E::InvalidTemplate { template, reason } => Error::InvalidTemplate(FieldReason { field: template, reason }),
+        E::WrongCode { attempts_left } => Error::WrongCode(attempts_left),
+        E::Expired => Error::Expired,
+        E::TooManyAttempts => Error::TooManyAttempts,
+        E::SubjectLocked { retry_after } => Error::SubjectLocked(retry_after),
+        E::NotFound => Error::NotFound,
+        E::ResendTooSoon { retry_after } => Error::ResendTooSoon(retry_after),
+        E::SendLimit { scope, retry_after } => Error::SendLimit(SendLimit {
+            scope: match scope {
+                core_engine::LimitScope::Subject => LimitScope::Subject,
+                core_engine::LimitScope::Client => LimitScope::Client,
+                core_engine::LimitScope::Country => LimitScope::Country,
+            },
+            retry_after,
+        }),
+        E::DestinationBlocked => Error::DestinationBlocked,
+        E::StoreUnavailable { message } => Error::StoreUnavailable(message),
+        E::Contention => Error::Contention,
+        E::CorruptRecord => Error::CorruptRecord,
+        E::RandomUnavailable => Error::RandomUnavailable,
+        other => Error::Other((other.number(), other.to_string())),
+    }
+}
+
+/// The stable number of each case: core's table (`passcode_core::ERROR_TABLE`).
+fn number(e: &Error) -> u32 {
+    match e {
+        Error::InvalidEmail(_) => 1001,
+        Error::InvalidPhone(_) => 1002,
+        Error::InputTooLong(_) => 1003,
+        Error::InvalidUtf8(_) => 1004,
+        Error::InvalidToken => 1005,
+        Error::ChannelNotAllowed(_) => 1006,
+        Error::InvalidClientAddress => 1007,
+        Error::InvalidArgument(_) => 1008,
+        Error::ConfigSyntax(_) => 2001,
+        Error::UnknownConfigField(_) => 2002,
+        Error::PolicyOutOfBounds(_) => 2003,
+        Error::WeakKey(_) => 2004,
+        Error::KeyUnavailable(_) => 2005,
+        Error::InvalidTemplate(_) => 2006,
+        Error::WrongCode(_) => 3001,
+        Error::Expired => 3002,
+        Error::TooManyAttempts => 3003,
+        Error::SubjectLocked(_) => 3004,
+        Error::NotFound => 3005,
+        Error::ResendTooSoon(_) => 4001,
+        Error::SendLimit(_) => 4002,
+        Error::DestinationBlocked => 4003,
+        Error::StoreUnavailable(_) => 5001,
+        Error::Contention => 5002,
+        Error::CorruptRecord => 5003,
+        Error::RandomUnavailable => 6001,
+        Error::Other((n, _)) => *n,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core_engine::Error as E;
+
+    /// One core error per table row, in table order.
+    fn every_core_error() -> Vec<E> {
+        vec![
+            E::InvalidEmail { reason: "r" },
+            E::InvalidPhone { reason: "r" },
+            E::InputTooLong { field: "f", max: 1 },
+            E::InvalidUtf8 { field: "f" },
+            E::InvalidToken,
+            E::ChannelNotAllowed { channel: "email", purpose: "second-factor" },
+            E::InvalidClientAddress,
+            E::InvalidArgument { field: "f" },
+            E::ConfigSyntax { message: "m".into() },
+            E::UnknownConfigField { field: "f".into() },
+            E::PolicyOutOfBounds { field: "f", reason: "r".into() },
+            E::WeakKey { id: 1, reason: "r" },
+            E::KeyUnavailable { id: 1, source: "s".into() },
+            E::InvalidTemplate { template: "t".into(), reason: "r".into() },
+            E::WrongCode { attempts_left: 2 },
+            E::Expired,
+            E::TooManyAttempts,
+            E::SubjectLocked { retry_after: Some(5) },
+            E::NotFound,
+            E::ResendTooSoon { retry_after: 3 },
+            E::SendLimit { scope: core_engine::LimitScope::Client, retry_after: 3 },
+            E::DestinationBlocked,
+            E::StoreUnavailable { message: "m".into() },
+            E::Contention,
+            E::CorruptRecord,
+            E::RandomUnavailable,
+        ]
+    }
+
+    #[test]
+    fn every_core_error_maps_to_its_own_case_with_the_same_number() {
+        let errors = every_core_error();
+        assert_eq!(errors.len(), core_engine::ERROR_TABLE.len(), "one core error per table row");
+        for (e, (n, name)) in errors.into_iter().zip(core_engine::ERROR_TABLE) {
+            assert_eq!(e.number(), *n);
+            let wit = to_wit(e);
+            assert!(!matches!(wit, Error::Other(_)), "{name} has a case of its own");
+            assert_eq!(number(&wit), *n, "{name}");
+            assert_eq!(Component::error_name(wit), *name);
+        }
+    }
+
+    #[test]
+    fn payloads_survive_the_mapping() {
+        assert!(matches!(to_wit(E::WrongCode { attempts_left: 4 }), Error::WrongCode(4)));
+        assert!(matches!(to_wit(E::SubjectLocked { retry_after: None }), Error::SubjectLocked(None)));
+        assert!(matches!(
+            to_wit(E::SendLimit { scope: core_engine::LimitScope::Country, retry_after: 9 }),
+            Error::SendLimit(SendLimit { scope: LimitScope::Country, retry_after: 9 })
+        ));
+        assert!(matches!(
+            to_wit(E::ChannelNotAllowed { channel: "email", purpose: "second-factor" }),
+            Error::ChannelNotAllowed(ChannelPurpose { channel: Channel::Email, purpose: Purpose::SecondFactor })
+        ));
+        assert_eq!(number(&Error::Other((7001, "future".into()))), 7001);
+    }
+}

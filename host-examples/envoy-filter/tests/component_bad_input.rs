@@ -1,0 +1,158 @@
+//! Bad input through the component: every call returns an error value, never a trap.
+//! (Invalid UTF-8 cannot be expressed: WIT strings are UTF-8 by construction.)
+
+use std::sync::{Arc, OnceLock};
+
+use passcode_core::{Expected, StoreError, StoreKey};
+use passcode_envoy_filter::host::{
+    error_name, require_wasm, Channel, ComponentHost, EngineError, IssueRequest, Purpose, Worker,
+};
+
+fn compiled() -> &'static ComponentHost {
+    static HOST: OnceLock<ComponentHost> = OnceLock::new();
+    HOST.get_or_init(|| {
+        let wasm = require_wasm().unwrap_or_else(|m| panic!("{m}"));
+        ComponentHost::builder(&wasm).build().unwrap_or_else(|e| panic!("{e}"))
+    })
+}
+
+fn worker() -> Worker {
+    compiled().rebuild().build().unwrap().open("").expect("no trap").expect("the default config opens")
+}
+
+/// The call did not trap and was refused with one of `names`.
+#[track_caller]
+fn refused<T: std::fmt::Debug>(r: Result<Result<T, EngineError>, wasmtime::Error>, names: &[&str]) {
+    match r {
+        Err(trap) => panic!("trapped: {trap:#}"),
+        Ok(Ok(v)) => panic!("accepted: {v:?}"),
+        Ok(Err(e)) => assert!(
+            names.contains(&error_name(&e)),
+            "refused with {} ({e:?}), expected one of {names:?}",
+            error_name(&e)
+        ),
+    }
+}
+
+fn email(identifier: &str) -> IssueRequest {
+    IssueRequest {
+        channel: Channel::Email,
+        identifier: identifier.into(),
+        purpose: Purpose::SignIn,
+        client: None,
+        locale: None,
+    }
+}
+
+fn sms(identifier: &str) -> IssueRequest {
+    IssueRequest {
+        channel: Channel::Sms,
+        identifier: identifier.into(),
+        purpose: Purpose::SignIn,
+        client: None,
+        locale: None,
+    }
+}
+
+#[test]
+fn garbage_configs_are_refused_as_errors() {
+    let huge = "x".repeat(2 << 20);
+    let deep_json = "{\"a\":".repeat(100_000);
+    let deep_toml = format!("a = {}", "[".repeat(100_000));
+    let cases: Vec<(&str, &[&str])> = vec![
+        ("{", &["config-syntax"]),
+        ("[policy", &["config-syntax"]),
+        ("colour = 1", &["unknown-config-field"]),
+        ("[policy]\ncode_length = 4", &["policy-out-of-bounds"]),
+        ("[policy]\ncode_length = \"six\"", &["config-syntax"]),
+        ("[[keys.ring]]\nid = 1\nfile = \"/surely/not/here\"", &["key-unavailable"]),
+        ("[[keys.ring]]\nid = 1\nenv = \"NOT_GIVEN_TO_THE_GUEST\"", &["key-unavailable"]),
+        ("\u{0}\u{1}\u{fffd}garbage\u{202e}", &["config-syntax"]),
+        (&huge, &["input-too-long"]),
+        (&deep_json, &["config-syntax", "unknown-config-field"]),
+        (&deep_toml, &["config-syntax", "unknown-config-field"]),
+    ];
+    for (config, names) in cases {
+        let mut instance = compiled().instantiate().unwrap();
+        refused(instance.open(config), names);
+    }
+}
+
+#[test]
+fn invalid_identifiers_and_huge_strings_are_refused() {
+    let mut w = worker();
+    let huge = "a".repeat(4 << 20);
+    refused(w.issue(&email("")), &["invalid-email"]);
+    refused(w.issue(&email("not an address")), &["invalid-email"]);
+    refused(w.issue(&email("a@b@c")), &["invalid-email"]);
+    refused(w.issue(&email(&format!("{}@example.com", "a".repeat(65)))), &["invalid-email"]);
+    refused(w.issue(&email(&huge)), &["input-too-long"]);
+    refused(w.issue(&email("jane\u{0}@example.com")), &["invalid-email"]);
+    refused(w.issue(&sms("12345")), &["invalid-phone"]);
+    refused(w.issue(&sms("+0123456")), &["invalid-phone"]);
+    refused(w.issue(&sms("+1234567890123456")), &["invalid-phone"]);
+    refused(w.issue(&sms(&huge)), &["input-too-long"]);
+    let mut r = email("jane@example.com");
+    r.client = Some("not-an-ip".into());
+    refused(w.issue(&r), &["invalid-client-address"]);
+    r.client = Some(huge.clone());
+    refused(w.issue(&r), &["input-too-long"]);
+    r.client = None;
+    r.locale = Some("fr;drop".into());
+    refused(w.issue(&r), &["invalid-argument"]);
+    r.locale = Some(huge.clone());
+    refused(w.issue(&r), &["input-too-long"]);
+    refused(w.unlock(Channel::Sms, "nope"), &["invalid-phone"]);
+    refused(w.unlock(Channel::Email, &huge), &["input-too-long"]);
+}
+
+#[test]
+fn garbage_tokens_and_codes_are_refused() {
+    let mut w = worker();
+    let huge = "A".repeat(4 << 20);
+    let tokens = ["", "garbage", "v1.AAAA.BBBB", "\u{1f600}\u{1f600}", "....", &huge];
+    for t in tokens {
+        refused(w.verify(t, "123456"), &["invalid-token", "input-too-long"]);
+        refused(w.resend(t, None, None), &["invalid-token", "input-too-long"]);
+        refused(w.cancel(t), &["invalid-token", "input-too-long"]);
+    }
+    // A real token with garbage codes: wrong, not a trap, and counted.
+    let issued = w.issue(&email("jane@example.com")).unwrap().unwrap();
+    refused(w.verify(&issued.token, &huge), &["wrong-code"]);
+    refused(w.verify(&issued.token, "\u{0}\u{202e}\u{1f600}"), &["wrong-code"]);
+    refused(w.verify(&issued.token, ""), &["wrong-code"]);
+    // A tampered token (one character changed) is refused before the store is touched.
+    let mut t = issued.token.clone().into_bytes();
+    let mid = t.len() / 2;
+    t[mid] = if t[mid] == b'A' { b'B' } else { b'A' };
+    refused(w.verify(&String::from_utf8(t).unwrap(), &issued.code), &["invalid-token"]);
+    refused(w.resend(&issued.token, Some("nope"), None), &["invalid-client-address"]);
+    // The right code still works after all that garbage (3 wrong tries so far).
+    let v = w.verify(&issued.token, &issued.code).unwrap().unwrap();
+    assert_eq!(v.identifier, "jane@example.com");
+}
+
+/// A store that always fails: the engine must fail closed with `store-unavailable`.
+struct BrokenStore;
+
+impl passcode_core::Store for BrokenStore {
+    fn get(&self, _: &StoreKey, _: u64) -> Result<Option<(Vec<u8>, u64)>, StoreError> {
+        Err(StoreError("the shared map is down".into()))
+    }
+    fn put(&self, _: &StoreKey, _: &[u8], _: Option<u64>, _: Expected, _: u64) -> Result<Option<u64>, StoreError> {
+        Err(StoreError("the shared map is down".into()))
+    }
+    fn delete(&self, _: &StoreKey, _: u64, _: u64) -> Result<bool, StoreError> {
+        Err(StoreError("the shared map is down".into()))
+    }
+}
+
+#[test]
+fn a_failing_host_store_fails_closed() {
+    let host = compiled().rebuild().store(Arc::new(BrokenStore)).build().unwrap();
+    let mut w = host.open("").unwrap().unwrap();
+    match w.issue(&email("jane@example.com")).expect("no trap") {
+        Err(EngineError::StoreUnavailable(m)) => assert_eq!(m, "the shared map is down"),
+        other => panic!("expected store-unavailable, got {other:?}"),
+    }
+}

@@ -1,0 +1,226 @@
+//! The scenario vectors of tests/vectors through the WASI component in wasmtime, the host
+//! moving the guest's wall clock; and the component's error numbers against core's table.
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use passcode_envoy_filter::host::{
+    attempts_left, error_number, require_wasm, retry_after, Channel, ComponentHost, EngineError, HostClock,
+    IssueRequest, Issued, Message, Purpose, Worker,
+};
+use passcode_vectors::{Failure, IssuedInfo, Surface, VerifiedInfo};
+
+/// The component, compiled once for every test of this file.
+fn compiled() -> &'static ComponentHost {
+    static HOST: OnceLock<ComponentHost> = OnceLock::new();
+    HOST.get_or_init(|| {
+        let wasm = require_wasm().unwrap_or_else(|m| panic!("{m}"));
+        ComponentHost::builder(&wasm).build().unwrap_or_else(|e| panic!("{e}"))
+    })
+}
+
+fn failure(e: EngineError) -> Failure {
+    Failure { number: error_number(&e), attempts_left: attempts_left(&e), retry_after: retry_after(&e) }
+}
+
+fn info(i: Issued) -> IssuedInfo {
+    let message_text = match i.message {
+        Message::Sms(s) => s.text,
+        Message::Email(e) => e.text,
+    };
+    IssuedInfo { token: i.token, code: i.code, expires_at: i.expires_at, resend_at: i.resend_at, message_text }
+}
+
+fn channel(name: &str) -> Result<Channel, Failure> {
+    match name {
+        "email" => Ok(Channel::Email),
+        "sms" => Ok(Channel::Sms),
+        _ => Err(Failure { number: 1008, attempts_left: None, retry_after: None }),
+    }
+}
+
+fn purpose(name: &str) -> Result<Purpose, Failure> {
+    Ok(match name {
+        "sign-up" => Purpose::SignUp,
+        "sign-in" => Purpose::SignIn,
+        "second-factor" => Purpose::SecondFactor,
+        "verify-contact" => Purpose::VerifyContact,
+        "recovery" => Purpose::Recovery,
+        _ => return Err(Failure { number: 1008, attempts_left: None, retry_after: None }),
+    })
+}
+
+fn channel_name(c: Channel) -> String {
+    match c {
+        Channel::Email => "email".into(),
+        Channel::Sms => "sms".into(),
+    }
+}
+
+fn purpose_name(p: Purpose) -> String {
+    match p {
+        Purpose::SignUp => "sign-up",
+        Purpose::SignIn => "sign-in",
+        Purpose::SecondFactor => "second-factor",
+        Purpose::VerifyContact => "verify-contact",
+        Purpose::Recovery => "recovery",
+    }
+    .into()
+}
+
+/// The component as a vector surface: a fresh shared store and a manual wall clock per vector.
+#[derive(Default)]
+struct ComponentSurface {
+    clock: Option<HostClock>,
+    worker: Option<Worker>,
+}
+
+impl ComponentSurface {
+    fn worker(&mut self) -> &mut Worker {
+        self.worker.as_mut().expect("opened")
+    }
+}
+
+/// Every call through the component: a trap fails the test at once, naming the call.
+fn call<T>(what: &str, r: Result<Result<T, EngineError>, wasmtime::Error>) -> Result<T, Failure> {
+    r.unwrap_or_else(|trap| panic!("{what} trapped: {trap:#}")).map_err(failure)
+}
+
+impl Surface for ComponentSurface {
+    fn open(&mut self, config_json: &str, now: u64) -> Result<(), Failure> {
+        let clock = HostClock::manual(now);
+        // The ring's key files are read through WASI: give the guest their folders, read-only.
+        let config: serde_json::Value = serde_json::from_str(config_json).expect("the runner writes JSON");
+        let mut builder = compiled().rebuild().clock(clock.clone());
+        for key in config["keys"]["ring"].as_array().into_iter().flatten() {
+            if let Some(dir) = key["file"].as_str().and_then(|f| PathBuf::from(f).parent().map(|d| d.to_path_buf())) {
+                builder = builder.read_only_dir(&dir);
+            }
+        }
+        let host = builder.build().expect("a host of the compiled component");
+        self.worker = Some(call("open", host.open(config_json))?);
+        self.clock = Some(clock);
+        Ok(())
+    }
+    fn advance(&mut self, seconds: u64) {
+        self.clock.as_ref().expect("opened").advance(seconds);
+    }
+    fn issue(
+        &mut self,
+        channel_name: &str,
+        identifier: &str,
+        purpose_name: &str,
+        client: Option<&str>,
+        locale: Option<&str>,
+    ) -> Result<IssuedInfo, Failure> {
+        let request = IssueRequest {
+            channel: channel(channel_name)?,
+            identifier: identifier.into(),
+            purpose: purpose(purpose_name)?,
+            client: client.map(Into::into),
+            locale: locale.map(Into::into),
+        };
+        call("issue", self.worker().issue(&request)).map(info)
+    }
+    fn verify(&mut self, token: &str, code: &str) -> Result<VerifiedInfo, Failure> {
+        call("verify", self.worker().verify(token, code)).map(|v| VerifiedInfo {
+            identifier: v.identifier,
+            channel: channel_name(v.channel),
+            purpose: purpose_name(v.purpose),
+        })
+    }
+    fn resend(&mut self, token: &str, client: Option<&str>) -> Result<IssuedInfo, Failure> {
+        call("resend", self.worker().resend(token, client, None)).map(info)
+    }
+    fn cancel(&mut self, token: &str) -> Result<(), Failure> {
+        call("cancel", self.worker().cancel(token))
+    }
+    fn unlock(&mut self, channel_name: &str, identifier: &str) -> Result<(), Failure> {
+        call("unlock", self.worker().unlock(channel(channel_name)?, identifier))
+    }
+}
+
+#[test]
+fn every_vector_passes_through_the_component() {
+    passcode_vectors::run_all_or_panic(&mut || Box::new(ComponentSurface::default()), passcode_core::ERROR_TABLE);
+}
+
+/// One WIT error per case, in core's table order (the compiler checks the match in
+/// `host::error_number` covers every case; this list covers every row).
+fn one_error_per_case() -> Vec<EngineError> {
+    use passcode_envoy_filter::host::bindings::passcode::engine::types::{
+        ChannelPurpose, FieldReason, KeyProblem, LimitScope, SendLimit, TooLong,
+    };
+    let fr = || FieldReason { field: "f".into(), reason: "r".into() };
+    let kp = || KeyProblem { id: 1, reason: "r".into() };
+    vec![
+        EngineError::InvalidEmail("r".into()),
+        EngineError::InvalidPhone("r".into()),
+        EngineError::InputTooLong(TooLong { field: "f".into(), max: 1 }),
+        EngineError::InvalidUtf8("f".into()),
+        EngineError::InvalidToken,
+        EngineError::ChannelNotAllowed(ChannelPurpose { channel: Channel::Email, purpose: Purpose::SecondFactor }),
+        EngineError::InvalidClientAddress,
+        EngineError::InvalidArgument("f".into()),
+        EngineError::ConfigSyntax("m".into()),
+        EngineError::UnknownConfigField("f".into()),
+        EngineError::PolicyOutOfBounds(fr()),
+        EngineError::WeakKey(kp()),
+        EngineError::KeyUnavailable(kp()),
+        EngineError::InvalidTemplate(fr()),
+        EngineError::WrongCode(2),
+        EngineError::Expired,
+        EngineError::TooManyAttempts,
+        EngineError::SubjectLocked(Some(5)),
+        EngineError::NotFound,
+        EngineError::ResendTooSoon(3),
+        EngineError::SendLimit(SendLimit { scope: LimitScope::Client, retry_after: 3 }),
+        EngineError::DestinationBlocked,
+        EngineError::StoreUnavailable("m".into()),
+        EngineError::Contention,
+        EngineError::CorruptRecord,
+        EngineError::RandomUnavailable,
+    ]
+}
+
+#[test]
+fn every_core_error_number_has_one_wit_case_and_back() {
+    let mut instance = compiled().instantiate().expect("instantiate");
+    let cases = one_error_per_case();
+    assert_eq!(cases.len(), passcode_core::ERROR_TABLE.len(), "one WIT case per core number");
+    for (case, (number, name)) in cases.iter().zip(passcode_core::ERROR_TABLE) {
+        assert_eq!(instance.error_number(case).expect("no trap"), *number, "the component's number for {name}");
+        assert_eq!(error_number(case), *number, "the host's number for {name}");
+        assert_eq!(instance.error_name(case).expect("no trap"), *name);
+    }
+    let other = EngineError::Other((7001, "newer".into()));
+    assert_eq!(instance.error_number(&other).expect("no trap"), 7001, "other carries its number");
+    assert_eq!(instance.version().expect("no trap"), passcode_core::VERSION);
+}
+
+#[test]
+fn instances_on_one_shared_store_are_one_engine() {
+    // Two workers (two instances), one store and one key ring: a code issued on one verifies
+    // on the other, once.
+    let host = compiled()
+        .rebuild()
+        .store(Arc::new(passcode_core::MemoryStore::new()))
+        .env("PASSCODE_KEY_1", "8f3a1c5e7b9d2f4a6c8e0b1d3f5a7c9e2b4d6f8a0c1e3b5d7f9a2c4e6b8d0f1a")
+        .build()
+        .unwrap();
+    let config = r#"{"keys":{"ring":[{"id":1,"env":"PASSCODE_KEY_1"}]}}"#;
+    let mut a = host.open(config).unwrap().unwrap();
+    let mut b = host.open(config).unwrap().unwrap();
+    let request = IssueRequest {
+        channel: Channel::Email,
+        identifier: "Jane@Example.com".into(),
+        purpose: Purpose::SignIn,
+        client: Some("203.0.113.9".into()),
+        locale: None,
+    };
+    let issued = a.issue(&request).unwrap().unwrap();
+    assert_eq!(issued.recipient, "Jane@example.com");
+    let verified = b.verify(&issued.token, &issued.code).unwrap().unwrap();
+    assert_eq!(verified.identifier, "Jane@example.com");
+    assert!(matches!(a.verify(&issued.token, &issued.code).unwrap(), Err(EngineError::NotFound)));
+}
