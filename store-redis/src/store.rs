@@ -265,13 +265,23 @@ impl RedisStore {
             wait_timeout: options.wait_timeout,
         };
         let mut conn = store.conn("connect")?;
-        let role: redis::Value = store.run(&mut conn, "connect", |c| redis::cmd("ROLE").query(c))?;
-        let is_primary = matches!(&role, redis::Value::Array(items)
-            if matches!(items.first(), Some(redis::Value::BulkString(r)) if r == b"master"));
-        if !is_primary {
-            return Err(StoreError(
-                "redis: the server is a replica (read-only); point the store at the primary".into(),
-            ));
+        // ROLE tells a replica at start-up. An ACL user may lack it (it is an @admin
+        // command): then the first write says READONLY instead.
+        match redis::cmd("ROLE").query::<redis::Value>(&mut conn.inner) {
+            Ok(redis::Value::Array(items)) if !matches!(items.first(), Some(redis::Value::BulkString(r)) if r == b"master") =>
+            {
+                return Err(StoreError(
+                    "redis: the server is a replica (read-only); point the store at the primary".into(),
+                ));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoPerm) => {}
+            Err(e) => {
+                if !connection_survives(&e) {
+                    store.retire(&mut conn);
+                }
+                return Err(StoreError(describe(&e, "connect", store.command_timeout)));
+            }
         }
         store.load_scripts(&mut conn)?;
         Ok(store)
