@@ -16,6 +16,9 @@ fn openssl(dir: &Path, args: &[&str]) {
     let status = Command::new("openssl")
         .current_dir(dir)
         .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .status()
         .unwrap_or_else(|e| panic!("the TLS test needs the `openssl` command (Debian package `openssl`): {e}"));
     assert!(status.success(), "openssl {args:?}");

@@ -36,6 +36,14 @@ impl RedisServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut s =
             RedisServer { child: None, port: free_port(), dir, extra: extra.iter().map(|s| s.to_string()).collect() };
+        // The free port may be taken between the probe and redis-server's bind (another
+        // test, an outgoing connection): then try another.
+        for _ in 0..5 {
+            match s.try_start() {
+                Ok(()) => return s,
+                Err(_) => s.port = free_port(),
+            }
+        }
         s.restart();
         s
     }
@@ -65,6 +73,13 @@ impl RedisServer {
 
     /// Starts the server again on the same port (after `stop`), and waits for PING.
     pub fn restart(&mut self) {
+        if let Err(log) = self.try_start() {
+            panic!("redis-server exited on port {}:\n{log}", self.port);
+        }
+    }
+
+    /// Starts the server on its port and waits for PING; `Err` with its log if it exited.
+    fn try_start(&mut self) -> Result<(), String> {
         self.stop();
         let log = self.dir.path().join("redis.log");
         let mut cmd = Command::new("redis-server");
@@ -87,11 +102,11 @@ impl RedisServer {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if self.ping() {
-                return;
+                return Ok(());
             }
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                let log = std::fs::read_to_string(&log).unwrap_or_default();
-                panic!("redis-server exited ({status}) on port {}:\n{log}", self.port);
+                self.child = None;
+                return Err(format!("{status}: {}", std::fs::read_to_string(&log).unwrap_or_default()));
             }
             assert!(Instant::now() < deadline, "redis-server did not answer PING within 10 s");
             std::thread::sleep(Duration::from_millis(20));
