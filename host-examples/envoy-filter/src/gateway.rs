@@ -294,6 +294,11 @@ fn connection(stream: TcpStream, jobs: &Sender<Job>, upstream: Option<&str>, app
             Err(ReadError::Bad(status, why)) => {
                 let r = Response::json(status, &serde_json::json!({ "error": "bad-request", "message": why }));
                 let _ = write_response(&mut writer, &r, true);
+                // Read what the client is still sending before closing, so that closing with
+                // unread data does not reset the connection before it reads the answer.
+                let _ = writer.shutdown(std::net::Shutdown::Write);
+                let _ = reader.get_ref().set_read_timeout(Some(Duration::from_secs(1)));
+                let _ = std::io::copy(&mut reader.by_ref().take(1 << 20), &mut std::io::sink());
                 return;
             }
         };
