@@ -36,18 +36,40 @@ impl Prefix {
     }
 }
 
-/// The library built for this test run: the test binary is <target>/<profile>/deps/programs-*,
-/// and cargo puts the cdylib and staticlib in <target>/<profile>. Works with and without
-/// CARGO_TARGET_DIR.
+/// The library of this checkout, built now: `cargo test` builds only the rlib for the tests,
+/// not the cdylib and staticlib. The test binary is <target>/<profile>/deps/programs-*, so
+/// the build goes to the same target directory and profile (with or without
+/// CARGO_TARGET_DIR), where it is a no-op when they are fresh.
 fn built_lib_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's path");
-    let dir = exe.parent().and_then(Path::parent).expect("<target>/<profile>").to_path_buf();
-    assert!(
-        dir.join("libpasscode.so").is_file() && dir.join("libpasscode.a").is_file(),
-        "libpasscode.so and libpasscode.a were not found in {}",
-        dir.display()
-    );
-    dir
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("the test's path");
+            let dir = exe.parent().and_then(Path::parent).expect("<target>/<profile>").to_path_buf();
+            let target = dir.parent().expect("<target>");
+            let profile = dir.file_name().and_then(|n| n.to_str()).expect("a profile name");
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let mut cmd = Command::new(cargo);
+            cmd.args(["build", "--lib", "-p", "passcode-ffi"]).current_dir(repo()).env("CARGO_TARGET_DIR", target);
+            match profile {
+                "debug" => {}
+                "release" => {
+                    cmd.arg("--release");
+                }
+                other => {
+                    cmd.args(["--profile", other]);
+                }
+            }
+            let out = cmd.output().expect("cargo runs");
+            assert!(out.status.success(), "cargo build -p passcode-ffi failed:\n{}", show(&out));
+            assert!(
+                dir.join("libpasscode.so").is_file() && dir.join("libpasscode.a").is_file(),
+                "libpasscode.so and libpasscode.a were not built in {}",
+                dir.display()
+            );
+            dir
+        })
+        .clone()
 }
 
 fn prefix() -> &'static Prefix {
