@@ -259,10 +259,17 @@ fn cpp_example_is_clean_under_address_and_undefined_behaviour_sanitizers() {
 fn go(args: &[&str]) -> Command {
     need("go");
     let p = prefix();
+    // The package finds the library with `#cgo pkg-config: passcode`, but the go build cache
+    // does not key on pkg-config's answer: the same flags in CGO_CFLAGS/CGO_LDFLAGS (which it
+    // does key on) keep it from reusing a build linked against another prefix.
+    let flags = pkg_config_flags(p);
+    let (cflags, ldflags): (Vec<String>, Vec<String>) = flags.into_iter().partition(|f| f.starts_with("-I"));
     let mut cmd = Command::new("go");
     cmd.args(args)
         .current_dir(repo().join("host-examples/go"))
         .env("PKG_CONFIG_PATH", p.pkg_config_path())
+        .env("CGO_CFLAGS", cflags.join(" "))
+        .env("CGO_LDFLAGS", ldflags.join(" "))
         .env("GOFLAGS", "-mod=mod")
         .env("GOPROXY", "off")
         .env("CGO_ENABLED", "1");
