@@ -47,7 +47,7 @@ pub struct KeysConfig {
 ///
 /// Core keeps this as data and builds only the memory store; a store crate (such as
 /// `passcode-redis`) reads the rest, so core depends on no network client.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     /// `memory`, or a URL: `redis://host:port/db`, `rediss://...` for TLS.
@@ -72,10 +72,28 @@ pub struct StoreConfig {
     pub wait_timeout_ms: Option<u64>,
 }
 
+impl Default for StoreConfig {
+    /// The embedded in-memory store, with no options.
+    fn default() -> Self {
+        StoreConfig {
+            url: "memory".into(),
+            prefix: None,
+            pool_size: None,
+            connect_timeout_ms: None,
+            command_timeout_ms: None,
+            username: None,
+            password_env: None,
+            password_file: None,
+            wait_replicas: None,
+            wait_timeout_ms: None,
+        }
+    }
+}
+
 impl StoreConfig {
     /// The embedded in-memory store.
     pub fn memory() -> Self {
-        StoreConfig { url: "memory".into(), ..StoreConfig::default() }
+        StoreConfig::default()
     }
 
     /// Whether this is the embedded in-memory store.
@@ -183,7 +201,9 @@ impl Config {
         if self.store.is_memory() && self.store.has_options() {
             return Err(Error::PolicyOutOfBounds {
                 field: "store",
-                reason: "the memory store takes no options; they belong to a shared store's URL".into(),
+                reason:
+                    "the memory store takes no options; prefix, pool, timeouts and credentials are a shared store's"
+                        .into(),
             });
         }
         if self.keys.ring.is_empty() && !self.store.is_memory() {
