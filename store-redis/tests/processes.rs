@@ -101,3 +101,20 @@ fn eight_processes_guessing_never_get_more_than_the_cap() {
     // The lock holds for everyone, the right code included.
     assert!(matches!(engine.verify(&issued.token, &issued.code), Err(Error::SubjectLocked { retry_after: Some(_) })));
 }
+
+#[test]
+fn eight_processes_guessing_one_challenge_get_at_most_its_tries() {
+    let server = RedisServer::start();
+    let key = KeyFile::new();
+    // The default policy: 5 tries per challenge, a lock only after 10 failures.
+    let (_dir, config, engine) = setup(&server, &key, "");
+    let issued = issue(&engine);
+    let wrong = if issued.code.as_str() == "000000" { "000001" } else { "000000" };
+    let answers: Vec<String> = run_workers(&config, &issued.token, wrong, 2).concat();
+    let name = |e: Error| format!("err {} {}", e.number(), e.name());
+    let wrong_code = answers.iter().filter(|a| a.starts_with(&name(Error::WrongCode { attempts_left: 0 }))).count();
+    let too_many = answers.iter().filter(|a| **a == name(Error::TooManyAttempts)).count();
+    assert_eq!(wrong_code, 5, "five tries, across every process: {answers:?}");
+    assert_eq!(too_many, PROCESSES * 2 - 5, "{answers:?}");
+    assert_eq!(engine.verify(&issued.token, &issued.code), Err(Error::TooManyAttempts), "the right code is too late");
+}
