@@ -424,9 +424,9 @@ pub fn default_wasm_path() -> PathBuf {
     if let Some(p) = std::env::var_os("PASSCODE_WASM") {
         return PathBuf::from(p);
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("..").join("target"));
+    // host-examples/envoy-filter -> the workspace root.
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap_or(Path::new("."));
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace.join("target"), PathBuf::from);
     target.join("wasm32-wasip2").join("release").join("passcode_component.wasm")
 }
 
