@@ -251,3 +251,40 @@ fn a_replica_is_refused_at_open_and_its_writes_are_a_clear_error() {
     let e = RedisStore::open(&o).unwrap_err();
     assert!(e.0.contains("replica"), "{e}");
 }
+
+#[test]
+fn engine_operations_use_only_the_round_trips_the_contract_needs() {
+    let server = RedisServer::start();
+    let key = support::KeyFile::new();
+    let text = support::config_toml(&server.url(), &unique_prefix("engine-trips"), "", &key.path, "");
+    let engine = passcode_redis::open_engine(passcode_core::Config::parse(&text).unwrap()).unwrap();
+    let count = |f: &dyn Fn()| {
+        let before = server.store_commands();
+        f();
+        server.store_commands() - before
+    };
+    let email = passcode_core::IssueRequest {
+        channel: passcode_core::Channel::Email,
+        identifier: "jane@example.com",
+        purpose: passcode_core::Purpose::SignIn,
+        client: None,
+        locale: None,
+    };
+    let issued = std::cell::RefCell::new(None);
+    // issue: read the subject, write it (the first read is reused under compare-and-swap).
+    assert_eq!(count(&|| *issued.borrow_mut() = Some(engine.issue(&email).unwrap())), 2);
+    let i = issued.borrow().clone().unwrap();
+    // verify, wrong or right: read, then compare-and-swap.
+    assert_eq!(count(&|| assert!(engine.verify(&i.token, "not a code").is_err())), 2);
+    assert_eq!(count(&|| engine.verify(&i.token, &i.code).map(drop).unwrap()), 2);
+    // An SMS with a client address also takes from the client's and the country's buckets:
+    // a read and a write each.
+    let sms = passcode_core::IssueRequest {
+        channel: passcode_core::Channel::Sms,
+        identifier: "+14155550123",
+        purpose: passcode_core::Purpose::SignIn,
+        client: Some("203.0.113.7"),
+        locale: None,
+    };
+    assert_eq!(count(&|| drop(engine.issue(&sms).unwrap())), 6);
+}
