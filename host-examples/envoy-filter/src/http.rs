@@ -163,6 +163,9 @@ pub fn read_request(reader: &mut BufReader<TcpStream>) -> Result<Request, ReadEr
     if request.header("transfer-encoding").is_some() {
         return Err(ReadError::Bad(411, "send a Content-Length body"));
     }
+    if request.headers.iter().filter(|(n, _)| n == "content-length").count() > 1 {
+        return Err(ReadError::Bad(400, "more than one Content-Length"));
+    }
     let length = match request.header("content-length") {
         None => 0,
         Some(v) => v.parse::<usize>().map_err(|_| ReadError::Bad(400, "bad Content-Length"))?,

@@ -156,3 +156,80 @@ fn a_failing_host_store_fails_closed() {
         other => panic!("expected store-unavailable, got {other:?}"),
     }
 }
+
+/// A store that answers every read with the same bytes: garbage from a broken or hostile
+/// store must come back as `corrupt-record`, never as a trap.
+struct GarbageStore(Vec<u8>);
+
+impl passcode_core::Store for GarbageStore {
+    fn get(&self, _: &StoreKey, _: u64) -> Result<Option<(Vec<u8>, u64)>, StoreError> {
+        Ok(Some((self.0.clone(), 7)))
+    }
+    fn put(&self, _: &StoreKey, _: &[u8], _: Option<u64>, _: Expected, _: u64) -> Result<Option<u64>, StoreError> {
+        Ok(Some(8))
+    }
+    fn delete(&self, _: &StoreKey, _: u64, _: u64) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+}
+
+#[test]
+fn garbage_from_the_host_store_is_an_error_not_a_trap() {
+    // A token to verify against, issued on a healthy store with the same key.
+    let key = "8f3a1c5e7b9d2f4a6c8e0b1d3f5a7c9e2b4d6f8a0c1e3b5d7f9a2c4e6b8d0f1a";
+    let config = r#"{"keys":{"ring":[{"id":1,"env":"PASSCODE_KEY_1"}]}}"#;
+    let healthy = compiled().rebuild().env("PASSCODE_KEY_1", key).build().unwrap();
+    let token = healthy.open(config).unwrap().unwrap().issue(&email("jane@example.com")).unwrap().unwrap().token;
+    let mut patterns: Vec<Vec<u8>> = vec![vec![], vec![0], vec![1], vec![1; 3], vec![0xff; 64]];
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    for len in [1usize, 2, 9, 13, 14, 30, 64, 200, 4096] {
+        for first in [0u8, 1, 2] {
+            let mut v: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect();
+            v[0] = first;
+            patterns.push(v);
+        }
+    }
+    for bytes in patterns {
+        let host = compiled()
+            .rebuild()
+            .store(Arc::new(GarbageStore(bytes.clone())))
+            .env("PASSCODE_KEY_1", key)
+            .build()
+            .unwrap();
+        let mut w = host.open(config).unwrap().unwrap();
+        for r in [
+            w.issue(&email("jane@example.com")).map(|r| r.map(|_| ())),
+            w.verify(&token, "123456").map(|r| r.map(|_| ())),
+            w.resend(&token, None, None).map(|r| r.map(|_| ())),
+            w.cancel(&token),
+            w.unlock(Channel::Email, "jane@example.com"),
+        ] {
+            match r {
+                Err(trap) => panic!("garbage of {} bytes trapped: {trap:#}", bytes.len()),
+                // Garbage that happens to decode is a valid record; anything else is refused.
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => assert!(
+                    [
+                        "corrupt-record",
+                        "not-found",
+                        "resend-too-soon",
+                        "send-limit",
+                        "subject-locked",
+                        "expired",
+                        "too-many-attempts",
+                        "wrong-code"
+                    ]
+                    .contains(&error_name(&e)),
+                    "{e:?}"
+                ),
+            }
+        }
+    }
+}

@@ -224,3 +224,49 @@ fn instances_on_one_shared_store_are_one_engine() {
     assert_eq!(verified.identifier, "Jane@example.com");
     assert!(matches!(a.verify(&issued.token, &issued.code).unwrap(), Err(EngineError::NotFound)));
 }
+
+#[test]
+fn instances_on_one_store_count_concurrent_tries_exactly() {
+    // Two worker threads, each with its own instance, guess on the same challenge at once:
+    // the shared store's compare-and-swap makes them count as one engine (S8).
+    let key = "8f3a1c5e7b9d2f4a6c8e0b1d3f5a7c9e2b4d6f8a0c1e3b5d7f9a2c4e6b8d0f1a";
+    let config = r#"{"keys":{"ring":[{"id":1,"env":"PASSCODE_KEY_1"}]}}"#;
+    let host = Arc::new(compiled().rebuild().env("PASSCODE_KEY_1", key).build().unwrap());
+    let issued = host
+        .open(config)
+        .unwrap()
+        .unwrap()
+        .issue(&IssueRequest {
+            channel: Channel::Email,
+            identifier: "jane@example.com".into(),
+            purpose: Purpose::SignIn,
+            client: None,
+            locale: None,
+        })
+        .unwrap()
+        .unwrap();
+    let wrong = if issued.code == "000000" { "111111" } else { "000000" };
+    let answers: Vec<EngineError> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let host = host.clone();
+                let token = issued.token.clone();
+                s.spawn(move || {
+                    let mut w = host.open(config).unwrap().unwrap();
+                    (0..10).map(|_| w.verify(&token, wrong).unwrap().unwrap_err()).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let mut left: Vec<u32> = answers
+        .iter()
+        .filter_map(|e| match e {
+            EngineError::WrongCode(n) => Some(*n),
+            _ => None,
+        })
+        .collect();
+    left.sort_unstable();
+    assert_eq!(left, vec![0, 1, 2, 3, 4], "exactly five tries counted, each once");
+    assert_eq!(answers.iter().filter(|e| matches!(e, EngineError::TooManyAttempts)).count(), 35);
+}

@@ -334,3 +334,56 @@ fn signed_in_requests_reach_the_upstream_with_the_subject() {
     assert_eq!(g.send("GET", "/api/hello", &[], None).status, 401);
     assert!(heads.try_recv().is_err());
 }
+
+#[test]
+fn concurrent_guesses_across_workers_are_counted_once_each() {
+    // Four workers, four component instances, one shared store: 40 wrong guesses at once on
+    // one challenge get exactly five 401s (4, 3, 2, 1, 0 attempts left) and 35 410s.
+    let g = gateway(|c| c.workers = 4);
+    let (_, challenge) = g.start_email(JANE);
+    let code = g.code_for(JANE);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let replies: Vec<support::Reply> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                s.spawn(|| {
+                    (0..5)
+                        .map(|_| g.post("/passcode/verify", &challenge, &format!(r#"{{"code":"{wrong}"}}"#)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let mut left: Vec<u64> =
+        replies.iter().filter(|r| r.status == 401).map(|r| r.json()["attempts_left"].as_u64().unwrap()).collect();
+    left.sort_unstable();
+    assert_eq!(left, vec![0, 1, 2, 3, 4]);
+    assert_eq!(replies.iter().filter(|r| r.status == 410).count(), 35);
+}
+
+#[test]
+fn malformed_http_is_refused() {
+    use std::io::Read;
+    let g = gateway(|_| {});
+    let raw = |bytes: &[u8]| {
+        let mut s = std::net::TcpStream::connect(g.addr()).unwrap();
+        s.write_all(bytes).unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out.split(' ').nth(1).and_then(|c| c.parse::<u16>().ok())
+    };
+    assert_eq!(raw(b"GARBAGE\r\n\r\n"), Some(400));
+    assert_eq!(raw(b"GET / HTTP/2.0\r\n\r\n"), Some(505));
+    assert_eq!(
+        raw(b"POST /passcode/start HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\nabc"),
+        Some(411)
+    );
+    assert_eq!(
+        raw(b"POST /passcode/start HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 30\r\n\r\nabc"),
+        Some(400),
+        "conflicting lengths are refused (request smuggling)"
+    );
+    let big_head = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(20_000));
+    assert_eq!(raw(big_head.as_bytes()), Some(431));
+}
