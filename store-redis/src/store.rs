@@ -64,7 +64,7 @@ return 0
 /// A pooled connection, with what the pool needs to know to retire it.
 struct Conn {
     inner: redis::Connection,
-    /// The pool's generation when this connection was opened (see `Manager::generation`).
+    /// The pool's generation when this connection was opened (see `Shared::generation`).
     generation: u64,
     /// Set after an error that leaves the connection's state unknown (a timeout may still
     /// deliver a late answer that would be read as the next command's).
@@ -248,8 +248,7 @@ impl RedisStore {
             .test_on_check_out(true)
             .error_handler(Box::new(r2d2::NopErrorHandler))
             .build_unchecked(manager);
-        let mut prefix = options.prefix.as_bytes().to_vec();
-        prefix.shrink_to_fit();
+        let prefix = options.prefix.as_bytes().to_vec();
         let mut counter_key = prefix.clone();
         counter_key.extend_from_slice(b"version");
         let store = RedisStore {
