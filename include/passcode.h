@@ -358,8 +358,9 @@ typedef struct PasscodeEventSink {
 // `passcode_engine_new`; the `ctx` pointers inside them must stay valid until the engine
 // is freed.
 typedef struct PasscodeHostParts {
-  // A store (all three callbacks required), or NULL for the built-in memory store (which
-  // then needs `store = "memory"` in the config, the default).
+  // A store (all three callbacks required), or NULL for the store the config names: the
+  // built-in memory store (the default) or Redis (`store = "redis://..."`). A config that
+  // names a shared store together with store callbacks is refused.
   const struct PasscodeStore *store;
   // A clock, or NULL for the system clock.
   const struct PasscodeClock *clock;
@@ -411,6 +412,8 @@ uint32_t passcode_abi_version(void);
 // - `PASSCODE_STATUS_CONFIG_SYNTAX`, `PASSCODE_STATUS_UNKNOWN_CONFIG_FIELD`,
 //   `PASSCODE_STATUS_POLICY_OUT_OF_BOUNDS`, `PASSCODE_STATUS_INVALID_TEMPLATE`: the config;
 // - `PASSCODE_STATUS_WEAK_KEY`, `PASSCODE_STATUS_KEY_UNAVAILABLE`: a ring key;
+// - `PASSCODE_STATUS_STORE_UNAVAILABLE`: the Redis store the config names cannot be reached,
+//   refuses the credentials, or is a read-only replica;
 // - `PASSCODE_STATUS_RANDOM_UNAVAILABLE`, `PASSCODE_STATUS_PANIC`.
 //
 // Thread-safe.

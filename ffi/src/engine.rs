@@ -6,7 +6,7 @@
 use std::os::raw::c_char;
 use std::sync::Arc;
 
-use passcode_core::{Channel, Config, Engine, IssueRequest, Purpose};
+use passcode_core::{Channel, Config, Engine, Error, IssueRequest, Purpose};
 
 use crate::clock::{CallbackClock, PasscodeClock};
 use crate::error::{report, PasscodeFailure, PasscodeStatus, Refusal};
@@ -96,8 +96,9 @@ fn purpose_from(n: u32) -> Result<Purpose, Refusal> {
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct PasscodeHostParts {
-    /// A store (all three callbacks required), or NULL for the built-in memory store (which
-    /// then needs `store = "memory"` in the config, the default).
+    /// A store (all three callbacks required), or NULL for the store the config names: the
+    /// built-in memory store (the default) or Redis (`store = "redis://..."`). A config that
+    /// names a shared store together with store callbacks is refused.
     pub store: *const PasscodeStore,
     /// A clock, or NULL for the system clock.
     pub clock: *const PasscodeClock,
@@ -120,6 +121,8 @@ pub struct PasscodeHostParts {
 /// - `PASSCODE_STATUS_CONFIG_SYNTAX`, `PASSCODE_STATUS_UNKNOWN_CONFIG_FIELD`,
 ///   `PASSCODE_STATUS_POLICY_OUT_OF_BOUNDS`, `PASSCODE_STATUS_INVALID_TEMPLATE`: the config;
 /// - `PASSCODE_STATUS_WEAK_KEY`, `PASSCODE_STATUS_KEY_UNAVAILABLE`: a ring key;
+/// - `PASSCODE_STATUS_STORE_UNAVAILABLE`: the Redis store the config names cannot be reached,
+///   refuses the credentials, or is a read-only replica;
 /// - `PASSCODE_STATUS_RANDOM_UNAVAILABLE`, `PASSCODE_STATUS_PANIC`.
 ///
 /// Thread-safe.
@@ -140,14 +143,28 @@ pub unsafe extern "C" fn passcode_engine_new(
             let out = try_out!(out);
             let text = try_text!(config, config_len, PASSCODE_MAX_CONFIG_BYTES);
             let config = Config::parse(text)?;
-            let mut builder = Engine::builder(config);
             // SAFETY: `parts` and its members are NULL or valid, per the contract.
-            if let Some(parts) = unsafe { parts.as_ref() } {
-                // SAFETY: as above.
-                if let Some(s) = unsafe { parts.store.as_ref() } {
-                    let store = CallbackStore::new(s).ok_or(PasscodeStatus::NullParameter)?;
-                    builder = builder.store(Arc::new(store));
+            let parts = unsafe { parts.as_ref() };
+            // SAFETY: as above.
+            let host_store = parts.and_then(|p| unsafe { p.store.as_ref() });
+            let mut builder = match host_store {
+                // The host's store and a store named in the config would disagree on where
+                // state lives: refuse rather than pick one silently.
+                Some(_) if !config.store.is_memory() => {
+                    return Err(Error::PolicyOutOfBounds {
+                        field: "store",
+                        reason: "the config names a shared store and the host passed store callbacks; use one".into(),
+                    }
+                    .into())
                 }
+                Some(s) => {
+                    let store = CallbackStore::new(s).ok_or(PasscodeStatus::NullParameter)?;
+                    Engine::builder(config).store(Arc::new(store))
+                }
+                // A `redis://` store in the config is opened here, so C hosts need no code change.
+                None => passcode_redis::builder(config)?,
+            };
+            if let Some(parts) = parts {
                 // SAFETY: as above.
                 if let Some(c) = unsafe { parts.clock.as_ref() } {
                     builder = builder.clock(Arc::new(CallbackClock::new(c).ok_or(PasscodeStatus::NullParameter)?));
