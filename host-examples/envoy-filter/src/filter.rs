@@ -159,10 +159,12 @@ impl HttpFilter for PasscodeFilter {
     fn on_request(&self, request: &mut Request, cx: &mut FilterContext<'_>) -> FilterStatus {
         let path = request.path.clone();
         let reply = match (request.method.as_str(), path.as_str()) {
-            ("GET" | "HEAD", "/signin") => Response::new(200, "text/html; charset=utf-8", page::signin(&cx.shared.app_name))
-                .with_header("cache-control", "no-store")
-                .with_header("content-security-policy", "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'")
-                .with_header("x-frame-options", "DENY"),
+            ("GET" | "HEAD", "/signin") => {
+                Response::new(200, "text/html; charset=utf-8", page::signin(&cx.shared.app_name))
+                    .with_header("cache-control", "no-store")
+                    .with_header("content-security-policy", page::signin_csp())
+                    .with_header("x-frame-options", "DENY")
+            }
             ("POST", "/passcode/start") => with_json(request, |body| start(request, body, cx)),
             ("POST", "/passcode/verify") => with_json(request, |body| verify(request, body, cx)),
             ("POST", "/passcode/resend") => with_json(request, |_| resend(request, cx)),

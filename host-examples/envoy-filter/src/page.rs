@@ -40,6 +40,123 @@ const STYLE: &str = r#"
   .sent { color: #566; font-size: .95rem; }
 "#;
 
+/// The sign-in page's script: inline, and allowed by its hash in the page's
+/// Content-Security-Policy (no `unsafe-inline`).
+pub const SCRIPT: &str = r#"
+(function () {
+  "use strict";
+  var $ = function (id) { return document.getElementById(id); };
+  var resendAt = 0, timer = null;
+
+  function say(text, kind) { var m = $("message"); m.textContent = text; m.className = kind || ""; }
+
+  function post(path, body) {
+    return fetch(path, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body || {})
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (j) {
+        j.status_code = r.status; j.retry_after = Number(r.headers.get("Retry-After") || j.retry_after || 0); return j;
+      });
+    });
+  }
+
+  function wait(seconds) {
+    if (seconds >= 120) return Math.ceil(seconds / 60) + " minutes";
+    return seconds + (seconds === 1 ? " second" : " seconds");
+  }
+
+  function explain(j) {
+    switch (j.error) {
+      case "wrong-code": return "That code is not right. " + j.attempts_left + (j.attempts_left === 1 ? " attempt" : " attempts") + " left.";
+      case "expired": return "This code has expired. Send a new one.";
+      case "too-many-attempts": return "Too many wrong codes for this request. Send a new code.";
+      case "not-found": case "no-challenge": return "This code is no longer valid. Send a new one.";
+      case "subject-locked": return j.retry_after ? "Too many wrong codes. Sign-in is locked for " + wait(j.retry_after) + "."
+                                                  : "Too many wrong codes. This account is locked; contact support.";
+      case "resend-too-soon": case "send-limit": return "Please wait " + wait(j.retry_after) + " before asking for another code.";
+      case "invalid-email": return "Please enter a valid email address.";
+      case "invalid-phone": return "Please enter a phone number with its country code, like +44 20 7946 0000.";
+      case "destination-blocked": return "We cannot send text messages to that country.";
+      default: return j.message || "Something went wrong. Please try again.";
+    }
+  }
+
+  function tick() {
+    var left = Math.max(0, Math.ceil(resendAt - Date.now() / 1000));
+    var b = $("resend");
+    b.disabled = left > 0;
+    b.textContent = left > 0 ? "Resend code in " + left + "s" : "Resend code";
+    if (left <= 0 && timer) { clearInterval(timer); timer = null; }
+  }
+
+  function cooldown(seconds) {
+    resendAt = Date.now() / 1000 + seconds;
+    if (!timer) timer = setInterval(tick, 250);
+    tick();
+  }
+
+  function sent(j) {
+    $("start-form").classList.add("hidden");
+    $("verify-form").classList.remove("hidden");
+    $("sent-to").textContent = "We sent a code to " + j.sent_to + ". It is valid for " + wait(j.expires_in) + ".";
+    cooldown(j.resend_in);
+    $("code").value = "";
+    $("code").focus();
+  }
+
+  document.querySelectorAll("input[name=channel]").forEach(function (r) {
+    r.addEventListener("change", function () {
+      var sms = r.value === "sms" && r.checked, id = $("identifier");
+      id.type = sms ? "tel" : "email";
+      id.autocomplete = sms ? "tel" : "email";
+      id.placeholder = sms ? "+44 20 7946 0000" : "you@example.com";
+      $("identifier-label").textContent = sms ? "Phone number" : "Email address";
+    });
+  });
+
+  $("start-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var channel = document.querySelector("input[name=channel]:checked").value;
+    say("");
+    $("start").disabled = true;
+    post("/passcode/start", { channel: channel, identifier: $("identifier").value, purpose: "sign-in" })
+      .then(function (j) { if (j.status_code === 202) sent(j); else say(explain(j), "error"); })
+      .catch(function () { say("The server could not be reached.", "error"); })
+      .then(function () { $("start").disabled = false; });
+  });
+
+  $("verify-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    say("");
+    $("verify").disabled = true;
+    post("/passcode/verify", { code: $("code").value })
+      .then(function (j) {
+        if (j.status_code === 200) { say("Signed in.", "info"); window.location.assign(j.redirect || "/"); return; }
+        say(explain(j), "error");
+        $("code").select();
+      })
+      .catch(function () { say("The server could not be reached.", "error"); })
+      .then(function () { $("verify").disabled = false; });
+  });
+
+  $("resend").addEventListener("click", function () {
+    say("");
+    post("/passcode/resend").then(function (j) {
+      if (j.status_code === 202) { say("We sent a new code. The previous one no longer works.", "info"); cooldown(j.resend_in); }
+      else { say(explain(j), "error"); if (j.retry_after) cooldown(j.retry_after); }
+    });
+  });
+
+  $("restart").addEventListener("click", function () {
+    $("verify-form").classList.add("hidden");
+    $("start-form").classList.remove("hidden");
+    say("");
+  });
+})();
+"#;
+
 /// The sign-in page. `app` is the application's name (escaped here).
 pub fn signin(app: &str) -> String {
     let app = escape(app);
@@ -82,120 +199,7 @@ pub fn signin(app: &str) -> String {
 
   <p id="message" role="status" aria-live="polite"></p>
 </main>
-<script>
-(function () {{
-  "use strict";
-  var $ = function (id) {{ return document.getElementById(id); }};
-  var resendAt = 0, timer = null;
-
-  function say(text, kind) {{ var m = $("message"); m.textContent = text; m.className = kind || ""; }}
-
-  function post(path, body) {{
-    return fetch(path, {{
-      method: "POST", credentials: "same-origin",
-      headers: {{ "Content-Type": "application/json" }},
-      body: JSON.stringify(body || {{}})
-    }}).then(function (r) {{
-      return r.json().catch(function () {{ return {{}}; }}).then(function (j) {{
-        j.status_code = r.status; j.retry_after = Number(r.headers.get("Retry-After") || j.retry_after || 0); return j;
-      }});
-    }});
-  }}
-
-  function wait(seconds) {{
-    if (seconds >= 120) return Math.ceil(seconds / 60) + " minutes";
-    return seconds + (seconds === 1 ? " second" : " seconds");
-  }}
-
-  function explain(j) {{
-    switch (j.error) {{
-      case "wrong-code": return "That code is not right. " + j.attempts_left + (j.attempts_left === 1 ? " attempt" : " attempts") + " left.";
-      case "expired": return "This code has expired. Send a new one.";
-      case "too-many-attempts": return "Too many wrong codes for this request. Send a new code.";
-      case "not-found": case "no-challenge": return "This code is no longer valid. Send a new one.";
-      case "subject-locked": return j.retry_after ? "Too many wrong codes. Sign-in is locked for " + wait(j.retry_after) + "."
-                                                  : "Too many wrong codes. This account is locked; contact support.";
-      case "resend-too-soon": case "send-limit": return "Please wait " + wait(j.retry_after) + " before asking for another code.";
-      case "invalid-email": return "Please enter a valid email address.";
-      case "invalid-phone": return "Please enter a phone number with its country code, like +44 20 7946 0000.";
-      case "destination-blocked": return "We cannot send text messages to that country.";
-      default: return j.message || "Something went wrong. Please try again.";
-    }}
-  }}
-
-  function tick() {{
-    var left = Math.max(0, Math.ceil(resendAt - Date.now() / 1000));
-    var b = $("resend");
-    b.disabled = left > 0;
-    b.textContent = left > 0 ? "Resend code in " + left + "s" : "Resend code";
-    if (left <= 0 && timer) {{ clearInterval(timer); timer = null; }}
-  }}
-
-  function cooldown(seconds) {{
-    resendAt = Date.now() / 1000 + seconds;
-    if (!timer) timer = setInterval(tick, 250);
-    tick();
-  }}
-
-  function sent(j) {{
-    $("start-form").classList.add("hidden");
-    $("verify-form").classList.remove("hidden");
-    $("sent-to").textContent = "We sent a code to " + j.sent_to + ". It is valid for " + wait(j.expires_in) + ".";
-    cooldown(j.resend_in);
-    $("code").value = "";
-    $("code").focus();
-  }}
-
-  document.querySelectorAll("input[name=channel]").forEach(function (r) {{
-    r.addEventListener("change", function () {{
-      var sms = r.value === "sms" && r.checked, id = $("identifier");
-      id.type = sms ? "tel" : "email";
-      id.autocomplete = sms ? "tel" : "email";
-      id.placeholder = sms ? "+44 20 7946 0000" : "you@example.com";
-      $("identifier-label").textContent = sms ? "Phone number" : "Email address";
-    }});
-  }});
-
-  $("start-form").addEventListener("submit", function (e) {{
-    e.preventDefault();
-    var channel = document.querySelector("input[name=channel]:checked").value;
-    say("");
-    $("start").disabled = true;
-    post("/passcode/start", {{ channel: channel, identifier: $("identifier").value, purpose: "sign-in" }})
-      .then(function (j) {{ if (j.status_code === 202) sent(j); else say(explain(j), "error"); }})
-      .catch(function () {{ say("The server could not be reached.", "error"); }})
-      .then(function () {{ $("start").disabled = false; }});
-  }});
-
-  $("verify-form").addEventListener("submit", function (e) {{
-    e.preventDefault();
-    say("");
-    $("verify").disabled = true;
-    post("/passcode/verify", {{ code: $("code").value }})
-      .then(function (j) {{
-        if (j.status_code === 200) {{ say("Signed in.", "info"); window.location.assign(j.redirect || "/"); return; }}
-        say(explain(j), "error");
-        $("code").select();
-      }})
-      .catch(function () {{ say("The server could not be reached.", "error"); }})
-      .then(function () {{ $("verify").disabled = false; }});
-  }});
-
-  $("resend").addEventListener("click", function () {{
-    say("");
-    post("/passcode/resend").then(function (j) {{
-      if (j.status_code === 202) {{ say("We sent a new code. The previous one no longer works.", "info"); cooldown(j.resend_in); }}
-      else {{ say(explain(j), "error"); if (j.retry_after) cooldown(j.retry_after); }}
-    }});
-  }});
-
-  $("restart").addEventListener("click", function () {{
-    $("verify-form").classList.add("hidden");
-    $("start-form").classList.remove("hidden");
-    say("");
-  }});
-}})();
-</script>
+<script>{SCRIPT}</script>
 </body>
 </html>
 "#
@@ -224,5 +228,19 @@ pub fn welcome(app: &str, subject: &str) -> String {
 </body>
 </html>
 "#
+    )
+}
+
+/// The Content-Security-Policy of the sign-in page: only its own inline script and style
+/// (by hash), requests to its own origin, no frames.
+pub fn signin_csp() -> String {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
+    use sha2::{Digest, Sha256};
+    let hash = |text: &str| format!("'sha256-{}'", STANDARD.encode(Sha256::digest(text.as_bytes())));
+    format!(
+        "default-src 'none'; script-src {}; style-src {}; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+        hash(SCRIPT),
+        hash(STYLE)
     )
 }

@@ -29,6 +29,8 @@ fn the_whole_flow_from_page_to_protected_page() {
     assert!(page.header("content-type").unwrap().starts_with("text/html"));
     assert!(page.body.contains(r#"autocomplete="one-time-code""#), "S24");
     assert!(page.body.contains(r#"inputmode="numeric""#), "S24");
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(csp.contains("script-src 'sha256-") && !csp.contains("unsafe-inline"), "{csp}");
 
     // Not signed in: a browser is sent to the page, an API client gets 401.
     let r = g.send("GET", "/", &[("Accept", "text/html")], None);
