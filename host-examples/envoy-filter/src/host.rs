@@ -200,6 +200,12 @@ impl ComponentHost {
         }
     }
 
+    /// The names of everything the component imports (`wasi:clocks/wall-clock@0.2.x`, ...).
+    pub fn imports(&self) -> Vec<String> {
+        let ty = self.pre.instance_pre().component().component_type();
+        ty.imports(&self.engine).map(|(name, _)| name.to_string()).collect()
+    }
+
     /// The clock every instance reads.
     pub fn clock(&self) -> &HostClock {
         &self.clock

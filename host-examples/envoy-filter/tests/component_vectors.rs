@@ -270,3 +270,13 @@ fn instances_on_one_store_count_concurrent_tries_exactly() {
     assert_eq!(left, vec![0, 1, 2, 3, 4], "exactly five tries counted, each once");
     assert_eq!(answers.iter().filter(|e| matches!(e, EngineError::TooManyAttempts)).count(), 35);
 }
+
+#[test]
+fn the_component_imports_the_store_the_clock_and_random_and_no_network() {
+    let imports = compiled().imports();
+    eprintln!("component imports: {imports:?}");
+    for wanted in ["passcode:engine/store@0.1.0", "wasi:clocks/wall-clock@", "wasi:random/random@"] {
+        assert!(imports.iter().any(|i| i.starts_with(wanted)), "{wanted} is imported: {imports:?}");
+    }
+    assert!(!imports.iter().any(|i| i.starts_with("wasi:sockets") || i.starts_with("wasi:http")), "{imports:?}");
+}
