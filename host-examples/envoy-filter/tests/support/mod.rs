@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use passcode_envoy_filter::gateway::{Gateway, GatewayConfig};
-use passcode_envoy_filter::host::require_wasm;
+use passcode_envoy_filter::host::{require_wasm, HostClock};
 
 /// A gateway and its outbox folder, both gone when dropped.
 pub struct TestGateway {
@@ -70,6 +70,8 @@ pub fn gateway(tweak: impl FnOnce(&mut GatewayConfig)) -> TestGateway {
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.workers = 2;
     config.print_outbox = false;
+    // Time moves only when a test moves it: exact expiry and Retry-After figures, no flakes.
+    config.clock = HostClock::manual(1_800_000_000);
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     config.outbox = std::env::temp_dir().join(format!("passcode-gw-outbox-{}-{n}", std::process::id()));
