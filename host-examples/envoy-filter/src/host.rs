@@ -112,7 +112,7 @@ impl HostBuilder {
     }
 
     /// Compiles the component.
-    pub fn build(self) -> anyhow_like::Result<ComponentHost> {
+    pub fn build(self) -> setup::Result<ComponentHost> {
         if let Some((engine, pre)) = self.compiled {
             return Ok(ComponentHost {
                 engine,
@@ -125,23 +125,22 @@ impl HostBuilder {
         }
         let engine = wasmtime::Engine::default();
         let component = Component::from_file(&engine, &self.wasm).map_err(|e| {
-            anyhow_like::msg(format!(
+            setup::msg(format!(
                 "cannot load the component {}: {e}\nBuild it with: cargo build -p passcode-component --target wasm32-wasip2 --release",
                 self.wasm.display()
             ))
         })?;
         let mut linker: Linker<WorkerState> = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(anyhow_like::from)?;
-        bindings::passcode::engine::store::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
-            .map_err(anyhow_like::from)?;
-        let pre = bindings::PasscodePre::new(linker.instantiate_pre(&component).map_err(anyhow_like::from)?)
-            .map_err(anyhow_like::from)?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(setup::from)?;
+        bindings::passcode::engine::store::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(setup::from)?;
+        let pre = bindings::PasscodePre::new(linker.instantiate_pre(&component).map_err(setup::from)?)
+            .map_err(setup::from)?;
         Ok(ComponentHost { engine, pre, shared: self.store, clock: self.clock, env: self.env, dirs: self.dirs })
     }
 }
 
-/// A tiny error type for the host's setup, so this crate needs no `anyhow`.
-pub mod anyhow_like {
+/// Errors of setting the host up (loading and linking the component), as operator messages.
+pub mod setup {
     /// A setup error: a message for the operator.
     #[derive(Debug)]
     pub struct Error(pub String);
