@@ -65,6 +65,9 @@ pub struct GatewayConfig {
     pub trust_forwarded: bool,
     /// The clock the component sees (tests move it).
     pub clock: HostClock,
+    /// A shared store the host opens for every worker (`redis://...`), overriding the engine
+    /// config's `store`; `None` keeps the config's (by default one memory map for all workers).
+    pub store_url: Option<String>,
 }
 
 /// 32 random bytes from the OS.
@@ -104,6 +107,7 @@ impl GatewayConfig {
             accounts: None,
             trust_forwarded: false,
             clock: HostClock::system(),
+            store_url: None,
         }
     }
 }
@@ -146,6 +150,16 @@ impl Gateway {
     /// Loads the component, opens one engine per worker and starts listening.
     pub fn start(config: GatewayConfig) -> Result<Gateway, String> {
         let mut builder = ComponentHost::builder(&config.wasm).clock(config.clock.clone());
+        // The guest cannot open sockets: a shared store named by the config or by --store is
+        // opened here, on the host, and handed to every instance through the store import.
+        let mut engine_config =
+            passcode_core::Config::parse(&config.engine_config).map_err(|e| format!("the engine config: {e}"))?;
+        if let Some(url) = &config.store_url {
+            engine_config.store = passcode_core::config::StoreConfig { url: url.clone(), ..Default::default() };
+        }
+        if let Some(store) = passcode_redis::store_for(&engine_config).map_err(|e| format!("the store: {e}"))? {
+            builder = builder.store(store);
+        }
         for (k, v) in &config.guest_env {
             builder = builder.env(k, v);
         }

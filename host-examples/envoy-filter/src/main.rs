@@ -25,6 +25,8 @@ OPTIONS:
   --quiet-outbox       write outbox files without printing them
   --accounts FILE      only these addresses/numbers (one per line, normalised) get codes
   --workers N          worker threads, one component instance each
+  --store URL          a shared store for several gateways (redis://host:port/db); every node
+                       then needs the same PASSCODE_KEY_1 and PASSCODE_SESSION_KEY
   --trust-forwarded    take the client address from X-Forwarded-For (behind a proxy only)
   -h, --help           this text
 
@@ -97,6 +99,16 @@ fn run() -> Result<(), String> {
             }
             "--key-dir" => config.guest_dirs.push(PathBuf::from(value)),
             "--upstream" => config.upstream = Some(value),
+            "--store" => {
+                // Nodes sharing a store must derive the same keys, or each would see its own
+                // subjects and refuse the others' tokens and cookies.
+                for var in ["PASSCODE_KEY_1", "PASSCODE_SESSION_KEY"] {
+                    if std::env::var_os(var).is_none() {
+                        return Err(format!("--store: set {var} (64 hex digits) to the same value on every node"));
+                    }
+                }
+                config.store_url = Some(value)
+            }
             "--outbox" => config.outbox = PathBuf::from(value),
             "--quiet-outbox" => config.print_outbox = false,
             "--trust-forwarded" => config.trust_forwarded = true,
