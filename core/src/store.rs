@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// A record's key: a keyed hash, uniformly distributed.
@@ -78,24 +77,39 @@ impl Hasher for PrefixHasher {
 const SHARDS: usize = 64;
 const HEADER: usize = 16; // version (8) and expiry (8, 0 = never) before the value
 
-type Shard = HashMap<StoreKey, Box<[u8]>, BuildHasherDefault<PrefixHasher>>;
+type Map = HashMap<StoreKey, Box<[u8]>, BuildHasherDefault<PrefixHasher>>;
+
+/// One shard: its map, and its own version counter and write count, so that writes to
+/// different shards share no cache line and no atomic (aligned to keep neighbours apart).
+#[repr(align(128))]
+#[derive(Default)]
+struct Shard(Mutex<ShardState>);
+
+#[derive(Default)]
+struct ShardState {
+    map: Map,
+    /// The last version given out. A key always falls in the same shard, so a per-shard
+    /// counter is enough for versions never to repeat for a key.
+    last_version: u64,
+    puts: u64,
+}
+
+impl Shard {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ShardState> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 /// The embedded store: 64 mutex-guarded shards, expired entries swept as it goes.
 /// Each entry is one allocation (version, expiry and value together) to keep a live
 /// challenge small.
 pub struct MemoryStore {
-    shards: Vec<Mutex<Shard>>,
-    next_version: AtomicU64,
-    ops: AtomicU64,
+    shards: Vec<Shard>,
 }
 
 impl Default for MemoryStore {
     fn default() -> Self {
-        MemoryStore {
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
-            next_version: AtomicU64::new(1),
-            ops: AtomicU64::new(0),
-        }
+        MemoryStore { shards: (0..SHARDS).map(|_| Shard::default()).collect() }
     }
 }
 
@@ -120,15 +134,14 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn shard(&self, key: &StoreKey) -> std::sync::MutexGuard<'_, Shard> {
+    fn shard(&self, key: &StoreKey) -> std::sync::MutexGuard<'_, ShardState> {
         // The last byte picks the shard; the first eight feed the map's hash.
-        let s = &self.shards[key[31] as usize % SHARDS];
-        s.lock().unwrap_or_else(|p| p.into_inner())
+        self.shards[key[31] as usize % SHARDS].lock()
     }
 
     /// Entries held, live or not yet swept.
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).len()).sum()
+        self.shards.iter().map(|s| s.lock().map.len()).sum()
     }
 
     /// Whether the store holds no entry.
@@ -139,16 +152,7 @@ impl MemoryStore {
     /// Drops every expired entry.
     pub fn sweep(&self, now: u64) {
         for s in &self.shards {
-            s.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, e| entry_live(e, now));
-        }
-    }
-
-    /// Every 1024 writes, sweeps one shard, so expired entries do not pile up.
-    fn sweep_some(&self, now: u64) {
-        let n = self.ops.fetch_add(1, Ordering::Relaxed);
-        if n % 1024 == 0 {
-            let i = (n / 1024) as usize % SHARDS;
-            self.shards[i].lock().unwrap_or_else(|p| p.into_inner()).retain(|_, e| entry_live(e, now));
+            s.lock().map.retain(|_, e| entry_live(e, now));
         }
     }
 }
@@ -156,7 +160,7 @@ impl MemoryStore {
 impl Store for MemoryStore {
     fn get(&self, key: &StoreKey, now: u64) -> Result<Option<(Vec<u8>, u64)>, StoreError> {
         let shard = self.shard(key);
-        Ok(shard.get(key).filter(|e| entry_live(e, now)).map(|e| (e[HEADER..].to_vec(), entry_version(e))))
+        Ok(shard.map.get(key).filter(|e| entry_live(e, now)).map(|e| (e[HEADER..].to_vec(), entry_version(e))))
     }
 
     fn put(
@@ -167,9 +171,13 @@ impl Store for MemoryStore {
         expected: Expected,
         now: u64,
     ) -> Result<Option<u64>, StoreError> {
-        self.sweep_some(now);
         let mut shard = self.shard(key);
-        let current = shard.get(key).filter(|e| entry_live(e, now)).map(|e| entry_version(e));
+        // Every 1024 writes to a shard, drop its expired entries, so they do not pile up.
+        shard.puts += 1;
+        if shard.puts % 1024 == 0 {
+            shard.map.retain(|_, e| entry_live(e, now));
+        }
+        let current = shard.map.get(key).filter(|e| entry_live(e, now)).map(|e| entry_version(e));
         let matches = match expected {
             Expected::Absent => current.is_none(),
             Expected::Version(v) => current == Some(v),
@@ -177,21 +185,22 @@ impl Store for MemoryStore {
         if !matches {
             return Ok(None);
         }
-        let version = self.next_version.fetch_add(1, Ordering::Relaxed);
+        shard.last_version += 1;
+        let version = shard.last_version;
         let expires = ttl_seconds.map_or(0, |t| now.saturating_add(t.max(1)));
         let mut e = Vec::with_capacity(HEADER + value.len());
         e.extend_from_slice(&version.to_le_bytes());
         e.extend_from_slice(&expires.to_le_bytes());
         e.extend_from_slice(value);
-        shard.insert(*key, e.into_boxed_slice());
+        shard.map.insert(*key, e.into_boxed_slice());
         Ok(Some(version))
     }
 
     fn delete(&self, key: &StoreKey, version: u64, now: u64) -> Result<bool, StoreError> {
         let mut shard = self.shard(key);
-        let current = shard.get(key).filter(|e| entry_live(e, now)).map(|e| entry_version(e));
+        let current = shard.map.get(key).filter(|e| entry_live(e, now)).map(|e| entry_version(e));
         if current == Some(version) {
-            shard.remove(key);
+            shard.map.remove(key);
             Ok(true)
         } else {
             Ok(false)
