@@ -100,3 +100,37 @@ fn an_unreachable_redis_is_a_store_error_at_open() {
     let config = support::config_toml(&url, "ffi:", "connect_timeout_ms = 200", &key.path, "");
     assert_eq!(open(&config).unwrap_err(), PasscodeStatus::StoreUnavailable);
 }
+
+/// Callbacks that must never run: the engine is refused before it could call them.
+unsafe extern "C" fn never_get(_: *mut std::os::raw::c_void, _: *const u8, _: u64, _: *mut PasscodeStoreFound) -> u32 {
+    unreachable!("the engine was refused")
+}
+unsafe extern "C" fn never_put(
+    _: *mut std::os::raw::c_void,
+    _: *const u8,
+    _: *const u8,
+    _: usize,
+    _: u64,
+    _: u64,
+    _: u64,
+    _: *mut u64,
+) -> u32 {
+    unreachable!("the engine was refused")
+}
+unsafe extern "C" fn never_remove(_: *mut std::os::raw::c_void, _: *const u8, _: u64, _: u64) -> u32 {
+    unreachable!("the engine was refused")
+}
+
+#[test]
+fn store_callbacks_and_a_shared_store_in_the_config_are_refused_together() {
+    let key = KeyFile::new();
+    let config = support::config_toml("redis://127.0.0.1:1/0", "ffi:", "", &key.path, "");
+    let store =
+        PasscodeStore { ctx: ptr::null_mut(), get: Some(never_get), put: Some(never_put), remove: Some(never_remove) };
+    let parts = PasscodeHostParts { store: &store, clock: ptr::null(), events: ptr::null() };
+    let mut out: *const PasscodeEngine = ptr::null();
+    // SAFETY: valid text, parts and out-pointer.
+    let s = unsafe { passcode_engine_new(config.as_ptr().cast(), config.len(), &parts, &mut out) };
+    assert_eq!(s, PasscodeStatus::PolicyOutOfBounds);
+    assert!(out.is_null(), "out untouched");
+}
