@@ -6,6 +6,8 @@
 //! Each surface (the Rust crate, the C ABI, the WASI component, a Redis-backed engine)
 //! implements [`Surface`]; the runner does the rest, so every surface is held to one script.
 
+pub mod engine_surface;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
