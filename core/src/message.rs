@@ -244,7 +244,8 @@ fn check_host(field: &'static str, value: &str) -> Result<(), Error> {
     }
 }
 
-fn html_escape(s: &str) -> String {
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn html_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -1,21 +1,7 @@
 //! The gateway's pages: the sign-in page (plain HTML and a little JavaScript, no build step)
 //! and the built-in protected page that greets the signed-in subject.
 
-/// Escapes text for HTML.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use passcode_core::message::html_escape as escape;
 
 const STYLE: &str = r#"
   :root { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d2330; background: #f3f5f9; }
