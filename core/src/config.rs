@@ -7,6 +7,7 @@
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
+use crate::delivery_config::DeliveryConfig;
 use crate::error::Error;
 use crate::keys::{read_key_env, read_key_file, KeyRing};
 use crate::message::{Messages, MessagesConfig};
@@ -145,6 +146,9 @@ pub struct Config {
     /// Messages and templates.
     #[serde(default)]
     pub messages: MessagesConfig,
+    /// How messages are sent (data for `passcode-delivery`; the engine sends nothing).
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
 }
 
 fn default_tenant() -> String {
@@ -159,6 +163,7 @@ impl Default for Config {
             keys: KeysConfig::default(),
             policy: Policy::default(),
             messages: MessagesConfig::default(),
+            delivery: DeliveryConfig::default(),
         }
     }
 }
@@ -195,6 +200,7 @@ impl Config {
         }
         self.policy.validate()?;
         Messages::new(&self.messages, &self.policy)?;
+        self.delivery.validate()?;
         if self.store.url.is_empty() {
             return Err(Error::PolicyOutOfBounds { field: "store.url", reason: "must be `memory` or a URL".into() });
         }
