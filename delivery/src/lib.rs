@@ -200,7 +200,13 @@ impl Delivery {
     /// Reserves a place in the queue for a message of `channel`: `NoSender`, `QueueFull` (at
     /// once, never blocking) or `Stopped` otherwise.
     pub fn reserve(&self, channel: Channel) -> Result<Slot, Error> {
-        self.queue.reserve(channel)
+        self.queue.reserve(Some(channel))
+    }
+
+    /// Reserves a place for a message whose channel is not known yet (a resend, where the
+    /// channel is sealed in the token); [`Slot::send`] then checks the channel has a sender.
+    pub fn reserve_any(&self) -> Result<Slot, Error> {
+        self.queue.reserve(None)
     }
 
     /// Queues a message (reserve and send in one step).

@@ -229,8 +229,8 @@ impl Queue {
         !self.shared.route(channel).is_empty()
     }
 
-    pub fn reserve(&self, channel: Channel) -> Result<Slot, Error> {
-        if !self.has_route(channel) {
+    pub fn reserve(&self, channel: Option<Channel>) -> Result<Slot, Error> {
+        if let Some(channel) = channel.filter(|c| !self.has_route(*c)) {
             return Err(Error::NoSender { channel: channel.name() });
         }
         let mut state = self.shared.lock();
