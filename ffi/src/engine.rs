@@ -77,7 +77,7 @@ pub(crate) fn purpose_value(p: Purpose) -> PasscodePurpose {
     }
 }
 
-fn channel_from(n: u32) -> Result<Channel, Refusal> {
+pub(crate) fn channel_from(n: u32) -> Result<Channel, Refusal> {
     match n {
         1 => Ok(Channel::Email),
         2 => Ok(Channel::Sms),
@@ -85,7 +85,7 @@ fn channel_from(n: u32) -> Result<Channel, Refusal> {
     }
 }
 
-fn purpose_from(n: u32) -> Result<Purpose, Refusal> {
+pub(crate) fn purpose_from(n: u32) -> Result<Purpose, Refusal> {
     Purpose::ALL.into_iter().find(|p| purpose_value(*p) as u32 == n).ok_or(PasscodeStatus::InvalidArgument.into())
 }
 
