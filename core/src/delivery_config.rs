@@ -108,7 +108,7 @@ pub struct SmtpConfig {
     pub reply_to: Option<String>,
     /// The name sent in EHLO. Default: this machine's host name.
     pub hello_name: Option<String>,
-    /// Connections kept open for reuse. Default 4; 1..=64.
+    /// Connections kept open for reuse. Default 4; 0..=64 (0: a new connection per message).
     pub pool_size: Option<u32>,
     /// How long to wait to connect (TCP, TLS and the greeting), in ms. Default 5,000.
     pub connect_timeout_ms: Option<u64>,
@@ -331,7 +331,7 @@ impl SmtpConfig {
             check_text("delivery.email.ca_file", f, 4096)?;
         }
         if let Some(n) = self.pool_size {
-            check_range("delivery.email.pool_size", u64::from(n), 1, 64)?;
+            check_range("delivery.email.pool_size", u64::from(n), 0, 64)?;
         }
         check_timeout("delivery.email.connect_timeout_ms", self.connect_timeout_ms)?;
         check_timeout("delivery.email.command_timeout_ms", self.command_timeout_ms)?;
