@@ -81,7 +81,7 @@ fn main() {
     let through_queue = per_second(MESSAGES, start.elapsed());
     assert_eq!(smtp.messages().len(), before + MESSAGES, "every queued message arrived");
 
-    let secret = "whsec_".to_string() + &"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVpBQkNERUY=";
+    let secret = "whsec_QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVpBQkNERUY=".to_string();
     let provider = ProviderServer::start(&[("ACBENCH", "token")], Some(&secret));
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("token"), "token").unwrap();
