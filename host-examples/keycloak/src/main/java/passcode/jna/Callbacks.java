@@ -45,7 +45,7 @@ final class Callbacks {
     }
 
     private static int failed(String op, Throwable e) {
-        LOG.log(Level.WARNING, "passcode: the host store's {0} failed ({1})", new Object[] {op, e.getClass().getName()});
+        LOG.log(Level.WARNING, "passcode: the host store''s {0} failed ({1})", new Object[] {op, e.getClass().getName()});
         return PasscodeLibrary.STORE_FAILED;
     }
 

@@ -46,6 +46,11 @@ public final class PasscodeEngine extends NativeHandle {
      */
     public Issued issue(Channel channel, Purpose purpose, String identifier, String client, String locale)
             throws PasscodeException {
+        return issue(channel.number(), purpose.number(), identifier, client, locale);
+    }
+
+    /** issue() with the C ABI's raw numbers: the typed API cannot pass an unknown one, this can. */
+    Issued issue(int channel, int purpose, String identifier, String client, String locale) throws PasscodeException {
         byte[] id = utf8(identifier);
         byte[] cl = optional(client);
         byte[] lo = optional(locale);
@@ -53,7 +58,7 @@ public final class PasscodeEngine extends NativeHandle {
             PointerByReference out = new PointerByReference();
             PasscodeLibrary.Failure failure = new PasscodeLibrary.Failure();
             int s = PasscodeLibrary.passcode_issue(
-                    engine, channel.number(), purpose.number(), id, id.length, cl, length(cl), lo, length(lo), out, failure);
+                    engine, channel, purpose, id, id.length, cl, length(cl), lo, length(lo), out, failure);
             if (s != 0) {
                 throw failure.exception(s);
             }
@@ -100,8 +105,13 @@ public final class PasscodeEngine extends NativeHandle {
 
     /** An operator's unlock: clears the subject's failures and any lock, temporary or hard. */
     public void unlock(Channel channel, String identifier) throws PasscodeException {
+        unlock(channel.number(), identifier);
+    }
+
+    /** unlock() with the C ABI's raw channel number. */
+    void unlock(int channel, String identifier) throws PasscodeException {
         byte[] id = utf8(identifier);
-        call(engine -> check(PasscodeLibrary.passcode_unlock(engine, channel.number(), id, id.length)));
+        call(engine -> check(PasscodeLibrary.passcode_unlock(engine, channel, id, id.length)));
     }
 
     /** The library's version, e.g. "0.1.0". */
