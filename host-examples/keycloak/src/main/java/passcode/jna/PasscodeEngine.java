@@ -55,14 +55,13 @@ public final class PasscodeEngine extends NativeHandle {
         byte[] cl = optional(client);
         byte[] lo = optional(locale);
         return call(engine -> {
-            PointerByReference out = new PointerByReference();
-            PasscodeLibrary.Failure failure = new PasscodeLibrary.Failure();
+            PasscodeLibrary.Scratch scratch = PasscodeLibrary.scratch();
             int s = PasscodeLibrary.passcode_issue(
-                    engine, channel, purpose, id, id.length, cl, length(cl), lo, length(lo), out, failure);
+                    engine, channel, purpose, id, id.length, cl, length(cl), lo, length(lo), scratch.out, scratch.failure);
             if (s != 0) {
-                throw failure.exception(s);
+                throw scratch.exception(s);
             }
-            return PasscodeLibrary.takeIssued(out.getValue());
+            return PasscodeLibrary.takeIssued(scratch.result());
         });
     }
 
@@ -72,13 +71,13 @@ public final class PasscodeEngine extends NativeHandle {
         byte[] cl = optional(client);
         byte[] lo = optional(locale);
         return call(engine -> {
-            PointerByReference out = new PointerByReference();
-            PasscodeLibrary.Failure failure = new PasscodeLibrary.Failure();
-            int s = PasscodeLibrary.passcode_resend(engine, t, t.length, cl, length(cl), lo, length(lo), out, failure);
+            PasscodeLibrary.Scratch scratch = PasscodeLibrary.scratch();
+            int s = PasscodeLibrary.passcode_resend(
+                    engine, t, t.length, cl, length(cl), lo, length(lo), scratch.out, scratch.failure);
             if (s != 0) {
-                throw failure.exception(s);
+                throw scratch.exception(s);
             }
-            return PasscodeLibrary.takeIssued(out.getValue());
+            return PasscodeLibrary.takeIssued(scratch.result());
         });
     }
 
@@ -87,13 +86,12 @@ public final class PasscodeEngine extends NativeHandle {
         byte[] t = utf8(token);
         byte[] c = utf8(code);
         return call(engine -> {
-            PointerByReference out = new PointerByReference();
-            PasscodeLibrary.Failure failure = new PasscodeLibrary.Failure();
-            int s = PasscodeLibrary.passcode_verify(engine, t, t.length, c, c.length, out, failure);
+            PasscodeLibrary.Scratch scratch = PasscodeLibrary.scratch();
+            int s = PasscodeLibrary.passcode_verify(engine, t, t.length, c, c.length, scratch.out, scratch.failure);
             if (s != 0) {
-                throw failure.exception(s);
+                throw scratch.exception(s);
             }
-            return PasscodeLibrary.takeVerified(out.getValue());
+            return PasscodeLibrary.takeVerified(scratch.result());
         });
     }
 

@@ -1,6 +1,7 @@
 package passcode.jna;
 
 import com.sun.jna.Callback;
+import com.sun.jna.Memory;
 import com.sun.jna.Native;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.Pointer;
@@ -64,7 +65,7 @@ final class PasscodeLibrary {
         }
     }
 
-    /** PasscodeFailure: written by a failed call that was given one. */
+    /** PasscodeFailure: its layout, for reading it from a call's scratch memory. */
     @Structure.FieldOrder({"status", "has_attempts_left", "attempts_left", "has_retry_after", "retry_after"})
     public static class Failure extends Structure {
         public int status;
@@ -73,15 +74,49 @@ final class PasscodeLibrary {
         public byte has_retry_after;
         public long retry_after;
 
+        int offset(String field) {
+            return fieldOffset(field);
+        }
+    }
+
+    private static final Failure FAILURE_LAYOUT = new Failure();
+    private static final int FAILURE_STATUS = FAILURE_LAYOUT.offset("status");
+    private static final int FAILURE_HAS_ATTEMPTS = FAILURE_LAYOUT.offset("has_attempts_left");
+    private static final int FAILURE_ATTEMPTS = FAILURE_LAYOUT.offset("attempts_left");
+    private static final int FAILURE_HAS_RETRY = FAILURE_LAYOUT.offset("has_retry_after");
+    private static final int FAILURE_RETRY = FAILURE_LAYOUT.offset("retry_after");
+
+    /**
+     * Per-thread native memory for a call's out-pointer and PasscodeFailure: allocating and
+     * reflecting over a JNA Structure on every call would cost more than the engine's work.
+     */
+    static final class Scratch {
+        final Memory out = new Memory(Native.POINTER_SIZE);
+        final Memory failure = new Memory(FAILURE_LAYOUT.size());
+
+        /** The out-pointer a successful call wrote. */
+        Pointer result() {
+            return out.getPointer(0);
+        }
+
         /** The exception for a failed call's status, with the details if they are for that status. */
         PasscodeException exception(int returned) {
-            read();
-            boolean mine = status == returned;
+            boolean mine = failure.getInt(FAILURE_STATUS) == returned;
             return new PasscodeException(
                     returned,
-                    mine && has_attempts_left != 0 ? attempts_left : null,
-                    mine && has_retry_after != 0 ? retry_after : null);
+                    mine && failure.getByte(FAILURE_HAS_ATTEMPTS) != 0 ? failure.getInt(FAILURE_ATTEMPTS) : null,
+                    mine && failure.getByte(FAILURE_HAS_RETRY) != 0 ? failure.getLong(FAILURE_RETRY) : null);
         }
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    /** This thread's scratch memory, cleared. */
+    static Scratch scratch() {
+        Scratch s = SCRATCH.get();
+        s.out.setPointer(0, null);
+        s.failure.setInt(FAILURE_STATUS, 0);
+        return s;
     }
 
     /** PasscodeStore's get callback. */
@@ -192,8 +227,8 @@ final class PasscodeLibrary {
             long clientLen,
             byte[] locale,
             long localeLen,
-            PointerByReference out,
-            Failure failure);
+            Pointer out,
+            Pointer failure);
 
     static native int passcode_resend(
             Pointer engine,
@@ -203,11 +238,11 @@ final class PasscodeLibrary {
             long clientLen,
             byte[] locale,
             long localeLen,
-            PointerByReference out,
-            Failure failure);
+            Pointer out,
+            Pointer failure);
 
     static native int passcode_verify(
-            Pointer engine, byte[] token, long tokenLen, byte[] code, long codeLen, PointerByReference out, Failure failure);
+            Pointer engine, byte[] token, long tokenLen, byte[] code, long codeLen, Pointer out, Pointer failure);
 
     static native int passcode_cancel(Pointer engine, byte[] token, long tokenLen);
 
