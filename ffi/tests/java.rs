@@ -117,12 +117,15 @@ fn java(main: &str) -> Command {
 #[test]
 fn java_tests_pass_with_their_closing_line() {
     let redis = support::RedisServer::start();
-    let out = java("passcode.keycloak.tests.TestMain").env("PASSCODE_TEST_REDIS_URL", redis.url()).output().expect("java runs");
+    let out = java("passcode.keycloak.tests.TestMain")
+        .env("PASSCODE_TEST_REDIS_URL", redis.url())
+        .output()
+        .expect("java runs");
     let text = show(&out);
     let closing = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.strip_suffix(" passed, 0 failed").and_then(|n| n.parse::<u32>().ok()))
-        .last();
+        .next_back();
     assert!(out.status.success(), "the Java tests failed:\n{text}");
     let passed = closing.unwrap_or_else(|| panic!("no closing `N passed, 0 failed` line:\n{text}"));
     assert!(passed >= 25, "only {passed} Java tests ran:\n{text}");
@@ -153,7 +156,8 @@ fn the_binding_status_enum_is_the_headers() {
 
 #[test]
 fn the_provider_jar_holds_the_service_file_and_theme_and_no_stand_ins() {
-    let jar = Path::new(classpath().split(':').find(|p| p.ends_with("/passcode-keycloak.jar")).expect("the provider jar"));
+    let jar =
+        Path::new(classpath().split(':').find(|p| p.ends_with("/passcode-keycloak.jar")).expect("the provider jar"));
     let out = Command::new("jar").arg("tf").arg(jar).output().expect("jar runs");
     let entries = String::from_utf8_lossy(&out.stdout).to_string();
     for needed in [
@@ -171,9 +175,9 @@ fn the_provider_jar_holds_the_service_file_and_theme_and_no_stand_ins() {
             "the provider jar must not carry a stand-in of Keycloak's types: {line}"
         );
     }
-    let services = std::fs::read_to_string(
-        repo().join("host-examples/keycloak/src/main/resources/META-INF/services/org.keycloak.authentication.AuthenticatorFactory"),
-    )
+    let services = std::fs::read_to_string(repo().join(
+        "host-examples/keycloak/src/main/resources/META-INF/services/org.keycloak.authentication.AuthenticatorFactory",
+    ))
     .expect("the service file");
     for class in services.lines().filter(|l| !l.trim().is_empty()) {
         let path = format!("{}.class", class.replace('.', "/"));
