@@ -25,21 +25,11 @@ public enum Channel {
 
     /** The channel with this C ABI value, or null. */
     public static Channel of(int number) {
-        for (Channel c : values()) {
-            if (c.number == number) {
-                return c;
-            }
-        }
-        return null;
+        return Labelled.find(values(), v -> v.number == number);
     }
 
     /** The channel with this name ("email", "sms"), or null. */
     public static Channel named(String label) {
-        for (Channel c : values()) {
-            if (c.label.equals(label)) {
-                return c;
-            }
-        }
-        return null;
+        return Labelled.find(values(), v -> v.label.equals(label));
     }
 }

@@ -28,21 +28,11 @@ public enum Purpose {
 
     /** The purpose with this C ABI value, or null. */
     public static Purpose of(int number) {
-        for (Purpose p : values()) {
-            if (p.number == number) {
-                return p;
-            }
-        }
-        return null;
+        return Labelled.find(values(), v -> v.number == number);
     }
 
     /** The purpose with this name ("sign-in", ...), or null. */
     public static Purpose named(String label) {
-        for (Purpose p : values()) {
-            if (p.label.equals(label)) {
-                return p;
-            }
-        }
-        return null;
+        return Labelled.find(values(), v -> v.label.equals(label));
     }
 }
