@@ -69,11 +69,17 @@ final class Fixture {
         return c;
     }
 
-    /** A new empty folder for an outbox. */
+    /** A new empty folder for an outbox, removed with what it holds when the run ends. */
     static Path outbox() {
         try {
             Path dir = Files.createTempDirectory("passcode-outbox");
-            dir.toFile().deleteOnExit();
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                try (var files = Files.walk(dir)) {
+                    files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+                } catch (IOException ignored) {
+                    // Best effort: a temporary folder.
+                }
+            }));
             return dir;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
