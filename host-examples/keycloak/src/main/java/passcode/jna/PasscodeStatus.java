@@ -40,6 +40,10 @@ public enum PasscodeStatus {
     PANIC(7002),
     BUFFER_TOO_SMALL(7003),
     UNRECOGNISED(7004),
+    DELIVERY_QUEUE_FULL(8001),
+    NO_SENDER(8002),
+    DELIVERY_STOPPED(8003),
+    DELIVERY_FAILED(8004),
     /** A number this binding has no name for (a newer library): see PasscodeException.number(). */
     OTHER(-1);
 
