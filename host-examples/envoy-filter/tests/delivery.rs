@@ -203,3 +203,17 @@ fn the_binary_logs_deliveries_without_codes_addresses_or_numbers() {
     }
     assert!(!all.contains(&base64::engine::general_purpose::STANDARD.encode(key.as_bytes())));
 }
+
+#[test]
+fn a_production_config_needs_a_real_sender() {
+    let wasm = require_wasm().unwrap_or_else(|m| panic!("{m}"));
+    let mut config = passcode_envoy_filter::gateway::GatewayConfig::development(wasm);
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.engine_config = format!("{DEFAULT_ENGINE_CONFIG}\n[delivery]\nproduction = true\n");
+    let e = passcode_envoy_filter::gateway::Gateway::start(config.clone()).err().expect("refused");
+    assert!(e.contains("names no sender"), "{e}");
+    config.engine_config =
+        format!("{DEFAULT_ENGINE_CONFIG}\n[delivery]\nproduction = true\n[delivery.outbox]\ndir = \"outbox\"\n");
+    let e = passcode_envoy_filter::gateway::Gateway::start(config).err().expect("refused");
+    assert!(e.contains("delivery.outbox"), "{e}");
+}
