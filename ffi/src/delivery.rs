@@ -9,14 +9,14 @@
 use std::os::raw::{c_char, c_void};
 use std::sync::Arc;
 
-use passcode_core::{Config, IssueRequest};
+use passcode_core::Config;
 use passcode_delivery::{Delivery, DeliveryEvent, DeliveryEventKind, DeliveryEventSink};
 
-use crate::engine::{channel_from, channel_value, purpose_from, purpose_value};
+use crate::engine::{channel_value, issue_request, purpose_value, resend_args};
 use crate::error::{report, PasscodeFailure, PasscodeStatus, Refusal};
 use crate::ffi::{
-    free_arc, try_from_ptr, try_optional_text, try_out, try_ref, try_text, write_out, ArcCastPtr, BoxCastPtr, Castable,
-    PASSCODE_MAX_CONFIG_BYTES, PASSCODE_MAX_TEXT_BYTES,
+    free_arc, try_from_ptr, try_out, try_ref, try_text, write_out, ArcCastPtr, BoxCastPtr, Castable,
+    PASSCODE_MAX_CONFIG_BYTES,
 };
 use crate::issued::{IssuedValue, PasscodeIssued};
 use crate::panic::ffi_panic_boundary;
@@ -186,6 +186,25 @@ impl From<passcode_delivery::Error> for Refusal {
     }
 }
 
+/// Queues the message in its reserved place (or gives the place back when `deliver` is false),
+/// then hands the issued challenge to the caller.
+///
+/// # Safety
+/// `out` is not NULL and valid for a write.
+unsafe fn send_and_hand_out(
+    slot: passcode_delivery::Slot,
+    issued: IssuedValue,
+    deliver: bool,
+    out: *mut *mut PasscodeIssued,
+) -> Result<(), Refusal> {
+    if deliver {
+        slot.send(issued.outgoing())?;
+    }
+    // SAFETY: per this function's contract.
+    unsafe { write_out(out, PasscodeIssued::to_mut_ptr(issued)) };
+    Ok(())
+}
+
 /// Opens delivery from a config's `[delivery]` section (the same config text as
 /// `passcode_engine_new`; the rest of it is checked too): builds its senders, reads their
 /// secrets from the variables and files the config names, and starts its worker threads.
@@ -317,24 +336,14 @@ pub unsafe extern "C" fn passcode_issue_and_send(
             let engine = try_ref!(engine);
             let delivery = try_ref!(delivery);
             let out = try_out!(out);
-            let identifier = try_text!(identifier, identifier_len, PASSCODE_MAX_TEXT_BYTES);
-            let client = try_optional_text!(client, client_len, PASSCODE_MAX_TEXT_BYTES);
-            let locale = try_optional_text!(locale, locale_len, PASSCODE_MAX_TEXT_BYTES);
-            let request = IssueRequest {
-                channel: channel_from(channel)?,
-                identifier,
-                purpose: purpose_from(purpose)?,
-                client,
-                locale,
-            };
+            // SAFETY: the text pointers are NULL or valid for their lengths, per the contract.
+            let request = unsafe {
+                issue_request(channel, purpose, identifier, identifier_len, client, client_len, locale, locale_len)
+            }?;
             let slot = delivery.reserve(request.channel)?;
             let issued = IssuedValue::new(&engine.issue(&request)?);
-            if deliver {
-                slot.send(issued.outgoing())?;
-            }
             // SAFETY: `out` is not NULL and the caller promises it is valid for a write.
-            unsafe { write_out(out, PasscodeIssued::to_mut_ptr(issued)) };
-            Ok(())
+            unsafe { send_and_hand_out(slot, issued, deliver, out) }
         })();
         // SAFETY: `failure` is NULL or valid for a write, per the contract.
         unsafe { report(result, failure) }
@@ -373,17 +382,13 @@ pub unsafe extern "C" fn passcode_resend_and_send(
             let engine = try_ref!(engine);
             let delivery = try_ref!(delivery);
             let out = try_out!(out);
-            let token = try_text!(token, token_len, PASSCODE_MAX_TEXT_BYTES);
-            let client = try_optional_text!(client, client_len, PASSCODE_MAX_TEXT_BYTES);
-            let locale = try_optional_text!(locale, locale_len, PASSCODE_MAX_TEXT_BYTES);
+            // SAFETY: the text pointers are NULL or valid for their lengths, per the contract.
+            let (token, client, locale) =
+                unsafe { resend_args(token, token_len, client, client_len, locale, locale_len) }?;
             let slot = delivery.reserve_any()?;
             let issued = IssuedValue::new(&engine.resend(token, client, locale)?);
-            if deliver {
-                slot.send(issued.outgoing())?;
-            }
             // SAFETY: `out` is not NULL and the caller promises it is valid for a write.
-            unsafe { write_out(out, PasscodeIssued::to_mut_ptr(issued)) };
-            Ok(())
+            unsafe { send_and_hand_out(slot, issued, deliver, out) }
         })();
         // SAFETY: `failure` is NULL or valid for a write, per the contract.
         unsafe { report(result, failure) }

@@ -77,7 +77,7 @@ pub(crate) fn purpose_value(p: Purpose) -> PasscodePurpose {
     }
 }
 
-pub(crate) fn channel_from(n: u32) -> Result<Channel, Refusal> {
+fn channel_from(n: u32) -> Result<Channel, Refusal> {
     match n {
         1 => Ok(Channel::Email),
         2 => Ok(Channel::Sms),
@@ -85,8 +85,48 @@ pub(crate) fn channel_from(n: u32) -> Result<Channel, Refusal> {
     }
 }
 
-pub(crate) fn purpose_from(n: u32) -> Result<Purpose, Refusal> {
+fn purpose_from(n: u32) -> Result<Purpose, Refusal> {
     Purpose::ALL.into_iter().find(|p| purpose_value(*p) as u32 == n).ok_or(PasscodeStatus::InvalidArgument.into())
+}
+
+/// The arguments of an issue, checked: shared by `passcode_issue` and `passcode_issue_and_send`.
+///
+/// # Safety
+/// Each text pointer is NULL or valid for reads of its length during the call.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn issue_request<'a>(
+    channel: u32,
+    purpose: u32,
+    identifier: *const c_char,
+    identifier_len: usize,
+    client: *const c_char,
+    client_len: usize,
+    locale: *const c_char,
+    locale_len: usize,
+) -> Result<IssueRequest<'a>, Refusal> {
+    let identifier = try_text!(identifier, identifier_len, PASSCODE_MAX_TEXT_BYTES);
+    let client = try_optional_text!(client, client_len, PASSCODE_MAX_TEXT_BYTES);
+    let locale = try_optional_text!(locale, locale_len, PASSCODE_MAX_TEXT_BYTES);
+    Ok(IssueRequest { channel: channel_from(channel)?, identifier, purpose: purpose_from(purpose)?, client, locale })
+}
+
+/// The token, client and locale of a resend, checked: shared by `passcode_resend` and
+/// `passcode_resend_and_send`.
+///
+/// # Safety
+/// Each text pointer is NULL or valid for reads of its length during the call.
+pub(crate) unsafe fn resend_args<'a>(
+    token: *const c_char,
+    token_len: usize,
+    client: *const c_char,
+    client_len: usize,
+    locale: *const c_char,
+    locale_len: usize,
+) -> Result<(&'a str, Option<&'a str>, Option<&'a str>), Refusal> {
+    let token = try_text!(token, token_len, PASSCODE_MAX_TEXT_BYTES);
+    let client = try_optional_text!(client, client_len, PASSCODE_MAX_TEXT_BYTES);
+    let locale = try_optional_text!(locale, locale_len, PASSCODE_MAX_TEXT_BYTES);
+    Ok((token, client, locale))
 }
 
 /// Parts the host brings instead of the defaults. Every member may be NULL (the default:
@@ -245,16 +285,10 @@ pub unsafe extern "C" fn passcode_issue(
         let result = (|| -> Result<(), Refusal> {
             let engine = try_ref!(engine);
             let out = try_out!(out);
-            let identifier = try_text!(identifier, identifier_len, PASSCODE_MAX_TEXT_BYTES);
-            let client = try_optional_text!(client, client_len, PASSCODE_MAX_TEXT_BYTES);
-            let locale = try_optional_text!(locale, locale_len, PASSCODE_MAX_TEXT_BYTES);
-            let request = IssueRequest {
-                channel: channel_from(channel)?,
-                identifier,
-                purpose: purpose_from(purpose)?,
-                client,
-                locale,
-            };
+            // SAFETY: the text pointers are NULL or valid for their lengths, per the contract.
+            let request = unsafe {
+                issue_request(channel, purpose, identifier, identifier_len, client, client_len, locale, locale_len)
+            }?;
             let issued = engine.issue(&request)?;
             // SAFETY: `out` is not NULL and the caller promises it is valid for a write.
             unsafe { write_out(out, PasscodeIssued::to_mut_ptr(IssuedValue::new(&issued))) };
@@ -301,9 +335,9 @@ pub unsafe extern "C" fn passcode_resend(
         let result = (|| -> Result<(), Refusal> {
             let engine = try_ref!(engine);
             let out = try_out!(out);
-            let token = try_text!(token, token_len, PASSCODE_MAX_TEXT_BYTES);
-            let client = try_optional_text!(client, client_len, PASSCODE_MAX_TEXT_BYTES);
-            let locale = try_optional_text!(locale, locale_len, PASSCODE_MAX_TEXT_BYTES);
+            // SAFETY: the text pointers are NULL or valid for their lengths, per the contract.
+            let (token, client, locale) =
+                unsafe { resend_args(token, token_len, client, client_len, locale, locale_len) }?;
             let issued = engine.resend(token, client, locale)?;
             // SAFETY: `out` is not NULL and the caller promises it is valid for a write.
             unsafe { write_out(out, PasscodeIssued::to_mut_ptr(IssuedValue::new(&issued))) };

@@ -251,7 +251,7 @@ impl From<PasscodeStatus> for Refusal {
 }
 
 /// Lets the NULL-check macros `return status.into()` from functions that return a result.
-impl From<PasscodeStatus> for Result<(), Refusal> {
+impl<T> From<PasscodeStatus> for Result<T, Refusal> {
     fn from(status: PasscodeStatus) -> Self {
         Err(status.into())
     }

@@ -189,6 +189,21 @@ func optional(s string) (*C.char, C.size_t, func()) {
 
 func str(s C.PasscodeStr) string { return C.GoStringN(s.data, C.int(s.len)) }
 
+// cText is a text argument in C memory: pointer and length.
+type cText struct {
+	p *C.char
+	n C.size_t
+}
+
+// cArgs copies the identifier (or token) and the optional client and locale into C memory;
+// free releases them.
+func cArgs(required, client, locale string) (a, c, l cText, free func()) {
+	ap, an, f1 := text(required)
+	cp, cn, f2 := optional(client)
+	lp, ln, f3 := optional(locale)
+	return cText{ap, an}, cText{cp, cn}, cText{lp, ln}, func() { f1(); f2(); f3() }
+}
+
 //export passcodeGoClockNow
 func passcodeGoClockNow(h C.uintptr_t) C.uint64_t {
 	now := cgo.Handle(h).Value().(func() time.Time)()
@@ -314,15 +329,11 @@ func (e *Engine) Issue(r IssueRequest) (*Issued, error) {
 	if e.ptr == nil {
 		return nil, ErrClosed
 	}
-	id, idn, f1 := text(r.Identifier)
-	defer f1()
-	cl, cln, f2 := optional(r.Client)
-	defer f2()
-	lo, lon, f3 := optional(r.Locale)
-	defer f3()
+	id, cl, lo, free := cArgs(r.Identifier, r.Client, r.Locale)
+	defer free()
 	var out *C.PasscodeIssued
 	var f C.PasscodeFailure
-	s := C.passcode_issue(e.ptr, C.uint32_t(r.Channel), C.uint32_t(r.Purpose), id, idn, cl, cln, lo, lon, &out, &f)
+	s := C.passcode_issue(e.ptr, C.uint32_t(r.Channel), C.uint32_t(r.Purpose), id.p, id.n, cl.p, cl.n, lo.p, lo.n, &out, &f)
 	if err := failure(s, &f); err != nil {
 		return nil, err
 	}
@@ -336,15 +347,11 @@ func (e *Engine) Resend(token, client, locale string) (*Issued, error) {
 	if e.ptr == nil {
 		return nil, ErrClosed
 	}
-	t, tn, f1 := text(token)
-	defer f1()
-	cl, cln, f2 := optional(client)
-	defer f2()
-	lo, lon, f3 := optional(locale)
-	defer f3()
+	t, cl, lo, free := cArgs(token, client, locale)
+	defer free()
 	var out *C.PasscodeIssued
 	var f C.PasscodeFailure
-	if err := failure(C.passcode_resend(e.ptr, t, tn, cl, cln, lo, lon, &out, &f), &f); err != nil {
+	if err := failure(C.passcode_resend(e.ptr, t.p, t.n, cl.p, cl.n, lo.p, lo.n, &out, &f), &f); err != nil {
 		return nil, err
 	}
 	return issued(out), nil
@@ -507,16 +514,12 @@ func (e *Engine) IssueAndSend(d *Delivery, deliver bool, r IssueRequest) (*Issue
 	if e.ptr == nil || d.ptr == nil {
 		return nil, ErrClosed
 	}
-	id, idn, f1 := text(r.Identifier)
-	defer f1()
-	cl, cln, f2 := optional(r.Client)
-	defer f2()
-	lo, lon, f3 := optional(r.Locale)
-	defer f3()
+	id, cl, lo, free := cArgs(r.Identifier, r.Client, r.Locale)
+	defer free()
 	var out *C.PasscodeIssued
 	var f C.PasscodeFailure
-	s := C.passcode_issue_and_send(e.ptr, d.ptr, C.bool(deliver), C.uint32_t(r.Channel), C.uint32_t(r.Purpose), id, idn,
-		cl, cln, lo, lon, &out, &f)
+	s := C.passcode_issue_and_send(e.ptr, d.ptr, C.bool(deliver), C.uint32_t(r.Channel), C.uint32_t(r.Purpose),
+		id.p, id.n, cl.p, cl.n, lo.p, lo.n, &out, &f)
 	if err := failure(s, &f); err != nil {
 		return nil, err
 	}
@@ -532,15 +535,12 @@ func (e *Engine) ResendAndSend(d *Delivery, deliver bool, token, client, locale 
 	if e.ptr == nil || d.ptr == nil {
 		return nil, ErrClosed
 	}
-	t, tn, f1 := text(token)
-	defer f1()
-	cl, cln, f2 := optional(client)
-	defer f2()
-	lo, lon, f3 := optional(locale)
-	defer f3()
+	t, cl, lo, free := cArgs(token, client, locale)
+	defer free()
 	var out *C.PasscodeIssued
 	var f C.PasscodeFailure
-	if err := failure(C.passcode_resend_and_send(e.ptr, d.ptr, C.bool(deliver), t, tn, cl, cln, lo, lon, &out, &f), &f); err != nil {
+	s := C.passcode_resend_and_send(e.ptr, d.ptr, C.bool(deliver), t.p, t.n, cl.p, cl.n, lo.p, lo.n, &out, &f)
+	if err := failure(s, &f); err != nil {
 		return nil, err
 	}
 	return issued(out), nil
