@@ -24,7 +24,7 @@ fn it_starts_on_defaults_and_prints_the_url_to_open() {
     let wasm = require_wasm().unwrap_or_else(|m| panic!("{m}"));
     let outbox = std::env::temp_dir().join(format!("passcode-bin-outbox-{}", std::process::id()));
     let child = Command::new(BIN)
-        .args(["--listen", "127.0.0.1:0", "--quiet-outbox", "--wasm"])
+        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--quiet-outbox", "--wasm"])
         .arg(&wasm)
         .arg("--outbox")
         .arg(&outbox)
@@ -70,5 +70,32 @@ fn help_lists_the_options() {
     let text = String::from_utf8_lossy(&out.stdout);
     for option in ["--listen", "--upstream", "--config", "--outbox", "--accounts", "PASSCODE_KEY_1"] {
         assert!(text.contains(option), "{option}");
+    }
+    for o in passcode_envoy_filter::options::OPTIONS {
+        assert!(text.contains(&format!("--{} ", o.key.replace('_', "-"))), "{}", o.key);
+    }
+}
+
+#[test]
+fn the_readme_lists_every_option() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for o in passcode_envoy_filter::options::OPTIONS {
+        let flag = format!("`--{}", o.key.replace('_', "-"));
+        assert!(readme.contains(&flag), "the README's options table lacks {flag}`");
+    }
+}
+
+#[test]
+fn a_bad_option_is_a_clear_error() {
+    for (args, says) in [
+        (&["--trust-forwarded"][..], "--xff-trusted-hops"),
+        (&["--max-connections", "many"][..], "max_connections: not a whole number"),
+        (&["--listen"][..], "--listen needs a value"),
+        (&["--log-format", "xml"][..], "log_format"),
+    ] {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
     }
 }
