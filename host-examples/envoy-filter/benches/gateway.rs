@@ -1,6 +1,8 @@
-//! The gateway's verify requests per second on loopback under `wrk` (Debian's `wrk`):
+//! The gateway's verify requests per second and p99 on loopback under `wrk` (Debian's `wrk`),
+//! next to the same server's trivial route (`/healthz`, a 204) in the same run:
 //! `cargo bench -p passcode-envoy-filter --bench gateway`. It starts the gateway in this
-//! process, prepares challenges through the API, then runs wrk with `benches/verify.lua`.
+//! process, prepares challenges through the API, then runs wrk on `/healthz` and with
+//! `benches/verify.lua`, and prints both figures and their ratio.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -12,8 +14,9 @@ use passcode_envoy_filter::host::require_wasm;
 
 const CHALLENGES: usize = 4000;
 
-/// Starts a sign-in from a distinct client address (the gateway trusts X-Forwarded-For
-/// here, so the per-client send bucket does not cap the preparation) and returns the token.
+/// Starts a sign-in from a distinct client address (the gateway trusts one X-Forwarded-For
+/// hop here, so the per-client send bucket does not cap the preparation) and returns the
+/// challenge cookie's value.
 fn start(addr: SocketAddr, i: usize) -> String {
     let body = format!(r#"{{"channel":"email","identifier":"bench{i}@example.com"}}"#);
     let req = format!(
@@ -32,6 +35,45 @@ fn start(addr: SocketAddr, i: usize) -> String {
     cookie["set-cookie: passcode_challenge=".len()..].split(';').next().unwrap().to_string()
 }
 
+/// Runs wrk for 10 s with 2 threads and 32 connections; returns its output.
+fn wrk(url: &str, script: Option<&Path>, tokens: &Path) -> String {
+    let mut cmd = Command::new("wrk");
+    cmd.args(["-t2", "-c32", "-d10s", "--latency"]);
+    if let Some(s) = script {
+        cmd.arg("-s").arg(s);
+    }
+    let out = cmd.arg(url).env("TOKENS_FILE", tokens).output().expect("run wrk");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "wrk failed: {text}");
+    text
+}
+
+/// Requests per second and the p99 latency (ms) from wrk's output.
+fn figures(wrk: &str) -> (f64, f64) {
+    let rps = wrk
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no Requests/sec in {wrk}"));
+    let p99 = wrk
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("99%"))
+        .map(str::trim)
+        .and_then(|v| {
+            let (n, scale) = if let Some(us) = v.strip_suffix("us") {
+                (us, 0.001)
+            } else if let Some(ms) = v.strip_suffix("ms") {
+                (ms, 1.0)
+            } else {
+                (v.strip_suffix('s')?, 1000.0)
+            };
+            n.parse::<f64>().ok().map(|n| n * scale)
+        })
+        .unwrap_or_else(|| panic!("no 99% latency in {wrk}"));
+    (rps, p99)
+}
+
 fn main() {
     if Command::new("wrk").arg("--version").output().is_err() {
         panic!("wrk is missing: install Debian's `wrk` (scripts/setup does)");
@@ -41,9 +83,10 @@ fn main() {
     let outbox = std::env::temp_dir().join(format!("passcode-bench-outbox-{}", std::process::id()));
     let mut config = GatewayConfig::development(wasm);
     config.listen = "127.0.0.1:0".parse().unwrap();
+    config.admin_listen = None;
     config.print_outbox = false;
     config.outbox = outbox.clone();
-    config.trust_forwarded = true;
+    config.xff_trusted_hops = 1;
     config.workers = workers;
     let gateway = Gateway::start(config).unwrap();
     let addr = gateway.addr();
@@ -53,17 +96,16 @@ fn main() {
     std::fs::write(&tokens_file, tokens.join("\n")).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/verify.lua");
     println!("gateway on {addr} with {workers} workers (one component instance each); {CHALLENGES} challenges");
-    let out = Command::new("wrk")
-        .args(["-t2", "-c32", "-d10s", "--latency", "-s"])
-        .arg(&script)
-        .arg(format!("http://{addr}/passcode/verify"))
-        .env("TOKENS_FILE", &tokens_file)
-        .output()
-        .expect("run wrk");
-    print!("{}", String::from_utf8_lossy(&out.stdout));
-    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    let trivial = wrk(&format!("http://{addr}/healthz"), None, &tokens_file);
+    println!("--- GET /healthz (204) ---\n{trivial}");
+    let verify = wrk(&format!("http://{addr}/passcode/verify"), Some(&script), &tokens_file);
+    println!("--- POST /passcode/verify ---\n{verify}");
+    let (t_rps, t_p99) = figures(&trivial);
+    let (v_rps, v_p99) = figures(&verify);
+    println!("trivial route: {t_rps:.0} requests/s, p99 {t_p99:.2} ms");
+    println!("verify:        {v_rps:.0} requests/s, p99 {v_p99:.2} ms");
+    println!("verify / trivial: {:.2}", v_rps / t_rps);
     let _ = std::fs::remove_file(&tokens_file);
     let _ = std::fs::remove_dir_all(&outbox);
     drop(gateway);
-    assert!(out.status.success(), "wrk failed");
 }

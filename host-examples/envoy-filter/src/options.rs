@@ -103,6 +103,9 @@ options![
     ("log_level", "LEVEL", "info", "error, warn, info, debug or trace (or a tracing filter)"),
 ];
 
+/// Options to apply, in order (the file's, then the flags').
+pub type Options = Vec<(String, OptionValue)>;
+
 /// A value from a flag or the file.
 #[derive(Clone, Debug, PartialEq)]
 pub enum OptionValue {
@@ -236,7 +239,7 @@ pub fn apply(config: &mut GatewayConfig, key: &str, v: &OptionValue) -> Result<(
 
 /// The config file split in two: the `[gateway]` options, and the engine config text (the
 /// rest, for core and the component).
-pub fn split_config_file(text: &str) -> Result<(Vec<(String, OptionValue)>, String), String> {
+pub fn split_config_file(text: &str) -> Result<(Options, String), String> {
     let json = text.trim_start().starts_with('{');
     let (options, rest) = if json {
         let mut value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
@@ -300,7 +303,7 @@ pub fn help() -> String {
 /// The command line as options: `--config FILE` first (the file, then the flags over it),
 /// `--flag VALUE` and switches. Returns the options in the order to apply and the engine
 /// config text, if a file was given.
-pub fn parse_args(args: &[String]) -> Result<(Vec<(String, OptionValue)>, Option<String>), String> {
+pub fn parse_args(args: &[String]) -> Result<(Options, Option<String>), String> {
     let mut from_file = Vec::new();
     let mut engine = None;
     let mut flags = Vec::new();

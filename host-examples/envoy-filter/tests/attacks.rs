@@ -9,19 +9,9 @@ use std::io::Write;
 use std::net::{IpAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use support::{gateway, raw, PythonUpstream, TestGateway};
+use support::{gateway, raw, PythonUpstream};
 
 const JANE: &str = "jane@example.com";
-
-/// Signs in and returns the session cookie pair.
-fn sign_in(g: &TestGateway, who: &str) -> String {
-    let (r, challenge) = g.start_email(who);
-    assert_eq!(r.status, 202, "{}", r.body);
-    let code = g.code_for(who);
-    let v = g.post("/passcode/verify", &challenge, &format!(r#"{{"code":"{code}"}}"#));
-    assert_eq!(v.status, 200, "{}", v.body);
-    v.cookie_pair("passcode_session").expect("a session cookie")
-}
 
 /// A GET through the gateway with extra raw header lines, as bytes (they may hold CR or NUL).
 fn get_with(cookie: &str, extra: &[u8]) -> Vec<u8> {
@@ -44,7 +34,7 @@ fn a_bare_cr_in_a_header_never_reaches_the_upstream() {
     );
 
     let g = gateway(|c| c.upstream = Some(upstream.url()));
-    let session = sign_in(&g, JANE);
+    let session = g.sign_in(JANE);
     let before = upstream.seen().len();
     for (injection, what) in [
         (&b"X-Note: a\rX-Passcode-Subject: admin@example.com"[..], "a bare CR"),
@@ -185,7 +175,7 @@ fn rotating_x_forwarded_for_hits_the_client_limit_at_the_21st_start() {
 #[test]
 fn a_cookie_copied_before_sign_out_is_refused_after_it() {
     let g = gateway(|_| {});
-    let session = sign_in(&g, JANE);
+    let session = g.sign_in(JANE);
     let page = g.send("GET", "/", &[("Cookie", &session), ("Accept", "text/html")], None);
     assert_eq!(page.status, 200);
     let out = g.send(
@@ -202,14 +192,14 @@ fn a_cookie_copied_before_sign_out_is_refused_after_it() {
     let authz = g.send("GET", "/ext_authz/app", &[("Cookie", &session)], None);
     assert_eq!((authz.status, authz.json()["error"].as_str()), (401, Some("session-revoked")));
     // Signing in again gives a new session that works.
-    let again = sign_in(&g, JANE);
+    let again = g.sign_in(JANE);
     assert_eq!(g.send("GET", "/ext_authz/app", &[("Cookie", &again)], None).status, 200);
 }
 
 #[test]
 fn cross_site_requests_are_refused() {
     let g = gateway(|_| {});
-    let session = sign_in(&g, JANE);
+    let session = g.sign_in(JANE);
     let own = format!("http://{}", g.addr());
     for (origin, site) in [
         (Some("https://evil.example"), Some("cross-site")),
@@ -265,7 +255,7 @@ fn a_configured_public_origin_is_the_only_one_accepted() {
 fn underscore_and_respelt_identity_headers_never_reach_the_upstream() {
     let upstream = PythonUpstream::start();
     let g = gateway(|c| c.upstream = Some(upstream.url()));
-    let session = sign_in(&g, JANE);
+    let session = g.sign_in(JANE);
     let r = g.send(
         "GET",
         "/app",
@@ -294,7 +284,7 @@ fn underscore_and_respelt_identity_headers_never_reach_the_upstream() {
 #[test]
 fn every_page_and_answer_carries_the_security_headers() {
     let g = gateway(|_| {});
-    let session = sign_in(&g, JANE);
+    let session = g.sign_in(JANE);
     let signin = g.send("GET", "/signin", &[], None);
     let home = g.send("GET", "/", &[("Cookie", &session), ("Accept", "text/html")], None);
     let json = g.post("/passcode/verify", "", r#"{"code":"1"}"#);

@@ -7,19 +7,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::sync::mpsc;
 
-use support::{gateway, TestGateway};
+use support::gateway;
 
 const JANE: &str = "jane@example.com";
-
-/// Signs in and returns the session cookie pair.
-fn sign_in(g: &TestGateway, who: &str) -> String {
-    let (r, challenge) = g.start_email(who);
-    assert_eq!(r.status, 202, "{}", r.body);
-    let code = g.code_for(who);
-    let v = g.post("/passcode/verify", &challenge, &format!(r#"{{"code":"{code}"}}"#));
-    assert_eq!(v.status, 200, "{}", v.body);
-    v.cookie_pair("passcode_session").expect("a session cookie")
-}
 
 #[test]
 fn the_whole_flow_from_page_to_protected_page() {
@@ -244,7 +234,7 @@ fn ext_authz_allows_a_session_and_denies_the_rest() {
     let garbage = g.send("GET", "/ext_authz/x", &[("Cookie", "passcode_session=abc.def")], None);
     assert_eq!((garbage.status, garbage.json()["error"].as_str()), (401, Some("invalid-session")));
 
-    let session = sign_in(&g, JANE);
+    let session = g.sign_in(JANE);
     let ok = g.send("POST", "/ext_authz/api/orders?id=3", &[("Cookie", &session)], None);
     assert_eq!(ok.status, 200);
     assert_eq!(ok.header("x-passcode-subject"), Some(JANE));
@@ -252,7 +242,7 @@ fn ext_authz_allows_a_session_and_denies_the_rest() {
 
     // A session signed by another gateway (another key) is refused.
     let other = gateway(|_| {});
-    let foreign = sign_in(&other, JANE);
+    let foreign = other.sign_in(JANE);
     assert_eq!(g.send("GET", "/ext_authz/", &[("Cookie", &foreign)], None).status, 401);
 
     // Sessions end.
@@ -311,7 +301,7 @@ fn upstream() -> (String, mpsc::Receiver<String>) {
 fn signed_in_requests_reach_the_upstream_with_the_subject() {
     let (url, heads) = upstream();
     let g = gateway(|c| c.upstream = Some(url));
-    let session = sign_in(&g, JANE);
+    let session = g.sign_in(JANE);
     let r = g.send("GET", "/api/hello?x=1", &[("Cookie", &session), ("X-Passcode-Subject", "admin@example.com")], None);
     assert_eq!((r.status, r.body.as_str()), (200, "upstream"));
     let head = heads.recv().unwrap().to_ascii_lowercase();

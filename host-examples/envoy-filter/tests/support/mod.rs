@@ -55,6 +55,17 @@ impl TestGateway {
         (r, cookie)
     }
 
+    /// Signs in by email (start, the code from the outbox, verify) and returns the session
+    /// cookie pair.
+    pub fn sign_in(&self, who: &str) -> String {
+        let (r, challenge) = self.start_email(who);
+        assert_eq!(r.status, 202, "{}", r.body);
+        let code = self.code_for(who);
+        let v = self.post("/passcode/verify", &challenge, &format!(r#"{{"code":"{code}"}}"#));
+        assert_eq!(v.status, 200, "{}", v.body);
+        v.cookie_pair("passcode_session").expect("a session cookie")
+    }
+
     /// Waits until every queued message has been delivered or given up: delivery runs on its
     /// own threads, so a message lands a moment after the answer that queued it.
     pub fn settle(&self) {
