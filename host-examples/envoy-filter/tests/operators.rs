@@ -215,6 +215,16 @@ fn addresses(stdout: impl Read + Send + 'static) -> (String, String) {
     panic!("no URL printed");
 }
 
+/// Kills the gateway process when the test ends, however it ends.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn sigterm_finishes_requests_in_flight_and_drains_delivery() {
     let wasm = require_wasm().unwrap_or_else(|m| panic!("{m}"));
@@ -236,16 +246,19 @@ fn sigterm_finishes_requests_in_flight_and_drains_delivery() {
     )
     .unwrap();
     let key: String = (0..32).map(|i| format!("{:02x}", (i * 53 + 7) % 251)).collect();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_passcode-envoy-filter"))
-        .arg("--config")
-        .arg(&config)
-        .arg("--wasm")
-        .arg(&wasm)
-        .env("PASSCODE_KEY_1", &key)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the gateway");
+    let mut running = Running(
+        Command::new(env!("CARGO_BIN_EXE_passcode-envoy-filter"))
+            .arg("--config")
+            .arg(&config)
+            .arg("--wasm")
+            .arg(&wasm)
+            .env("PASSCODE_KEY_1", &key)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the gateway"),
+    );
+    let child = &mut running.0;
     let stderr = child.stderr.take().unwrap();
     let logs = std::thread::spawn(move || BufReader::new(stderr).lines().map_while(Result::ok).collect::<Vec<_>>());
     let (addr, admin) = addresses(child.stdout.take().unwrap());
