@@ -8,6 +8,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use passcode_envoy_filter::gateway::{Gateway, GatewayConfig};
 use passcode_envoy_filter::host::require_wasm;
@@ -47,6 +48,35 @@ fn wrk(url: &str, script: Option<&Path>, tokens: &Path) -> String {
     eprint!("{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "wrk failed: {text}");
     text
+}
+
+/// The CPU time this process (the gateway) has used: user plus system, from /proc.
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // The fields after the command (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = stat.rsplit_once(')').expect("a stat line").1.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    let hz: u64 = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(100);
+    Duration::from_micros(ticks * 1_000_000 / hz)
+}
+
+/// Runs wrk and returns its output and the gateway's CPU time per request (µs): a figure the
+/// other load on the machine moves less than requests per second.
+fn measured(url: &str, script: Option<&Path>, tokens: &Path) -> (String, f64) {
+    let before = process_cpu();
+    let out = wrk(url, script, tokens);
+    let cpu = process_cpu().saturating_sub(before);
+    let requests: f64 = out
+        .lines()
+        .find_map(|l| l.trim().split_once(" requests in ").map(|(n, _)| n.trim().parse().unwrap_or(0.0)))
+        .unwrap_or(0.0);
+    (out, cpu.as_secs_f64() * 1e6 / requests.max(1.0))
 }
 
 /// Requests per second and the p99 latency (ms) from wrk's output.
@@ -96,15 +126,15 @@ fn main() {
     std::fs::write(&tokens_file, tokens.join("\n")).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/verify.lua");
     println!("gateway on {addr} with {workers} workers (one component instance each); {CHALLENGES} challenges");
-    let trivial = wrk(&format!("http://{addr}/healthz"), None, &tokens_file);
+    let (trivial, t_cpu) = measured(&format!("http://{addr}/healthz"), None, &tokens_file);
     println!("--- GET /healthz (204) ---\n{trivial}");
-    let verify = wrk(&format!("http://{addr}/passcode/verify"), Some(&script), &tokens_file);
+    let (verify, v_cpu) = measured(&format!("http://{addr}/passcode/verify"), Some(&script), &tokens_file);
     println!("--- POST /passcode/verify ---\n{verify}");
     let (t_rps, t_p99) = figures(&trivial);
     let (v_rps, v_p99) = figures(&verify);
-    println!("trivial route: {t_rps:.0} requests/s, p99 {t_p99:.2} ms");
-    println!("verify:        {v_rps:.0} requests/s, p99 {v_p99:.2} ms");
-    println!("verify / trivial: {:.2}", v_rps / t_rps);
+    println!("trivial route: {t_rps:.0} requests/s, p99 {t_p99:.2} ms, gateway CPU {t_cpu:.1} µs per request");
+    println!("verify:        {v_rps:.0} requests/s, p99 {v_p99:.2} ms, gateway CPU {v_cpu:.1} µs per request");
+    println!("verify / trivial: {:.2} (requests per second)", v_rps / t_rps);
     let _ = std::fs::remove_file(&tokens_file);
     let _ = std::fs::remove_dir_all(&outbox);
     drop(gateway);

@@ -211,10 +211,12 @@ fn cross_site() -> Response {
     json_error(403, "cross-site", "this request must come from the sign-in page's own origin")
 }
 
-/// A header name as a CGI or WSGI server would see it, `-` and `_` alike: so that no spelling
-/// of `x-passcode-subject` gets through.
-fn normalised_name(name: &HeaderName) -> String {
-    name.as_str().chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect()
+/// Whether a header name is one the gateway sets, however it is spelt: read as a CGI or WSGI
+/// server would, any punctuation standing for `-` (names are lowercase already).
+fn is_identity_header(name: &HeaderName) -> bool {
+    let (name, prefix) = (name.as_str().as_bytes(), IDENTITY_HEADER_PREFIX.as_bytes());
+    name.len() > prefix.len()
+        && name.iter().zip(prefix).all(|(n, p)| if *p == b'-' { !n.is_ascii_alphanumeric() } else { n == p })
 }
 
 /// Removes client-sent identity headers and headers with underscores in their names.
@@ -225,7 +227,7 @@ impl HttpFilter for StripIdentityHeaders {
         let doomed: Vec<HeaderName> = request
             .headers
             .keys()
-            .filter(|n| n.as_str().contains('_') || normalised_name(n).starts_with(IDENTITY_HEADER_PREFIX))
+            .filter(|n| n.as_str().contains('_') || is_identity_header(n))
             .cloned()
             .collect();
         for name in doomed {
