@@ -224,12 +224,8 @@ pub struct StripIdentityHeaders;
 
 impl HttpFilter for StripIdentityHeaders {
     fn on_request(&self, request: &mut Request, _: &mut FilterContext<'_>) -> FilterStatus {
-        let doomed: Vec<HeaderName> = request
-            .headers
-            .keys()
-            .filter(|n| n.as_str().contains('_') || is_identity_header(n))
-            .cloned()
-            .collect();
+        let doomed: Vec<HeaderName> =
+            request.headers.keys().filter(|n| n.as_str().contains('_') || is_identity_header(n)).cloned().collect();
         for name in doomed {
             request.headers.remove(name);
         }

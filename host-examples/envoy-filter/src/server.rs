@@ -554,7 +554,7 @@ where
             .max_pending_accept_reset_streams(Some(20))
             .keep_alive_interval(Some(Duration::from_secs(30)))
             .keep_alive_timeout(Duration::from_secs(10));
-        drive(builder.serve_connection(io, service), &conn, limits.idle_timeout, stop).await;
+        drive(builder.serve_connection(io, service), &conn, Some(limits.idle_timeout), stop).await;
     } else {
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
@@ -563,34 +563,34 @@ where
             .max_buf_size(limits.max_header_bytes.max(8192))
             .keep_alive(true);
         // HTTP/1.1's idle time is the head timeout, which runs from the end of each answer.
-        drive(builder.serve_connection(io, service), &conn, Duration::MAX, stop).await;
+        drive(builder.serve_connection(io, service), &conn, None, stop).await;
     }
 }
 
 /// Runs a connection to its end: on the stop signal, or after `idle` with no request in
-/// flight, asks it to finish gracefully.
-async fn drive<C>(connection: C, conn: &ConnInfo, idle: Duration, mut stop: watch::Receiver<bool>)
+/// flight, asks it to finish gracefully (HTTP/1.1 closes after the answer in flight, HTTP/2
+/// sends GOAWAY) and waits for it.
+async fn drive<C>(connection: C, conn: &ConnInfo, idle: Option<Duration>, mut stop: watch::Receiver<bool>)
 where
     C: GracefulConnection,
 {
     let mut connection = pin!(connection);
-    let check = if idle == Duration::MAX { Duration::from_secs(3600) } else { idle / 4 };
-    let mut finishing = false;
-    loop {
-        tokio::select! {
-            _ = connection.as_mut() => return,
-            _ = stopped(&mut stop), if !finishing => {
-                connection.as_mut().graceful_shutdown();
-                finishing = true;
-            }
-            _ = tokio::time::sleep(check), if !finishing => {
-                if idle != Duration::MAX && conn.in_flight.load(Ordering::SeqCst) == 0 && conn.idle_for() >= idle {
-                    connection.as_mut().graceful_shutdown();
-                    finishing = true;
-                }
+    let idle_out = async {
+        let Some(idle) = idle else { return std::future::pending().await };
+        loop {
+            tokio::time::sleep(idle / 4).await;
+            if conn.in_flight.load(Ordering::SeqCst) == 0 && conn.idle_for() >= idle {
+                return;
             }
         }
+    };
+    tokio::select! {
+        _ = connection.as_mut() => return,
+        _ = stopped(&mut stop) => {}
+        _ = idle_out => {}
     }
+    connection.as_mut().graceful_shutdown();
+    let _ = connection.await;
 }
 
 /// A route's name for metrics: a small fixed set, never the path itself.
