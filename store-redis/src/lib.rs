@@ -26,16 +26,20 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod cluster;
+mod connection;
 mod options;
+mod sentinel;
 mod store;
 
 use std::sync::Arc;
 
 use passcode_core::{Config, Engine, EngineBuilder, Error, Store};
 
+pub use cluster::key_slot;
 pub use options::{
-    is_redis_url, RedisOptions, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_POOL_SIZE,
-    DEFAULT_PREFIX, DEFAULT_WAIT_TIMEOUT_MS,
+    is_redis_url, Deployment, NodeAddress, RedisOptions, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS,
+    DEFAULT_POOL_SIZE, DEFAULT_PREFIX, DEFAULT_REDIS_PORT, DEFAULT_SENTINEL_PORT, DEFAULT_WAIT_TIMEOUT_MS,
 };
 pub use store::RedisStore;
 

@@ -88,24 +88,40 @@ fn expiry_on_the_server_behaves_as_absence() {
 }
 
 #[test]
-fn versions_stay_new_when_the_counter_is_lost() {
-    // Eviction or an operator's DEL could drop the counter while records stay: versions
-    // must still not repeat, or a stale compare-and-swap could succeed (ABA).
+fn versions_come_from_the_record_and_the_server_clock_with_no_shared_key() {
+    // No counter shared between records: each write touches its own key only, versions
+    // follow the server's clock in microseconds, and grow even when the clock is behind a
+    // record's version (a clock stepped back, or a failover to a node whose clock is late).
     let server = RedisServer::start();
-    let mut o = RedisOptions::new(server.url());
-    o.prefix = unique_prefix("counter");
-    let s = RedisStore::open(&o).unwrap();
+    let s = store(&server, "versions");
+    let time_us = || {
+        let (secs, micros): (u64, u64) = server.query(&["TIME"]);
+        secs * 1_000_000 + micros
+    };
+    let before = time_us();
     let k = [6u8; 32];
     let v1 = s.put(&k, b"a", None, Expected::Absent, 0).unwrap().unwrap();
     let v2 = s.put(&k, b"b", None, Expected::Version(v1), 0).unwrap().unwrap();
-    let deleted: i64 = server.query(&["DEL", &format!("{}version", o.prefix)]);
-    assert_eq!(deleted, 1, "the counter lives at {{prefix}}version");
-    let k2 = [7u8; 32];
-    let v3 = s.put(&k2, b"x", None, Expected::Absent, 0).unwrap().unwrap();
-    assert!(v3 > v2, "{v3} > {v2}");
-    assert!(s.delete(&k, v2, 0).unwrap());
-    let v4 = s.put(&k, b"c", None, Expected::Absent, 0).unwrap().unwrap();
-    assert!(v4 > v3);
+    let after = time_us();
+    assert!(before <= v1 && v1 < v2 && v2 <= after, "{before} <= {v1} < {v2} <= {after}");
+    for i in 100..120u8 {
+        s.put(&[i; 32], b"x", Some(60), Expected::Absent, 0).unwrap().unwrap();
+    }
+    let keys: i64 = server.query(&["DBSIZE"]);
+    assert_eq!(keys, 21, "one Redis key per record and nothing else");
+
+    // A version ahead of the clock: the next one is one above it, not the clock's.
+    let rk = String::from_utf8(s.redis_key(&k)).unwrap();
+    let ahead = after + 3_600_000_000;
+    let _: i64 = server.query(&["HSET", &rk, "v", &ahead.to_string()]);
+    let v3 = s.put(&k, b"c", None, Expected::Version(ahead), 0).unwrap().unwrap();
+    assert_eq!(v3, ahead + 1);
+    // Deleted and written again: the clock again, above every version the key had while the
+    // clock was right; the old versions are dead.
+    assert!(s.delete(&k, v3, 0).unwrap());
+    let v4 = s.put(&k, b"d", None, Expected::Absent, 0).unwrap().unwrap();
+    assert!(v4 > v2 && v4 <= time_us(), "{v4}");
+    assert_eq!(s.put(&k, b"e", None, Expected::Version(v2), 0).unwrap(), None, "a stale version conflicts");
 }
 
 #[test]

@@ -40,7 +40,7 @@ fn writes_wait_for_the_replica_and_fail_closed_without_it() {
     let a = engine.issue(&request).unwrap();
     // WAIT returned, so the replica has the record now, not eventually.
     let on_replica: i64 = replica.query(&["DBSIZE"]);
-    assert!(on_replica >= 2, "the record and the version counter are on the replica: {on_replica}");
+    assert!(on_replica >= 1, "the record is on the replica: {on_replica}");
     let before = primary.store_commands();
     engine.verify(&a.token, "000000").unwrap_err();
     assert_eq!(primary.store_commands() - before, 3, "get, then EVALSHA and WAIT in one pipelined round trip");
