@@ -141,7 +141,8 @@ impl r2d2::ManageConnection for Manager {
 pub(crate) struct Pool {
     pool: r2d2::Pool<Manager>,
     shared: Arc<Shared>,
-    connect_timeout: Duration,
+    /// The longest wait for a connection.
+    wait: Duration,
 }
 
 /// A connection checked out of a [`Pool`]; it goes back when dropped.
@@ -149,25 +150,38 @@ pub(crate) type Pooled = r2d2::PooledConnection<Manager>;
 
 impl Pool {
     /// A pool of at most `size` connections to `target`. It opens one in the background at
-    /// once and the others on demand.
+    /// once and the others on demand. A checkout waits for a connection at most the connect
+    /// timeout, or with Sentinel, long enough to pass over one sentinel that does not answer
+    /// (its connect and command timeouts) before asking the next.
     pub fn new(target: Target, size: u32, timeouts: Timeouts) -> Pool {
+        let wait = match target {
+            Target::Fixed(_) => timeouts.connect,
+            Target::Primary(_) => timeouts.connect * 2 + timeouts.io,
+        };
+        let watched = match &target {
+            Target::Primary(resolver) => Some(Arc::downgrade(resolver)),
+            Target::Fixed(_) => None,
+        };
         let shared = Arc::new(Shared { generation: AtomicU64::new(0), last_error: Mutex::new(None) });
         let manager = Manager { target, timeouts, shared: shared.clone() };
         let pool = r2d2::Pool::builder()
             .max_size(size)
             .min_idle(Some(1))
-            .connection_timeout(timeouts.connect)
+            .connection_timeout(wait)
             .test_on_check_out(true)
             .error_handler(Box::new(r2d2::NopErrorHandler))
             .build_unchecked(manager);
-        Pool { pool, shared, connect_timeout: timeouts.connect }
+        if let Some(resolver) = watched {
+            watch_sentinels(resolver, Arc::downgrade(&shared), timeouts);
+        }
+        Pool { pool, shared, wait }
     }
 
     /// A connection, within the connect timeout; the error says why none could be opened.
     pub fn get(&self, op: &str) -> Result<Pooled, StoreError> {
         self.pool.get().map_err(|_| {
             let last = self.shared.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            let ms = self.connect_timeout.as_millis();
+            let ms = self.wait.as_millis();
             StoreError(match last {
                 Some(reason) => format!("{reason} (no connection within {ms} ms)"),
                 None => format!(
@@ -187,6 +201,27 @@ impl Pool {
     pub fn state(&self) -> r2d2::State {
         self.pool.state()
     }
+}
+
+/// How often the sentinels are asked whether the primary moved.
+pub(crate) const SENTINEL_CHECK_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Asks the sentinels every [`SENTINEL_CHECK_INTERVAL`], on a thread of its own, whether they
+/// name another primary than the one the pool's connections were opened to, and if so
+/// retires every idle connection. A switchover leaves the old primary writable until the
+/// sentinels turn it into a replica, which takes them about ten seconds; without this, the
+/// pool would keep writing there (and those writes would be lost). The thread ends when
+/// the pool is dropped.
+fn watch_sentinels(resolver: std::sync::Weak<SentinelResolver>, shared: std::sync::Weak<Shared>, timeouts: Timeouts) {
+    let spawned = std::thread::Builder::new().name("passcode-redis-sentinel-watch".into()).spawn(move || loop {
+        std::thread::sleep(SENTINEL_CHECK_INTERVAL);
+        let (Some(resolver), Some(shared)) = (resolver.upgrade(), shared.upgrade()) else { return };
+        if resolver.primary_moved(timeouts) {
+            shared.generation.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    // Without the thread, a switchover is still followed, on the first READONLY.
+    drop(spawned);
 }
 
 /// What an error means for the operation, in words that carry no key, value, URL or password.

@@ -29,6 +29,8 @@ pub(crate) struct SentinelResolver {
     /// AUTH for the primary.
     node_credentials: Credentials,
     tls: bool,
+    /// The primary the last connection was opened to.
+    connected: Mutex<Option<NodeAddress>>,
 }
 
 /// A failure: the error for r2d2, and our words for the operation's error text.
@@ -46,7 +48,14 @@ impl SentinelResolver {
         node_credentials: Credentials,
         tls: bool,
     ) -> Self {
-        SentinelResolver { sentinels: Mutex::new(sentinels), master_name, sentinel_credentials, node_credentials, tls }
+        SentinelResolver {
+            sentinels: Mutex::new(sentinels),
+            master_name,
+            sentinel_credentials,
+            node_credentials,
+            tls,
+            connected: Mutex::new(None),
+        }
     }
 
     /// A connection to the node the sentinels name as primary, once it says so itself.
@@ -71,12 +80,23 @@ impl SentinelResolver {
             };
             self.answered_first(sentinel);
             match self.connect_checked(&primary, timeouts) {
-                Ok(conn) => return Ok(conn),
+                Ok(conn) => {
+                    *self.connected.lock().unwrap_or_else(|p| p.into_inner()) = Some(primary);
+                    return Ok(conn);
+                }
                 // This sentinel's view may be stale (a failover in progress): ask the next.
                 Err(r) => last = Some(r),
             }
         }
         Err(last.unwrap_or_else(|| refusal(ErrorKind::InvalidClientConfig, "redis sentinel: no sentinels".into())))
+    }
+
+    /// Whether the first sentinel that answers names another primary than the one the
+    /// last connection went to. No answer is no news: the pool's own errors cover that.
+    pub fn primary_moved(&self, timeouts: Timeouts) -> bool {
+        let Some(connected) = self.connected.lock().unwrap_or_else(|p| p.into_inner()).clone() else { return false };
+        let order = self.sentinels.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        order.iter().find_map(|s| self.ask(s, timeouts).ok().flatten()).is_some_and(|named| named != connected)
     }
 
     /// The primary's address as one sentinel sees it, `None` if it does not know the name.

@@ -1,0 +1,134 @@
+//! Redis Sentinel: one primary, two replicas and three sentinels, started by the test on
+//! loopback. The store finds the primary through the sentinels, follows a failover without
+//! a restart of the engine, and keeps single use and the guess caps through it.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use passcode_core::config::StoreConfig;
+use passcode_core::{Config, Expected, Store, ERROR_TABLE};
+use passcode_redis::{RedisOptions, RedisStore};
+use passcode_vectors::engine_surface::EngineSurface;
+use support::deployments::{SentinelDeployment, DOWN_AFTER_MS};
+use support::failover::{self, Challenges, Probe};
+use support::{config_toml, unique_prefix, KeyFile};
+
+/// Timeouts of the engines in these tests (ms).
+const TIMEOUT_MS: u64 = 500;
+
+fn store_extra(d: &SentinelDeployment, wait_replicas: u32) -> String {
+    format!(
+        "{}\npool_size = 2\nconnect_timeout_ms = {TIMEOUT_MS}\ncommand_timeout_ms = {TIMEOUT_MS}\n\
+         wait_replicas = {wait_replicas}\nwait_timeout_ms = {TIMEOUT_MS}",
+        d.store_toml()
+    )
+}
+
+#[test]
+fn every_vector_passes_on_sentinel_and_a_hung_sentinel_is_skipped() {
+    let d = SentinelDeployment::start();
+    let sentinels: Vec<String> = d.sentinels.iter().map(|s| format!("127.0.0.1:{}", s.port)).collect();
+    let primary = d.primary_port();
+    let before: i64 = support::deployments::ask(primary, &["DBSIZE"]).unwrap();
+    passcode_vectors::run_all_or_panic(
+        &mut || {
+            let sentinels = sentinels.clone();
+            Box::new(EngineSurface::new(move |mut config| {
+                config.store = StoreConfig {
+                    url: String::new(),
+                    sentinels: Some(sentinels.clone()),
+                    master_name: Some(SentinelDeployment::MASTER.into()),
+                    prefix: Some(unique_prefix("vector")),
+                    ..StoreConfig::default()
+                };
+                passcode_redis::builder(config)
+            }))
+        },
+        ERROR_TABLE,
+    );
+    let after: i64 = support::deployments::ask(primary, &["DBSIZE"]).unwrap();
+    assert!(after - before > 23, "the records went to the primary the sentinels named: {before} -> {after}");
+
+    // The URL form, as the gateway's --store takes it, and a first sentinel that accepts
+    // connections but never answers (SIGSTOP): the store asks the next within the timeouts.
+    let key = KeyFile::new();
+    let url = format!("redis+sentinel://{}/{}", sentinels.join(","), SentinelDeployment::MASTER);
+    let text = config_toml(
+        &url,
+        "hung:",
+        &format!("connect_timeout_ms = {TIMEOUT_MS}\ncommand_timeout_ms = {TIMEOUT_MS}"),
+        &key.path,
+        "",
+    );
+    let pid = d.sentinels[0].pid().expect("running");
+    let signal = |sig: &str| {
+        assert!(std::process::Command::new("kill").args([sig, &pid.to_string()]).status().unwrap().success())
+    };
+    signal("-STOP");
+    let start = Instant::now();
+    let opened = passcode_redis::open_engine(Config::parse(&text).unwrap());
+    let took = start.elapsed();
+    signal("-CONT");
+    let engine = opened.expect("the second sentinel names the primary");
+    assert!(took < Duration::from_millis(4 * TIMEOUT_MS), "one hung sentinel costs at most its timeouts: {took:?}");
+    let issued = failover::issue_one(&engine, "jane@example.com");
+    engine.verify(&issued.token, &issued.code).expect("verify through the URL form");
+}
+
+/// Runs the workers, fails the primary over with `trigger` while they run, and checks the outcome.
+fn failover_mid_run(
+    d: &mut SentinelDeployment,
+    wait_replicas: u32,
+    trigger: impl FnOnce(&mut SentinelDeployment),
+) -> (failover::Outcome, Duration) {
+    let key = KeyFile::new();
+    let text = config_toml("", &unique_prefix("failover"), &store_extra(d, wait_replicas), &key.path, failover::POLICY);
+    let config = Config::parse(&text).unwrap();
+    let engine = passcode_redis::open_engine(config.clone()).expect("open through the sentinels");
+    let challenges = Challenges::issue(&engine, "s");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("passcode.toml");
+    std::fs::write(&path, &text).unwrap();
+    let probe_store = RedisStore::open(&RedisOptions::from_config(&config.store).unwrap()).unwrap();
+    probe_store.put(&[0x42; 32], b"probe", Some(600), Expected::Absent, 0).unwrap();
+    let probe = Probe::start(probe_store, [0x42; 32]);
+
+    let start_at = failover::now_ms() + 1500;
+    let workers = failover::spawn_workers(&path, &challenges, start_at);
+    while failover::now_ms() < start_at + 150 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let old = d.primary_port();
+    trigger(d);
+    let answers = failover::collect(workers);
+    let settled = d.wait_until_settled_without(old, Duration::from_secs(30));
+    std::thread::sleep(Duration::from_millis(300));
+    let (outage, _) = probe.finish();
+    assert_ne!(d.primary_port(), old, "the sentinels moved the primary");
+    let outcome = failover::check(&answers, &challenges);
+    failover::check_after(&engine, &challenges, &outcome);
+    eprintln!("{outcome:?}; the store was unavailable for {outage:?} at most; the deployment settled in {settled:?}");
+    (outcome, outage)
+}
+
+#[test]
+fn sentinel_failover_mid_run_keeps_single_use_and_the_caps() {
+    let mut d = SentinelDeployment::start();
+    // An operator's switch: the old primary stays up until the sentinels turn it into a
+    // replica, so only a write acknowledged by every replica is sure to survive.
+    let (_, outage) = failover_mid_run(&mut d, 2, |d| d.failover());
+    assert!(outage < Duration::from_secs(15), "unavailable for {outage:?}");
+}
+
+#[test]
+fn primary_killed_mid_run_keeps_single_use_and_the_caps() {
+    let mut d = SentinelDeployment::start();
+    let (_, outage) = failover_mid_run(&mut d, 1, |d| {
+        let port = d.primary_port();
+        d.server(port).stop();
+    });
+    // Detection (down-after-milliseconds), the sentinels' vote, the promotion, and the
+    // remaining replica's resync before WAIT 1 can succeed.
+    assert!(outage < Duration::from_millis(DOWN_AFTER_MS) + Duration::from_secs(10), "unavailable for {outage:?}");
+}
