@@ -7,11 +7,10 @@ mod support;
 use std::time::{Duration, Instant};
 
 use passcode_core::config::StoreConfig;
-use passcode_core::{Config, Expected, Store, ERROR_TABLE};
-use passcode_redis::{RedisOptions, RedisStore};
+use passcode_core::{Config, ERROR_TABLE};
 use passcode_vectors::engine_surface::EngineSurface;
 use support::deployments::{SentinelDeployment, DOWN_AFTER_MS};
-use support::failover::{self, Challenges, Probe};
+use support::failover;
 use support::{config_toml, unique_prefix, KeyFile};
 
 /// Timeouts of the engines in these tests (ms).
@@ -76,7 +75,7 @@ fn every_vector_passes_on_sentinel_and_a_hung_sentinel_is_skipped() {
     engine.verify(&issued.token, &issued.code).expect("verify through the URL form");
 }
 
-/// Runs the workers, fails the primary over with `trigger` while they run, and checks the outcome.
+/// A run with the primary failed over by `trigger` mid-way; the sentinels must name another.
 fn failover_mid_run(
     d: &mut SentinelDeployment,
     wait_replicas: u32,
@@ -84,32 +83,16 @@ fn failover_mid_run(
 ) -> (failover::Outcome, Duration) {
     let key = KeyFile::new();
     let text = config_toml("", &unique_prefix("failover"), &store_extra(d, wait_replicas), &key.path, failover::POLICY);
-    let config = Config::parse(&text).unwrap();
-    let engine = passcode_redis::open_engine(config.clone()).expect("open through the sentinels");
-    let challenges = Challenges::issue(&engine, "s");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("passcode.toml");
-    std::fs::write(&path, &text).unwrap();
-    let probe_store = RedisStore::open(&RedisOptions::from_config(&config.store).unwrap()).unwrap();
-    probe_store.put(&[0x42; 32], b"probe", Some(600), Expected::Absent, 0).unwrap();
-    let probe = Probe::start(probe_store, [0x42; 32]);
-
-    let start_at = failover::now_ms() + 1500;
-    let workers = failover::spawn_workers(&path, &challenges, start_at);
-    while failover::now_ms() < start_at + 150 {
-        std::thread::sleep(Duration::from_millis(5));
-    }
     let old = d.primary_port();
-    trigger(d);
-    let answers = failover::collect(workers);
-    let settled = d.wait_until_settled_without(old, Duration::from_secs(30));
-    std::thread::sleep(Duration::from_millis(300));
-    let (outage, _) = probe.finish();
-    assert_ne!(d.primary_port(), old, "the sentinels moved the primary");
-    let outcome = failover::check(&answers, &challenges);
-    failover::check_after(&engine, &challenges, &outcome);
-    eprintln!("{outcome:?}; the store was unavailable for {outage:?} at most; the deployment settled in {settled:?}");
-    (outcome, outage)
+    let d = std::cell::RefCell::new(d);
+    let result = failover::run(
+        &text,
+        [0x42; 32],
+        || trigger(&mut d.borrow_mut()),
+        || d.borrow().wait_until_settled_without(old, Duration::from_secs(30)),
+    );
+    assert_ne!(d.borrow().primary_port(), old, "the sentinels moved the primary");
+    result
 }
 
 #[test]

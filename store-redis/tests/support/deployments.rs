@@ -283,27 +283,53 @@ impl ClusterDeployment {
             .collect()
     }
 
-    /// The ports of the live primaries that serve slots.
-    pub fn primaries(&self) -> Vec<u16> {
-        let slots: Vec<(i64, i64, Vec<redis::Value>)> = self
+    /// `CLUSTER SLOTS` from the first running node, as (first slot, last slot, primary's port).
+    fn slot_ranges(&self) -> Vec<(i64, i64, u16)> {
+        let answer = self
             .nodes
             .iter()
             .filter(|n| n.pid().is_some())
-            .find_map(|n| ask::<redis::Value>(n.port, &["CLUSTER", "SLOTS"]))
-            .and_then(|v| redis::from_redis_value(v).ok())
-            .unwrap_or_default();
-        let mut ports: Vec<u16> = slots
+            .find_map(|n| ask::<redis::Value>(n.port, &["CLUSTER", "SLOTS"]));
+        let Some(redis::Value::Array(ranges)) = answer else { return Vec::new() };
+        ranges
             .iter()
-            .filter_map(|(_, _, node)| match node.get(1) {
-                Some(redis::Value::Int(p)) => u16::try_from(*p).ok(),
-                _ => None,
+            .filter_map(|range| {
+                let redis::Value::Array(fields) = range else { return None };
+                match (fields.first(), fields.get(1), fields.get(2)) {
+                    (Some(redis::Value::Int(start)), Some(redis::Value::Int(end)), Some(redis::Value::Array(node))) => {
+                        match node.get(1) {
+                            Some(redis::Value::Int(port)) => Some((*start, *end, u16::try_from(*port).ok()?)),
+                            _ => None,
+                        }
+                    }
+                    _ => None,
+                }
             })
-            .collect();
+            .collect()
+    }
+
+    /// The ports of the live primaries that serve slots.
+    pub fn primaries(&self) -> Vec<u16> {
+        let mut ports: Vec<u16> = self.slot_ranges().into_iter().map(|(_, _, port)| port).collect();
         ports.sort_unstable();
         ports.dedup();
         let live = self.topology();
         ports.retain(|p| live.iter().any(|(port, primary, _, _)| port == p && *primary));
         ports
+    }
+
+    /// The port of the primary that serves `slot`.
+    pub fn owner_of(&self, slot: u16) -> u16 {
+        self.slot_ranges()
+            .into_iter()
+            .find(|(start, end, _)| (*start..=*end).contains(&i64::from(slot)))
+            .expect("the slot is served")
+            .2
+    }
+
+    /// A node's cluster id.
+    pub fn id_of(&self, port: u16) -> String {
+        ask(port, &["CLUSTER", "MYID"]).expect("CLUSTER MYID")
     }
 
     /// The port of a live replica of the primary on `primary_port`.

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use passcode_core::{Channel, Engine, Error, Expected, IssueRequest, Issued, Purpose, Store};
-use passcode_redis::RedisStore;
+use passcode_core::{Channel, Config, Engine, Error, Expected, IssueRequest, Issued, Purpose, Store};
+use passcode_redis::{RedisOptions, RedisStore};
 
 /// Worker processes per run.
 pub const WORKERS: usize = 8;
@@ -290,4 +290,40 @@ impl Probe {
         assert!(last_ok.is_some_and(|t| last_failure.is_none_or(|f| t > f)), "the probe ends on a success");
         (longest, last_failure)
     }
+}
+
+/// One run: opens an engine from `config` (TOML), issues the challenges, starts the workers
+/// and a probe writing `probe_key`, calls `trigger` 150 ms into the workers' run, waits for
+/// the workers, then for `settle`, and checks everything. Returns the outcome and the
+/// longest time the probe could not write.
+pub fn run(
+    config: &str,
+    probe_key: [u8; 32],
+    trigger: impl FnOnce(),
+    settle: impl FnOnce() -> Duration,
+) -> (Outcome, Duration) {
+    let parsed = Config::parse(config).unwrap();
+    let engine = passcode_redis::open_engine(parsed.clone()).expect("open the engine");
+    let challenges = Challenges::issue(&engine, "run");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("passcode.toml");
+    std::fs::write(&path, config).unwrap();
+    let probe_store = RedisStore::open(&RedisOptions::from_config(&parsed.store).unwrap()).unwrap();
+    probe_store.put(&probe_key, b"probe", Some(600), Expected::Absent, 0).unwrap();
+    let probe = Probe::start(probe_store, probe_key);
+
+    let start_at = now_ms() + 1500;
+    let workers = spawn_workers(&path, &challenges, start_at);
+    while now_ms() < start_at + 150 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    trigger();
+    let answers = collect(workers);
+    let settled = settle();
+    std::thread::sleep(Duration::from_millis(300));
+    let (outage, _) = probe.finish();
+    let outcome = check(&answers, &challenges);
+    check_after(&engine, &challenges, &outcome);
+    eprintln!("{outcome:?}; the store was unavailable for {outage:?} at most; the deployment settled in {settled:?}");
+    (outcome, outage)
 }
