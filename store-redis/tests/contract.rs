@@ -304,3 +304,67 @@ fn engine_operations_use_only_the_round_trips_the_contract_needs() {
     };
     assert_eq!(count(&|| drop(engine.issue(&sms).unwrap())), 6);
 }
+
+#[test]
+fn no_key_is_written_by_two_subjects() {
+    // MONITOR shows every command, those the scripts run included: between markers, the
+    // operations of one subject each (issue, a wrong code, the right code), and no key any
+    // write touches may appear under two markers. (A shared counter would.)
+    let server = RedisServer::start();
+    let key = support::KeyFile::new();
+    let text = support::config_toml(&server.url(), "own:", "", &key.path, "");
+    let engine = passcode_redis::open_engine(passcode_core::Config::parse(&text).unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("monitor.log");
+    let mut monitor = std::process::Command::new("redis-cli")
+        .args(["-p", &server.port.to_string(), "monitor"])
+        .stdout(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .expect("redis-cli (Debian package redis-tools) runs");
+    support::deployments::wait_until("MONITOR to start", Duration::from_secs(5), || {
+        server.query::<String>(&["CLIENT", "LIST"]).contains("cmd=monitor")
+    });
+    const SUBJECTS: usize = 200;
+    for i in 0..SUBJECTS {
+        let _: String = server.query(&["ECHO", &format!("subject-{i}")]);
+        let issued = support::failover::issue_one(&engine, &format!("person{i}@example.com"));
+        assert!(engine.verify(&issued.token, "not the code").is_err());
+        engine.verify(&issued.token, &issued.code).unwrap();
+    }
+    let _: String = server.query(&["ECHO", "end"]);
+    support::deployments::wait_until("MONITOR to see the end", Duration::from_secs(5), || {
+        std::fs::read_to_string(&log_path).unwrap().contains("\"end\"")
+    });
+    let _ = monitor.kill();
+    let _ = monitor.wait();
+
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let mut subject: Option<String> = None;
+    let mut writers: std::collections::HashMap<String, std::collections::HashSet<String>> = Default::default();
+    let (mut scripts, mut writes) = (0, 0);
+    for line in log.lines() {
+        // `TIME [0 127.0.0.1:PORT] "COMMAND" "arg" ...`, or `[0 lua]` for a script's commands.
+        let args: Vec<&str> = line.split("\" \"").collect();
+        let command = line.split_once("] \"").map(|(_, rest)| rest.split('"').next().unwrap_or(""));
+        let Some(command) = command else { continue };
+        let first_arg = args.get(1).map(|a| a.trim_end_matches('"').to_string());
+        match command.to_ascii_uppercase().as_str() {
+            "ECHO" => subject = first_arg,
+            "EVALSHA" => {
+                scripts += 1;
+                assert_eq!(args.get(2).map(|a| a.trim_end_matches('"')), Some("1"), "one key per script: {line}");
+            }
+            "HSET" | "PEXPIRE" | "PERSIST" | "DEL" | "INCR" | "SET" | "INCRBY" => {
+                writes += 1;
+                let key = first_arg.expect("a key");
+                writers.entry(key).or_default().insert(subject.clone().expect("after a marker"));
+            }
+            _ => {}
+        }
+    }
+    assert!(scripts >= SUBJECTS * 3 && writes >= SUBJECTS * 3, "{scripts} scripts, {writes} writes seen");
+    for (key, subjects) in &writers {
+        assert_eq!(subjects.len(), 1, "{key} was written by the operations of {subjects:?}");
+    }
+    assert_eq!(writers.len(), SUBJECTS, "one record per subject");
+}
