@@ -1,9 +1,13 @@
-//! Verify on Redis next to Redis's own floor, in the same run on the same server.
+//! Verify on Redis next to Redis's own floor, in the same run: one server, a primary found
+//! through Sentinel, and a Redis Cluster.
 //!
 //! Starts its own `redis-server` on loopback, runs `redis-benchmark -t get -c 1` (one
 //! connection: the latency of one round trip), then times `Engine::verify` on a
 //! Redis-backed engine, single-threaded and with several threads, and counts the store's
-//! round trips per verify from `INFO commandstats`. Run: `cargo bench -p passcode-redis`.
+//! round trips per verify from `INFO commandstats`. Then the same single-threaded verify
+//! on a Sentinel deployment (one primary, two replicas, three sentinels) and on a Cluster
+//! (three primaries, three replicas), each next to `redis-benchmark -t get -c 1` on the node
+//! that serves it. Run: `cargo bench -p passcode-redis`.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -13,6 +17,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use passcode_core::{Channel, Config, Engine, IssueRequest, Issued, Purpose};
+use support::deployments::{ClusterDeployment, SentinelDeployment};
 use support::{config_toml, unique_prefix, KeyFile, RedisServer};
 
 fn issue_many(engine: &Engine, tag: &str, n: usize) -> Vec<Issued> {
@@ -33,6 +38,34 @@ fn issue_many(engine: &Engine, tag: &str, n: usize) -> Vec<Issued> {
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
+}
+
+/// Times `n` single-threaded verifies (right code) on `engine`; returns the mean in µs and
+/// prints it beside `floor_us` (one GET round trip) and the store commands per verify.
+fn verify_next_to_floor(label: &str, engine: &Engine, n: usize, floor_us: f64, commands: &dyn Fn() -> u64) -> f64 {
+    let tag: String = label.chars().take_while(char::is_ascii_alphabetic).collect();
+    let issued = issue_many(engine, &tag.to_ascii_lowercase(), n);
+    let before = commands();
+    let mut times = Vec::with_capacity(n);
+    let start = Instant::now();
+    for i in &issued {
+        let t = Instant::now();
+        engine.verify(&i.token, &i.code).expect("verify");
+        times.push(t.elapsed());
+    }
+    let total = start.elapsed();
+    let trips = (commands() - before) as f64 / n as f64;
+    times.sort();
+    let mean_us = total.as_secs_f64() * 1e6 / n as f64;
+    println!(
+        "  {label}: verify mean {mean_us:.1} us, p50 {:.1} us, p99 {:.1} us; {trips:.2} store round trips per verify; \
+         floor 2 x {floor_us:.1} us = {:.1} us; verify / floor {:.2}x",
+        percentile(&times, 0.5).as_secs_f64() * 1e6,
+        percentile(&times, 0.99).as_secs_f64() * 1e6,
+        2.0 * floor_us,
+        mean_us / (2.0 * floor_us)
+    );
+    mean_us
 }
 
 fn redis_benchmark(port: u16, clients: u32, n: u32) -> String {
@@ -156,6 +189,36 @@ fn main() {
             (per * threads * 2) as f64 / secs
         );
     }
+
+    // The three deployments side by side, single-threaded, each next to its own floor.
+    println!("verify by deployment, 1 thread, pool 2 (floor: 2 GET round trips on the serving node):");
+    let one = open(2);
+    verify_next_to_floor("one server", &one, n, floor_us, &|| server.store_commands());
+    sentinel_and_cluster(n, &key);
+}
+
+/// The same verify on a Sentinel deployment and on a Cluster, each beside its own floor.
+fn sentinel_and_cluster(n: usize, key: &KeyFile) {
+    let open = |store: String| {
+        let text = config_toml("", &unique_prefix("bench"), &format!("{store}\npool_size = 2"), &key.path, "");
+        passcode_redis::open_engine(Config::parse(&text).unwrap()).unwrap()
+    };
+    let floor = |port: u16| 1e6 / rps_of(&redis_benchmark(port, 1, n as u32));
+
+    let sentinel = SentinelDeployment::start();
+    let primary = sentinel.primary_port();
+    let engine = open(sentinel.store_toml());
+    let commands = || sentinel.servers.iter().map(RedisServer::store_commands).sum::<u64>();
+    verify_next_to_floor("Sentinel (1 primary, 2 replicas, 3 sentinels)", &engine, n, floor(primary), &commands);
+    drop(engine);
+    drop(sentinel);
+
+    let cluster = ClusterDeployment::start();
+    let engine = open(cluster.store_toml());
+    // redis-benchmark's GET reads one key, `key:__rand_int__` (no -r): its slot's primary answers.
+    let floor_us = floor(cluster.owner_of(passcode_redis::key_slot(b"key:__rand_int__")));
+    let commands = || cluster.nodes.iter().map(RedisServer::store_commands).sum::<u64>();
+    verify_next_to_floor("Cluster (3 primaries, 3 replicas)", &engine, n, floor_us, &commands);
 }
 
 fn server_version(server: &RedisServer) -> String {
