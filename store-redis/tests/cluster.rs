@@ -3,6 +3,8 @@
 //! and MOVED, keeps one round trip per operation, spreads records over the primaries, and
 //! keeps single use and the guess caps through a failover.
 
+#[path = "support/failover.rs"]
+mod failover;
 mod support;
 
 use std::time::Duration;
@@ -12,7 +14,7 @@ use passcode_core::{Config, Expected, Store, ERROR_TABLE};
 use passcode_redis::{RedisOptions, RedisStore};
 use passcode_vectors::engine_surface::EngineSurface;
 use support::deployments::{ask, wait_until, ClusterDeployment, DOWN_AFTER_MS};
-use support::{config_toml, failover, unique_prefix, KeyFile};
+use support::{config_toml, unique_prefix, KeyFile};
 
 /// Timeouts of the engines in these tests (ms).
 const TIMEOUT_MS: u64 = 500;

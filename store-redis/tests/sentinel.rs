@@ -2,6 +2,8 @@
 //! loopback. The store finds the primary through the sentinels, follows a failover without
 //! a restart of the engine, and keeps single use and the guess caps through it.
 
+#[path = "support/failover.rs"]
+mod failover;
 mod support;
 
 use std::time::{Duration, Instant};
@@ -10,7 +12,6 @@ use passcode_core::config::StoreConfig;
 use passcode_core::{Config, ERROR_TABLE};
 use passcode_vectors::engine_surface::EngineSurface;
 use support::deployments::{SentinelDeployment, DOWN_AFTER_MS};
-use support::failover;
 use support::{config_toml, unique_prefix, KeyFile};
 
 /// Timeouts of the engines in these tests (ms).

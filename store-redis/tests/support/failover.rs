@@ -1,7 +1,8 @@
 //! A failover in the middle of a run: eight worker processes verify a series of challenges
 //! (each raced by all of them with the right code, and guessed by all of them with wrong
 //! codes) while the test fails the primary over; a probe times how long the store is
-//! unavailable. Used by the Sentinel and the Cluster tests.
+//! unavailable. Used by the Sentinel and the Cluster tests (included by path, since it
+//! needs the worker binary, which only this crate's tests have).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -238,7 +239,6 @@ pub fn check_after(engine: &Engine, challenges: &Challenges, outcome: &Outcome) 
 pub struct Probe {
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<Vec<(Duration, bool)>>>,
-    start: Instant,
 }
 
 impl Probe {
@@ -261,17 +261,12 @@ impl Probe {
             }
             log
         });
-        Probe { stop, handle: Some(handle), start }
-    }
-
-    /// Time since the probe started.
-    pub fn elapsed(&self) -> Duration {
-        self.start.elapsed()
+        Probe { stop, handle: Some(handle) }
     }
 
     /// Stops the probe; returns the longest time between a successful write and the next one
-    /// (the outage), and when the last failure was, both from the probe's start.
-    pub fn finish(mut self) -> (Duration, Option<Duration>) {
+    /// (the outage). The probe must end on a success: the store answers again.
+    pub fn finish(mut self) -> Duration {
         self.stop.store(true, Ordering::SeqCst);
         let log = self.handle.take().expect("running").join().expect("probe thread");
         let mut longest = Duration::ZERO;
@@ -288,7 +283,7 @@ impl Probe {
             }
         }
         assert!(last_ok.is_some_and(|t| last_failure.is_none_or(|f| t > f)), "the probe ends on a success");
-        (longest, last_failure)
+        longest
     }
 }
 
@@ -321,7 +316,7 @@ pub fn run(
     let answers = collect(workers);
     let settled = settle();
     std::thread::sleep(Duration::from_millis(300));
-    let (outage, _) = probe.finish();
+    let outage = probe.finish();
     let outcome = check(&answers, &challenges);
     check_after(&engine, &challenges, &outcome);
     eprintln!("{outcome:?}; the store was unavailable for {outage:?} at most; the deployment settled in {settled:?}");

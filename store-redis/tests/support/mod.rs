@@ -6,7 +6,6 @@
 #![allow(dead_code)] // Each test file uses a different part of this module.
 
 pub mod deployments;
-pub mod failover;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
