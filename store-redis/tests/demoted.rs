@@ -98,6 +98,9 @@ fn readonly_and_masterdown_retire_the_pool_after_a_failover_that_keeps_connectio
         clients.lines().find_map(|l| l.strip_prefix("connected_clients:")).unwrap().trim().parse().unwrap();
     assert!(connected >= 4, "several pooled connections (and this query's) are open on A: {connected}");
 
+    let record = String::from_utf8(store.redis_key(&k)).unwrap();
+    wait_until("B to have the record", Duration::from_secs(10), || b.query::<i64>(&["EXISTS", &record]) == 1);
+
     // The failover: B is the primary, A its replica, the address leads to B; the pooled
     // connections stay on A.
     let _: String = b.query(&["REPLICAOF", "NO", "ONE"]);
@@ -113,6 +116,9 @@ fn readonly_and_masterdown_retire_the_pool_after_a_failover_that_keeps_connectio
 
     // Again the other way, for reads: B turns into a replica that serves no stale data (its
     // primary is gone), so reads on it answer MASTERDOWN; A is the primary again.
+    wait_until("A to have the write", Duration::from_secs(10), || {
+        a.query::<Option<String>>(&["HGET", &record, "v"]) == Some(v2.to_string())
+    });
     let _: String = a.query(&["REPLICAOF", "NO", "ONE"]);
     let _: String = b.query(&["CONFIG", "SET", "replica-serve-stale-data", "no"]);
     let _: String = b.query(&["REPLICAOF", "127.0.0.1", &support::free_port().to_string()]);

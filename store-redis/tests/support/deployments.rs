@@ -332,16 +332,46 @@ impl ClusterDeployment {
         ask(port, &["CLUSTER", "MYID"]).expect("CLUSTER MYID")
     }
 
-    /// The port of a live replica of the primary on `primary_port`.
+    /// The port of the replica of the primary on `primary_port`, as the primary reports it.
     pub fn replica_of(&self, primary_port: u16) -> u16 {
-        let nodes = self.topology();
-        let id = nodes.iter().find(|(p, _, _, _)| *p == primary_port).expect("the primary").3.clone();
-        nodes.iter().find(|(_, primary, master_id, _)| !primary && *master_id == id).expect("a replica").0
+        let info: String = ask(primary_port, &["INFO", "replication"]).expect("the primary answers");
+        info.lines()
+            .find(|l| l.starts_with("slave0:"))
+            .and_then(|l| l.split(',').find_map(|f| f.strip_prefix("port=")))
+            .and_then(|p| p.parse().ok())
+            .expect("a replica")
     }
 
     /// The node on `port`.
     pub fn node(&mut self, port: u16) -> &mut RedisServer {
         self.nodes.iter_mut().find(|s| s.port == port).expect("a node of this cluster")
+    }
+
+    /// Keys starting with `prefix` on each primary, by port (SCAN, so expiring keys of
+    /// other tests do not count).
+    pub fn keys_with_prefix(&self, prefix: &str) -> Vec<(u16, usize)> {
+        self.primaries()
+            .into_iter()
+            .map(|port| {
+                let mut conn = try_connect(port).expect("a primary answers");
+                let (mut cursor, mut count) = (0u64, 0usize);
+                loop {
+                    let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(format!("{prefix}*"))
+                        .arg("COUNT")
+                        .arg(1000)
+                        .query(&mut conn)
+                        .expect("SCAN");
+                    count += keys.len();
+                    if next == 0 {
+                        break (port, count);
+                    }
+                    cursor = next;
+                }
+            })
+            .collect()
     }
 
     /// Keys in the database of each primary, by port.
