@@ -40,22 +40,29 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
 }
 
+/// Verifies each challenge once with its right code, one after the other; returns each
+/// verify's time, sorted, and the whole run's.
+fn time_verifies(engine: &Engine, issued: &[Issued]) -> (Vec<Duration>, Duration) {
+    let mut times = Vec::with_capacity(issued.len());
+    let start = Instant::now();
+    for i in issued {
+        let t = Instant::now();
+        engine.verify(&i.token, &i.code).expect("verify");
+        times.push(t.elapsed());
+    }
+    let total = start.elapsed();
+    times.sort();
+    (times, total)
+}
+
 /// Times `n` single-threaded verifies (right code) on `engine`; returns the mean in µs and
 /// prints it beside `floor_us` (one GET round trip) and the store commands per verify.
 fn verify_next_to_floor(label: &str, engine: &Engine, n: usize, floor_us: f64, commands: &dyn Fn() -> u64) -> f64 {
     let tag: String = label.chars().take_while(char::is_ascii_alphabetic).collect();
     let issued = issue_many(engine, &tag.to_ascii_lowercase(), n);
     let before = commands();
-    let mut times = Vec::with_capacity(n);
-    let start = Instant::now();
-    for i in &issued {
-        let t = Instant::now();
-        engine.verify(&i.token, &i.code).expect("verify");
-        times.push(t.elapsed());
-    }
-    let total = start.elapsed();
+    let (times, total) = time_verifies(engine, &issued);
     let trips = (commands() - before) as f64 / n as f64;
-    times.sort();
     let mean_us = total.as_secs_f64() * 1e6 / n as f64;
     println!(
         "  {label}: verify mean {mean_us:.1} us, p50 {:.1} us, p99 {:.1} us; {trips:.2} store round trips per verify; \
@@ -103,16 +110,8 @@ fn main() {
     let engine = open(2);
     let issued = issue_many(&engine, "one", n);
     let before = server.store_commands();
-    let mut times = Vec::with_capacity(n);
-    let start = Instant::now();
-    for i in &issued {
-        let t = Instant::now();
-        engine.verify(&i.token, &i.code).expect("verify");
-        times.push(t.elapsed());
-    }
-    let total = start.elapsed();
+    let (times, total) = time_verifies(&engine, &issued);
     let trips = (server.store_commands() - before) as f64 / n as f64;
-    times.sort();
     let mean_us = total.as_secs_f64() * 1e6 / n as f64;
 
     // A wrong code costs the same two round trips (the failure is recorded).

@@ -3,6 +3,7 @@
 //! codes) while the test fails the primary over; a probe times how long the store is
 //! unavailable. Used by the Sentinel and the Cluster tests (included by path, since it
 //! needs the worker binary, which only this crate's tests have).
+#![allow(dead_code)] // Each test file uses a different part of this module.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -78,22 +79,23 @@ pub fn now_ms() -> u128 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis()
 }
 
+/// Starts one `passcode-redis-worker` with `args` after its config and start time.
+pub fn spawn_worker(config: &Path, start_at: u128, args: &[String]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_passcode-redis-worker"))
+        .arg(config)
+        .arg(start_at.to_string())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the worker")
+}
+
 /// Starts the workers; they begin together at `start_at` and give up retrying 40 s later.
 pub fn spawn_workers(config: &Path, challenges: &Challenges, start_at: u128) -> Vec<std::process::Child> {
-    let deadline = start_at + 40_000;
-    (0..WORKERS)
-        .map(|_| {
-            Command::new(env!("CARGO_BIN_EXE_passcode-redis-worker"))
-                .arg(config)
-                .arg(start_at.to_string())
-                .args(["sequence", "40", &deadline.to_string()])
-                .args(challenges.pairs())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn the worker")
-        })
-        .collect()
+    let mut args = vec!["sequence".to_string(), "40".to_string(), (start_at + 40_000).to_string()];
+    args.extend(challenges.pairs());
+    (0..WORKERS).map(|_| spawn_worker(config, start_at, &args)).collect()
 }
 
 /// Every worker's answer lines.
