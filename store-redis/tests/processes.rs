@@ -9,7 +9,6 @@ mod failover;
 mod support;
 
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use passcode_core::{Channel, Config, Engine, Error, IssueRequest, Issued, Purpose};
 use support::{config_toml, unique_prefix, KeyFile, RedisServer};
@@ -31,7 +30,7 @@ fn issue(engine: &Engine) -> Issued {
 /// Runs the workers, all starting together, and returns every answer line of every one.
 fn run_workers(config: &Path, token: &str, code: &str, times: u32) -> Vec<Vec<String>> {
     // Far enough ahead for every process to start and open its pool.
-    let start_at = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() + 1500;
+    let start_at = failover::now_ms() + 1500;
     let args = ["verify", token, code, &times.to_string()].map(str::to_string);
     failover::collect((0..PROCESSES).map(|_| failover::spawn_worker(config, start_at, &args)).collect())
 }
