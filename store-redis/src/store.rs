@@ -283,7 +283,15 @@ impl RedisStore {
         let mut retried = false;
         for _ in 0..MAX_HOPS {
             let (pool, node) = self.pool_for(key, &hop, op)?;
-            let mut conn = pool.get().get(op)?;
+            let mut conn = match pool.get().get(op) {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // On a cluster the node may be gone for good (its replica takes over):
+                    // the next operation reloads the slot map.
+                    self.suspect_topology();
+                    return Err(e);
+                }
+            };
             let asking = matches!(hop, Hop::Ask(_));
             let mut pipe = redis::pipe();
             pipe.ignore_errors();

@@ -189,3 +189,29 @@ fn primary_killed_mid_run_keeps_single_use_and_the_caps() {
     // The node timeout, the replica's election, and the old primary's restart and resync.
     assert!(outage < Duration::from_millis(DOWN_AFTER_MS) + Duration::from_secs(10), "unavailable for {outage:?}");
 }
+
+#[test]
+fn a_killed_primary_that_stays_down_is_replaced_without_a_restart_of_the_store() {
+    // No restart of the old primary, no WAIT: the store must find the promoted replica by
+    // itself (the dead node's pool cannot connect, which makes it reload the slot map).
+    let mut d = ClusterDeployment::start();
+    let victim = d.primaries()[0];
+    let replica = d.replica_of(victim);
+    let key = KeyFile::new();
+    let prefix = unique_prefix("stays-down");
+    let text = config_toml("", &prefix, &store_extra(&d, 0), &key.path, "");
+    let options = RedisOptions::from_config(&Config::parse(&text).unwrap().store).unwrap();
+    let store = RedisStore::open(&options).unwrap();
+    let k = key_on(&d, &prefix, victim);
+    store.put(&k, b"probe", Some(600), Expected::Absent, 0).unwrap();
+    let probe = failover::Probe::start(store, k);
+    std::thread::sleep(Duration::from_millis(200));
+    d.node(victim).stop();
+    wait_until("the replica to take over", Duration::from_secs(30), || {
+        ask::<String>(replica, &["INFO", "replication"]).is_some_and(|r| r.contains("role:master"))
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let outage = probe.finish();
+    eprintln!("a primary killed for good: the store was unavailable for {outage:?}");
+    assert!(outage < Duration::from_millis(DOWN_AFTER_MS) + Duration::from_secs(5), "unavailable for {outage:?}");
+}

@@ -212,6 +212,9 @@ impl ClusterDeployment {
                     &timeout,
                     "--cluster-port",
                     &bus,
+                    // As the README advises: the shards that are up keep serving while one fails over.
+                    "--cluster-require-full-coverage",
+                    "no",
                 ])
             })
             .collect();
