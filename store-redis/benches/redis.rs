@@ -56,8 +56,15 @@ fn time_verifies(engine: &Engine, issued: &[Issued]) -> (Vec<Duration>, Duration
 }
 
 /// Times `n` single-threaded verifies (right code) on `engine`; returns the mean in µs and
-/// prints it beside `floor_us` (one GET round trip) and the store commands per verify.
-fn verify_next_to_floor(label: &str, engine: &Engine, n: usize, floor_us: f64, commands: &dyn Fn() -> u64) -> f64 {
+/// prints it beside its floor (a GET and a SET round trip on the serving node, in µs) and
+/// the store commands per verify.
+fn verify_next_to_floor(
+    label: &str,
+    engine: &Engine,
+    n: usize,
+    (get_us, set_us): (f64, f64),
+    commands: &dyn Fn() -> u64,
+) -> f64 {
     let tag: String = label.chars().take_while(char::is_ascii_alphabetic).collect();
     let issued = issue_many(engine, &tag.to_ascii_lowercase(), n);
     let before = commands();
@@ -66,24 +73,33 @@ fn verify_next_to_floor(label: &str, engine: &Engine, n: usize, floor_us: f64, c
     let mean_us = total.as_secs_f64() * 1e6 / n as f64;
     println!(
         "  {label}: verify mean {mean_us:.1} us, p50 {:.1} us, p99 {:.1} us; {trips:.2} store round trips per verify; \
-         floor 2 x {floor_us:.1} us = {:.1} us; verify / floor {:.2}x",
+         floor GET {get_us:.1} + SET {set_us:.1} = {:.1} us; verify / floor {:.2}x",
         percentile(&times, 0.5).as_secs_f64() * 1e6,
         percentile(&times, 0.99).as_secs_f64() * 1e6,
-        2.0 * floor_us,
-        mean_us / (2.0 * floor_us)
+        get_us + set_us,
+        mean_us / (get_us + set_us)
     );
     mean_us
 }
 
-fn redis_benchmark(port: u16, clients: u32, n: u32) -> String {
+/// `redis-benchmark -t TEST` (get or set) with `clients` connections: its result line.
+fn redis_benchmark(port: u16, test: &str, clients: u32, n: u32) -> String {
     let out = Command::new("redis-benchmark")
-        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-t", "get", "-c", &clients.to_string()])
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-t", test, "-c", &clients.to_string()])
         .args(["-n", &n.to_string(), "-q"])
         .output()
         .expect("redis-benchmark (Debian package redis-tools) runs");
     // -q prints progress lines ending in \r, then the result line.
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    text.rsplit(['\r', '\n']).map(str::trim).find(|l| l.starts_with("GET:")).unwrap_or("GET: no result").to_string()
+    let name = format!("{}:", test.to_ascii_uppercase());
+    text.rsplit(['\r', '\n']).map(str::trim).find(|l| l.starts_with(&name)).unwrap_or("no result").to_string()
+}
+
+/// The floor of a verify on the node at `port`: one read and one (replicated) write round
+/// trip, as `redis-benchmark -t get` and `-t set` with one connection measure them, in µs.
+fn floor_of(port: u16, n: usize) -> (f64, f64) {
+    let us = |test| 1e6 / rps_of(&redis_benchmark(port, test, 1, n as u32));
+    (us("get"), us("set"))
 }
 
 fn rps_of(line: &str) -> f64 {
@@ -97,8 +113,8 @@ fn main() {
     let server = RedisServer::start();
     let key = KeyFile::new();
 
-    let single = redis_benchmark(server.port, 1, n as u32);
-    let many = redis_benchmark(server.port, 8, (n * 4) as u32);
+    let single = redis_benchmark(server.port, "get", 1, n as u32);
+    let many = redis_benchmark(server.port, "get", 8, (n * 4) as u32);
     let floor_us = 1e6 / rps_of(&single);
 
     let open = |pool: u32| {
@@ -190,9 +206,9 @@ fn main() {
     }
 
     // The three deployments side by side, single-threaded, each next to its own floor.
-    println!("verify by deployment, 1 thread, pool 2 (floor: 2 GET round trips on the serving node):");
+    println!("verify by deployment, 1 thread, pool 2 (floor: a GET and a SET round trip on the serving node):");
     let one = open(2);
-    verify_next_to_floor("one server", &one, n, floor_us, &|| server.store_commands());
+    verify_next_to_floor("one server", &one, n, floor_of(server.port, n), &|| server.store_commands());
     sentinel_and_cluster(n, &key);
 }
 
@@ -202,22 +218,21 @@ fn sentinel_and_cluster(n: usize, key: &KeyFile) {
         let text = config_toml("", &unique_prefix("bench"), &format!("{store}\npool_size = 2"), &key.path, "");
         passcode_redis::open_engine(Config::parse(&text).unwrap()).unwrap()
     };
-    let floor = |port: u16| 1e6 / rps_of(&redis_benchmark(port, 1, n as u32));
 
     let sentinel = SentinelDeployment::start();
     let primary = sentinel.primary_port();
     let engine = open(sentinel.store_toml());
     let commands = || sentinel.servers.iter().map(RedisServer::store_commands).sum::<u64>();
-    verify_next_to_floor("Sentinel (1 primary, 2 replicas, 3 sentinels)", &engine, n, floor(primary), &commands);
+    verify_next_to_floor("Sentinel (1 primary, 2 replicas, 3 sentinels)", &engine, n, floor_of(primary, n), &commands);
     drop(engine);
     drop(sentinel);
 
     let cluster = ClusterDeployment::start();
     let engine = open(cluster.store_toml());
-    // redis-benchmark's GET reads one key, `key:__rand_int__` (no -r): its slot's primary answers.
-    let floor_us = floor(cluster.owner_of(passcode_redis::key_slot(b"key:__rand_int__")));
+    // redis-benchmark's GET and SET use one key, `key:__rand_int__` (no -r): its slot's primary answers.
+    let floor = floor_of(cluster.owner_of(passcode_redis::key_slot(b"key:__rand_int__")), n);
     let commands = || cluster.nodes.iter().map(RedisServer::store_commands).sum::<u64>();
-    verify_next_to_floor("Cluster (3 primaries, 3 replicas)", &engine, n, floor_us, &commands);
+    verify_next_to_floor("Cluster (3 primaries, 3 replicas)", &engine, n, floor, &commands);
 }
 
 fn server_version(server: &RedisServer) -> String {

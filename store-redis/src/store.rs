@@ -269,12 +269,18 @@ impl RedisStore {
         }
     }
 
-    /// Sends `commands` to the node that holds `key`, in one round trip, and returns their
-    /// answers. Follows MOVED and ASK, reloads the scripts on NOSCRIPT, and after READONLY or
+    /// Sends `commands` (a pipeline that keeps errors as answers) to the node that holds
+    /// `key`, in one round trip, and returns their answers. Follows MOVED and ASK, reloads the scripts on NOSCRIPT, and after READONLY or
     /// MASTERDOWN (nothing was applied) tries once more on a fresh connection. A read is also
     /// tried once more after its connection broke; a write is not, since it may have been
     /// applied.
-    fn exchange(&self, key: &[u8], op: &str, commands: &[redis::Cmd], write: bool) -> Result<Vec<Value>, StoreError> {
+    fn exchange(
+        &self,
+        key: &[u8],
+        op: &str,
+        commands: &redis::Pipeline,
+        write: bool,
+    ) -> Result<Vec<Value>, StoreError> {
         if let Nodes::Cluster(cluster) = &self.nodes {
             cluster.refresh_if_stale();
         }
@@ -293,15 +299,16 @@ impl RedisStore {
                 }
             };
             let asking = matches!(hop, Hop::Ask(_));
-            let mut pipe = redis::pipe();
-            pipe.ignore_errors();
-            if asking {
-                pipe.cmd("ASKING");
-            }
-            for c in commands {
-                pipe.add_command(c.clone());
-            }
-            let mut answers = match pipe.query::<Vec<Value>>(&mut conn.inner) {
+            // ASKING goes in the same round trip, before the commands (rare: a slot moving).
+            let with_asking = asking.then(|| {
+                let mut pipe = redis::pipe();
+                pipe.ignore_errors().cmd("ASKING");
+                for c in commands.cmd_iter() {
+                    pipe.add_command(c.clone());
+                }
+                pipe
+            });
+            let mut answers = match with_asking.as_ref().unwrap_or(commands).query::<Vec<Value>>(&mut conn.inner) {
                 Ok(a) if a.len() == commands.len() + usize::from(asking) => a,
                 Ok(_) => {
                     pool.get().retire(&mut conn);
@@ -380,16 +387,14 @@ impl RedisStore {
             Script::Put => &self.put_sha,
             Script::Delete => &self.delete_sha,
         };
-        let mut evalsha = redis::cmd("EVALSHA");
-        evalsha.arg(sha.as_str()).arg(1).arg(key);
+        let mut commands = redis::pipe();
+        commands.ignore_errors();
+        let evalsha = commands.cmd("EVALSHA").arg(sha.as_str()).arg(1).arg(key);
         for a in args {
             evalsha.arg(*a);
         }
-        let mut commands = vec![evalsha];
         if self.wait_replicas > 0 {
-            let mut wait = redis::cmd("WAIT");
-            wait.arg(self.wait_replicas).arg(self.wait_timeout.as_millis() as u64);
-            commands.push(wait);
+            commands.cmd("WAIT").arg(self.wait_replicas).arg(self.wait_timeout.as_millis() as u64);
         }
         let mut answers = self.exchange(key, op, &commands, true)?.into_iter();
         let value = answers.next().ok_or_else(|| unexpected(op))?;
@@ -469,13 +474,13 @@ fn parse_version(bytes: &[u8], op: &str) -> Result<u64, StoreError> {
 impl Store for RedisStore {
     fn get(&self, key: &StoreKey, _now: u64) -> Result<Option<(Vec<u8>, u64)>, StoreError> {
         let k = self.redis_key(key);
-        let mut hmget = redis::cmd("HMGET");
-        hmget.arg(&k).arg("v").arg("d");
-        let answer = self.exchange(&k, "get", &[hmget], false)?.into_iter().next().ok_or_else(|| unexpected("get"))?;
-        let Value::Array(fields) = answer else { return Err(unexpected("get")) };
-        match &fields[..] {
+        let mut hmget = redis::pipe();
+        hmget.ignore_errors().cmd("HMGET").arg(&k).arg("v").arg("d");
+        let answer = self.exchange(&k, "get", &hmget, false)?.into_iter().next().ok_or_else(|| unexpected("get"))?;
+        let Value::Array(mut fields) = answer else { return Err(unexpected("get")) };
+        match &mut fields[..] {
             [Value::Nil, Value::Nil] => Ok(None),
-            [Value::BulkString(v), Value::BulkString(d)] => Ok(Some((d.clone(), parse_version(v, "get")?))),
+            [Value::BulkString(v), Value::BulkString(d)] => Ok(Some((std::mem::take(d), parse_version(v, "get")?))),
             _ => Err(unexpected("get")),
         }
     }
