@@ -21,11 +21,7 @@ fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
 fn writes_wait_for_the_replica_and_fail_closed_without_it() {
     let primary = RedisServer::start();
     let mut replica = RedisServer::start_with(&["--replicaof", "127.0.0.1", &primary.port.to_string()]);
-    // WAIT counts only the replicas the primary has online (it puts a replica online on its
-    // first acknowledgement, just after the replica reports its link up): wait for that.
-    wait_for("the replica online at the primary", || {
-        primary.query::<String>(&["INFO", "replication"]).contains("state=online")
-    });
+    wait_for("the replica to acknowledge writes", || support::deployments::acknowledges(primary.port, 1));
     let key = KeyFile::new();
     let store = "wait_replicas = 1\nwait_timeout_ms = 300\ncommand_timeout_ms = 300\nconnect_timeout_ms = 300";
     let engine = passcode_redis::open_engine(

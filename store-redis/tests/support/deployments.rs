@@ -43,6 +43,24 @@ pub fn ask<T: redis::FromRedisValue>(port: u16, args: &[&str]) -> Option<T> {
     cmd.query(&mut conn).ok()
 }
 
+/// Whether `replicas` replicas of the primary on `port` acknowledge a write now. (Redis 7
+/// streams writes to a replica that has just synced only after its first acknowledgement,
+/// up to a second after the sync: until then WAIT counts nothing.) The write leaves no key.
+pub fn acknowledges(port: u16, replicas: usize) -> bool {
+    let Some(mut conn) = try_connect(port) else { return false };
+    let acked: redis::RedisResult<(String, i64, usize)> = redis::pipe()
+        .cmd("SET")
+        .arg("passcode-test:settle")
+        .arg(1)
+        .cmd("DEL")
+        .arg("passcode-test:settle")
+        .cmd("WAIT")
+        .arg(replicas)
+        .arg(100)
+        .query(&mut conn);
+    matches!(acked, Ok((_, _, n)) if n >= replicas)
+}
+
 /// A running `redis-sentinel`, killed on drop.
 pub struct SentinelProcess {
     child: Option<Child>,
@@ -158,6 +176,7 @@ impl SentinelDeployment {
                 p != old
                     && ask::<String>(p, &["INFO", "replication"])
                         .is_some_and(|r| r.contains("role:master") && r.matches("state=online").count() == running - 1)
+                    && acknowledges(p, running - 1)
             })
         })
     }
