@@ -226,6 +226,17 @@ fn java_tests_pass_with_their_closing_line() {
     println!("Java tests: {passed} passed, 0 failed; {} mails and {} SMS delivered", mails.len(), sms.len());
 }
 
+/// What a Java main prints as `NAME=number` lines.
+fn java_table<T: std::str::FromStr + Ord>(main: &str) -> BTreeSet<(String, T)> {
+    let out = java(main).output().expect("java runs");
+    assert!(out.status.success(), "{}", show(&out));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(name, n)| (name.to_string(), n.parse().unwrap_or_else(|_| panic!("{main} printed {name}={n}"))))
+        .collect()
+}
+
 #[test]
 fn the_binding_structs_have_the_c_layout() {
     use passcode::{PasscodeDeliveryEvent, PasscodeEvent, PasscodeFailure};
@@ -244,13 +255,7 @@ fn the_binding_structs_have_the_c_layout() {
     expected.extend(layout!(PasscodeEvent: kind, at, channel, purpose, subject, subject_len, has_attempts_left,
         attempts_left, has_retry_after, retry_after, scope));
     expected.extend(layout!(PasscodeFailure: status, has_attempts_left, attempts_left, has_retry_after, retry_after));
-    let out = java("passcode.jna.StructLayout").output().expect("java runs");
-    assert!(out.status.success(), "{}", show(&out));
-    let from_java: BTreeSet<(String, usize)> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(name, n)| (name.to_string(), n.parse().expect("a number")))
-        .collect();
+    let from_java: BTreeSet<(String, usize)> = java_table("passcode.jna.StructLayout");
     assert_eq!(from_java, expected, "the JNA structs must have the C ABI's offsets and sizes, field for field");
 }
 
@@ -266,13 +271,7 @@ fn the_binding_status_enum_is_the_headers() {
         .map(|(name, n)| (name.to_string(), n.parse().expect("a number")))
         .collect();
     assert!(from_header.len() > 20, "parsed {} statuses from the header", from_header.len());
-    let out = java("passcode.keycloak.tests.StatusTable").output().expect("java runs");
-    assert!(out.status.success(), "{}", show(&out));
-    let from_java: BTreeSet<(String, u32)> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(name, n)| (name.to_string(), n.parse().expect("a number")))
-        .collect();
+    let from_java: BTreeSet<(String, u32)> = java_table("passcode.keycloak.tests.StatusTable");
     assert_eq!(from_java, from_header, "PasscodeStatus.java must list every PASSCODE_STATUS_* with its number");
 }
 
@@ -288,6 +287,7 @@ fn the_provider_jar_holds_the_service_file_and_theme_and_no_stand_ins() {
         "theme-resources/templates/passcode-address.ftl",
         "theme-resources/messages/messages_en.properties",
         "passcode/jna/PasscodeEngine.class",
+        "passcode/jna/PasscodeDelivery.class",
     ] {
         assert!(entries.lines().any(|l| l == needed), "{needed} is not in the provider jar");
     }

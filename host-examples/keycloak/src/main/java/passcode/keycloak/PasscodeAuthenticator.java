@@ -36,8 +36,8 @@ import passcode.jna.Verified;
  * account exists (the address sign-in), an address without an account takes the same call with
  * {@code deliver = false}: the same steps, the same page, no message.
  *
- * <p>What it keeps: only the sealed challenge token (and when a resend is allowed) in the
- * authentication session's notes; never the code. Guessing is capped by the engine per user,
+ * <p>What it keeps: only the sealed challenge token (and when a resend is allowed, and whether
+ * messages are sent) in the authentication session's notes; never the code or the address. Guessing is capped by the engine per user,
  * across every login session, browser tab and Keycloak node (the store is shared); each refused
  * code is also a failureChallenge and a LOGIN_ERROR event, so the realm's brute-force detector
  * sees it. Refreshing the page does not send another code.
@@ -305,14 +305,7 @@ public final class PasscodeAuthenticator implements Authenticator {
     /** The enabled account with this address that the realm has not locked, or null: who a sign-in code is sent to. */
     private UserModel signInAccount(AuthenticationFlowContext context, String address) {
         UserModel user = context.getSession().users().getUserByEmail(context.getRealm(), address);
-        if (user == null || !user.isEnabled()) {
-            return null;
-        }
-        BruteForceProtector protector = context.getProtector();
-        boolean locked = protector != null
-                && context.getRealm().isBruteForceProtected()
-                && protector.isTemporarilyDisabled(context.getSession(), context.getRealm(), user);
-        return locked ? null : user;
+        return user == null || !user.isEnabled() || realmLocked(context, user) ? null : user;
     }
 
     /**
@@ -431,11 +424,7 @@ public final class PasscodeAuthenticator implements Authenticator {
 
     /** Whether the realm's own brute-force detector has locked the user (then nothing is sent or checked). */
     private boolean lockedByRealm(AuthenticationFlowContext context, Step step, UserModel user) {
-        BruteForceProtector protector = context.getProtector();
-        if (user == null || protector == null || !context.getRealm().isBruteForceProtected()) {
-            return false;
-        }
-        if (!protector.isTemporarilyDisabled(context.getSession(), context.getRealm(), user)) {
+        if (!realmLocked(context, user)) {
             return false;
         }
         context.getEvent().user(user).error(Errors.USER_TEMPORARILY_DISABLED);
@@ -443,6 +432,15 @@ public final class PasscodeAuthenticator implements Authenticator {
                 AuthenticationFlowError.USER_TEMPORARILY_DISABLED,
                 codeForm(context, step).setAttribute("passcodeLocked", true).setError("accountTemporarilyDisabledMessage").createForm(CODE_FORM));
         return true;
+    }
+
+    /** Whether the realm's brute-force detector has disabled the user for now (false for no user). */
+    private static boolean realmLocked(AuthenticationFlowContext context, UserModel user) {
+        BruteForceProtector protector = context.getProtector();
+        return user != null
+                && protector != null
+                && context.getRealm().isBruteForceProtected()
+                && protector.isTemporarilyDisabled(context.getSession(), context.getRealm(), user);
     }
 
     // --- helpers ---

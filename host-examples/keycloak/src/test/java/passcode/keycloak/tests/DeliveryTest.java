@@ -30,7 +30,6 @@ import passcode.keycloak.RealmStore;
 import passcode.keycloak.runner.AuthSession;
 import passcode.keycloak.runner.FlowRunner;
 import passcode.keycloak.runner.FormParams;
-import passcode.keycloak.runner.LoginForms;
 import passcode.keycloak.runner.Page;
 import passcode.keycloak.runner.RunnerKeycloak;
 import passcode.keycloak.runner.RunnerUser;
@@ -230,24 +229,30 @@ class DeliveryTest {
 
     @Test
     void sign_in_by_typed_address_answers_alike_and_sends_only_to_an_account() throws Exception {
+        String disabledEmail = "disabled." + janeEmail;
+        keycloak.user("bob", disabledEmail, "pw").setEnabled(false);
         FlowRunner flow = keycloak.addressSignIn(smtpConfig());
         AuthSession known = tab();
         AuthSession unknown = tab();
+        AuthSession disabled = tab();
         Page start = flow.start(known, IP);
         assertTrue(start.isForm(PasscodeAuthenticator.ADDRESS_FORM), start.toString());
         assertEquals("sign-in", start.attributes().get("passcodePurpose"));
         Page knownPage = post(flow, known, start, "email", janeEmail);
         Page unknownPage = post(flow, unknown, flow.start(unknown, IP), "email", NOBODY);
-        // The same page, the same notes' shape: nothing tells the two apart.
-        for (Page p : List.of(knownPage, unknownPage)) {
+        Page disabledPage = post(flow, disabled, flow.start(disabled, IP), "email", disabledEmail);
+        // The same page, the same notes' shape: nothing tells the three apart.
+        for (Page p : List.of(knownPage, unknownPage, disabledPage)) {
             assertTrue(p.isForm(CODE_FORM), p.toString());
             assertEquals("passcodeSentIfAccount", p.info());
+            assertEquals(knownPage.attributes(), p.attributes());
         }
-        assertEquals(knownPage.attributes(), unknownPage.attributes());
         assertEquals(known.notes().keySet(), unknown.notes().keySet());
+        assertEquals(known.notes().keySet(), disabled.notes().keySet());
         assertEquals("true", known.getAuthNote(PasscodeAuthenticator.NOTE_DELIVER));
         assertEquals("false", unknown.getAuthNote(PasscodeAuthenticator.NOTE_DELIVER));
-        assertEquals(1, queued(), "one message queued: none for the address without an account");
+        assertEquals("false", disabled.getAuthNote(PasscodeAuthenticator.NOTE_DELIVER));
+        assertEquals(1, queued(), "one message queued: none for the address without an account, nor the disabled one");
         mailedCode(janeEmail, 1); // arrived (so the resend's mail is the second to arrive)
         // A resend takes the same steps too, and still sends the unknown address nothing.
         clock.advance(30);
@@ -267,6 +272,7 @@ class DeliveryTest {
         assertEquals(keycloak.session.users().getUserByEmail(keycloak.realm, janeEmail).getId(), done.user());
         awaitEvents(DeliveryEventKind.SENT, 2);
         assertEquals(List.of(), Fixture.Inbox.messagesTo(NOBODY), "nothing was sent to the address without an account");
+        assertEquals(List.of(), Fixture.Inbox.messagesTo(disabledEmail), "nor to the disabled account");
     }
 
     @Test
