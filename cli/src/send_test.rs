@@ -105,6 +105,11 @@ pub fn run(args: &SendTestArgs, redactor: &mut Redactor) -> Result<Report, Failu
     let message = render(&config, channel, purpose, args.locale.as_deref(), &code).map_err(|e| file.failure(&e))?;
     let outgoing = Outgoing::new(purpose, "send-test", to.as_str(), test_content(&message), &code);
 
+    // The outbox's own printing would mix the message into this command's output (and its JSON).
+    let mut config = config;
+    if let Some(outbox) = config.delivery.outbox.as_mut() {
+        outbox.print = false;
+    }
     let log = Arc::new(DeliveryEventLog::default());
     let delivery = Delivery::builder(&config).events(log.clone()).build().map_err(|e| file.delivery_failure(&e))?;
     if !delivery.has_route(channel) {
