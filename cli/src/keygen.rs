@@ -98,7 +98,11 @@ pub fn run(args: &KeygenArgs, json: bool) -> Result<Report, Failure> {
                 .map_err(|e| Failure::new(Exit::Refused, format!("cannot write the key to stdout ({e})")))?;
             // The lines to paste go to stderr, so the pipe carries the key alone.
             let lines = ring_lines(args.id, &format!("env = {:?}", args.env));
-            eprint!("wrote a new key (id {}) to stdout; give it to the engine in ${}\n\n{lines}", args.id, args.env);
+            let note = format!(
+                "wrote a new key (id {}) to stdout; give it to the engine in ${}\n\n{lines}",
+                args.id, args.env
+            );
+            let _ = std::io::stderr().lock().write_all(note.as_bytes());
             Ok(Report::ok(String::new(), json!({})))
         }
     }

@@ -128,6 +128,24 @@ fn bad_configs_are_refused_naming_the_file_line_and_field() {
         Some("delivery.email.password_env"),
         Some(6),
     );
+    std::fs::write(d.join("dkim.pem"), "not a key, and secret-ish").unwrap();
+    let e = refused(
+        d,
+        "[delivery.email]\nhost = \"127.0.0.1\"\ntls = \"none\"\nfrom = \"a@acme.example\"\n\
+         [delivery.email.dkim]\ndomain = \"acme.example\"\nselector = \"s1\"\nkey_file = \"dkim.pem\"\n",
+        "policy-out-of-bounds",
+        Some("delivery.email.dkim.key_file"),
+        Some(8),
+    );
+    assert!(!e.to_string().contains("secret-ish"), "a key file's content is never quoted: {e}");
+    std::fs::write(d.join("ca.pem"), "hello").unwrap();
+    refused(
+        d,
+        "[delivery.email]\nhost = \"smtp.acme.example\"\nca_file = \"ca.pem\"\nfrom = \"a@acme.example\"\n",
+        "policy-out-of-bounds",
+        Some("delivery.email.ca_file"),
+        Some(3),
+    );
     refused(
         d,
         "[delivery]\nproduction = true\n\n[delivery.outbox]\ndir = \"outbox\"\n",

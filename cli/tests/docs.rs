@@ -60,9 +60,11 @@ fn the_readme_commands_run_as_written() {
 
     let tomls = blocks(&text, "toml");
     assert_eq!(tomls.len(), 1, "one config in the section");
-    let config = tomls[0]
-        .replacen("127.0.0.1:6379", &format!("127.0.0.1:{}", redis.port), 1)
-        .replacen("port = 25\n", &format!("port = {}\n", smtp.port()), 1);
+    let config = tomls[0].replacen("127.0.0.1:6379", &format!("127.0.0.1:{}", redis.port), 1).replacen(
+        "port = 25\n",
+        &format!("port = {}\n", smtp.port()),
+        1,
+    );
     assert!(!config.contains(":6379") && !config.contains("port = 25\n"), "both ports were found and replaced");
     std::fs::write(d.join("passcode.toml"), config).unwrap();
 

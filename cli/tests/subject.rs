@@ -6,7 +6,7 @@ mod support;
 
 use std::path::Path;
 
-use passcode_core::{Channel, Config, Engine, Error, IssueRequest, Purpose, SubjectStatus};
+use passcode_core::{Channel, Config, Engine, Error, IssueRequest, Issued, Purpose, SubjectStatus};
 use serde_json::Value;
 use support::{key_file, passcode, passcode_with_stdin, RedisServer};
 
@@ -29,17 +29,21 @@ fn config(dir: &Path, redis: &RedisServer, name: &str, threshold: u32) -> Config
     Config::parse(&text).unwrap()
 }
 
-/// Wrong codes until the subject has `failures` more; each refusal is checked.
+/// A sign-in code for the subject.
+fn issue(engine: &Engine) -> Issued {
+    let request = IssueRequest {
+        channel: Channel::Email,
+        identifier: ADDRESS,
+        purpose: Purpose::SignIn,
+        client: None,
+        locale: None,
+    };
+    engine.issue(&request).unwrap()
+}
+
+/// `times` wrong codes on one challenge, each refused.
 fn fail(engine: &Engine, times: u32) {
-    let issued = engine
-        .issue(&IssueRequest {
-            channel: Channel::Email,
-            identifier: ADDRESS,
-            purpose: Purpose::SignIn,
-            client: None,
-            locale: None,
-        })
-        .unwrap();
+    let issued = issue(engine);
     let wrong = format!("{:06}", (issued.code.parse::<u32>().unwrap() + 1) % 1_000_000);
     for _ in 0..times {
         assert!(matches!(
@@ -95,15 +99,7 @@ fn status_and_unlock_read_and_clear_what_the_engine_wrote() {
     assert_eq!(unlocked["pseudonym"].as_str().map(str::len), Some(16), "the pseudonym the hosts' events carry");
     assert!(is_clear(engine.status(Channel::Email, ADDRESS).unwrap()));
     // And the engine lets the subject in again.
-    let issued = engine
-        .issue(&IssueRequest {
-            channel: Channel::Email,
-            identifier: ADDRESS,
-            purpose: Purpose::SignIn,
-            client: None,
-            locale: None,
-        })
-        .unwrap();
+    let issued = issue(&engine);
     engine.verify(&issued.token, &issued.code).unwrap();
 
     // Up to the hard lock, which only an unlock lifts (no temporary lock on the way).
