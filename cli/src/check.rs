@@ -12,7 +12,7 @@ use passcode_core::config::StoreConfig;
 use passcode_core::delivery_config::{DeliveryConfig, SecretSource, SmtpTls};
 use passcode_core::message::MessagesConfig;
 use passcode_core::{Alphabet, Channel, Clock, Config, Engine, OsRandom, Policy, Purpose, Random, SystemClock};
-use passcode_redis::RedisOptions;
+use passcode_redis::{Deployment, NodeAddress, RedisOptions};
 use serde_json::{json, Value};
 
 use crate::args::CheckArgs;
@@ -179,6 +179,41 @@ fn senders(d: &DeliveryConfig) -> Vec<(&'static str, String)> {
     out
 }
 
+/// A shared store's deployment: its kind, a line for people, whether it uses TLS, and the
+/// hosts it reaches (none for a Unix socket).
+fn deployment(options: &RedisOptions) -> (&'static str, String, bool, Vec<String>) {
+    let with_tls = |tls: bool| if tls { " (TLS)" } else { "" };
+    let authorities = |nodes: &[NodeAddress]| nodes.iter().map(NodeAddress::authority).collect::<Vec<_>>().join(", ");
+    let hosts = |nodes: &[NodeAddress]| nodes.iter().map(|n| n.host.clone()).collect();
+    match &options.deployment {
+        Deployment::Server { url } => {
+            let tls = url.starts_with("rediss://");
+            let local = url.starts_with("redis+unix://") || url.starts_with("unix://");
+            let hosts = if local { Vec::new() } else { vec![store_host(url).to_string()] };
+            ("redis", format!("redis: {}{}", mask_url_user_info(url), with_tls(tls)), tls, hosts)
+        }
+        Deployment::Sentinel { sentinels, master_name, sentinel_username, sentinel_password, tls } => {
+            let auth = match (sentinel_username, sentinel_password) {
+                (Some(u), _) => format!("as {u:?}"),
+                (None, Some(_)) => "with a password".to_string(),
+                (None, None) => "without AUTH".to_string(),
+            };
+            let line = format!(
+                "redis sentinel: the primary {master_name:?} as {} name it{} (sentinels {auth})",
+                authorities(sentinels),
+                with_tls(*tls)
+            );
+            ("redis-sentinel", line, *tls, hosts(sentinels))
+        }
+        Deployment::Cluster { seeds, tls } => (
+            "redis-cluster",
+            format!("redis cluster: from {}{}", authorities(seeds), with_tls(*tls)),
+            *tls,
+            hosts(seeds),
+        ),
+    }
+}
+
 /// The store in force, its options read as the store crate reads them (the password too).
 fn store_report(file: &ConfigFile, store: &StoreConfig) -> Result<(Value, Vec<String>), Failure> {
     if store.is_memory() {
@@ -186,17 +221,16 @@ fn store_report(file: &ConfigFile, store: &StoreConfig) -> Result<(Value, Vec<St
         return Ok((json!({ "kind": "memory" }), vec![line]));
     }
     let options = RedisOptions::from_config(store).map_err(|e| file.failure(&e))?;
-    let url = mask_url_user_info(&store.url);
-    let tls = store.url.starts_with("rediss://");
+    let (kind, line, tls, _) = deployment(&options);
     let password = match (&store.password_env, &store.password_file) {
         (Some(name), _) => format!("from ${name}"),
         (_, Some(path)) => format!("from file {path}"),
-        _ if url != store.url => "in the URL".to_string(),
+        _ if store_addresses(store).any(|a| mask_url_user_info(a) != *a) => "in the URL".to_string(),
         _ => "none".to_string(),
     };
     let default = |field: &str| if file.is_set(&format!("store.{field}")) { "" } else { " (default)" };
     let lines = vec![
-        format!("redis: {url}{}", if tls { " (TLS)" } else { "" }),
+        line.clone(),
         format!(
             "prefix {:?}{}, pool {}{}, connect {} ms{}, command {} ms{}",
             options.prefix,
@@ -215,8 +249,8 @@ fn store_report(file: &ConfigFile, store: &StoreConfig) -> Result<(Value, Vec<St
         ),
     ];
     let value = json!({
-        "kind": "redis",
-        "url": url,
+        "kind": kind,
+        "deployment": line,
         "tls": tls,
         "prefix": options.prefix,
         "pool_size": options.pool_size,
@@ -228,6 +262,11 @@ fn store_report(file: &ConfigFile, store: &StoreConfig) -> Result<(Value, Vec<St
         "wait_timeout_ms": options.wait_timeout.as_millis() as u64,
     });
     Ok((value, lines))
+}
+
+/// Every address the store config names: its URL, its sentinels, its cluster seeds.
+fn store_addresses(store: &StoreConfig) -> impl Iterator<Item = &String> {
+    std::iter::once(&store.url).chain(store.sentinels.iter().flatten()).chain(store.cluster.iter().flatten())
 }
 
 /// The ring: each key's id, where it is read from, and its roles.
@@ -387,8 +426,7 @@ pub fn warnings(config: &Config) -> Vec<Warning> {
         ));
     }
     if !config.store.is_memory() {
-        let url = &config.store.url;
-        if mask_url_user_info(url) != *url {
+        if store_addresses(&config.store).any(|a| mask_url_user_info(a) != *a) {
             w.push(warn(
                 "store-password-in-url",
                 "store",
@@ -396,13 +434,17 @@ pub fn warnings(config: &Config) -> Vec<Warning> {
                  use store.password_env or store.password_file",
             ));
         }
-        if url.starts_with("redis://") && !passcode_core::delivery_config::is_loopback_host(store_host(url)) {
-            w.push(warn(
-                "store-without-tls",
-                "store",
-                "redis:// to another machine is not encrypted: records and the password cross the network in clear; \
-                 use rediss://",
-            ));
+        // The options are read again here (check has read them once without error).
+        if let Ok(options) = RedisOptions::from_config(&config.store) {
+            let (_, _, tls, hosts) = deployment(&options);
+            if !tls && hosts.iter().any(|h| !passcode_core::delivery_config::is_loopback_host(h)) {
+                w.push(warn(
+                    "store-without-tls",
+                    "store",
+                    "the store is on another machine without TLS: records and the password cross the network in \
+                     clear; use rediss:// (for each sentinel or cluster node too)",
+                ));
+            }
         }
     }
     for k in &config.keys.ring {

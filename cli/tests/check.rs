@@ -215,9 +215,30 @@ fn weak_and_surprising_choices_are_warned_about_and_strict_fails_on_them() {
     assert_eq!(line_of("key-file-mode"), 2);
     let outbox = json["warnings"].as_array().unwrap().iter().find(|w| w["id"] == "outbox").unwrap();
     assert!(outbox["message"].as_str().unwrap().contains("looks like a production config"), "{outbox}");
-    assert_eq!(json["store"]["url"], "redis://:***@cache.invalid:6379/0");
+    assert_eq!(json["store"]["deployment"], "redis: redis://:***@cache.invalid:6379/0");
     assert_eq!(json["store"]["password"], "in the URL");
     assert!(!json.to_string().contains(PASSWORD));
+
+    // Sentinel and Cluster: named, and warned about without TLS to other machines.
+    write(
+        d,
+        "sentinel.toml",
+        "[store]\nsentinels = [\"sentinel-a.invalid:26379\", \"sentinel-b.invalid\"]\nmaster_name = \"passcode\"\n\
+         [[keys.ring]]\nid = 1\nfile = \"key1\"\n",
+    );
+    let json = passcode(d, &["check", "--json", "sentinel.toml"]).expect(0).json();
+    assert_eq!(json["store"]["kind"], "redis-sentinel");
+    let deployment = json["store"]["deployment"].as_str().unwrap();
+    assert!(deployment.contains("\"passcode\"") && deployment.contains("sentinel-b.invalid:26379"), "{deployment}");
+    assert!(warning_ids(&json).contains(&"store-without-tls".to_string()));
+    write(
+        d,
+        "cluster.toml",
+        "[store]\ncluster = [\"rediss://node-a.invalid:6379\"]\n[[keys.ring]]\nid = 1\nfile = \"key1\"\n",
+    );
+    let json = passcode(d, &["check", "--json", "cluster.toml"]).expect(0).json();
+    assert_eq!((json["store"]["kind"].as_str(), json["store"]["tls"].as_bool()), (Some("redis-cluster"), Some(true)));
+    assert!(!warning_ids(&json).contains(&"store-without-tls".to_string()), "TLS to every node");
 
     // A production config on the memory store, without keys.
     write(d, "prod.toml", "[policy]\nemail_second_factor = false\n[delivery]\nproduction = true\n");
