@@ -102,6 +102,19 @@ impl std::fmt::Debug for Verified {
     }
 }
 
+/// A subject's standing, for an operator's `status`: its failure count and lock, read from
+/// the store without changing it. It holds no code, no challenge and no identifier.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SubjectStatus {
+    /// Consecutive failures across every challenge (reset by a success or an unlock).
+    pub failures: u32,
+    /// When a temporary lock in force now ends (Unix seconds); `None` when there is none.
+    pub locked_until: Option<u64>,
+    /// Whether the subject reached the hard cap: only an operator's unlock lifts it.
+    pub hard_locked: bool,
+}
+
 /// Builds an engine with parts of the host's own.
 pub struct EngineBuilder {
     config: Config,
@@ -481,6 +494,22 @@ impl Engine {
         })
     }
 
+    /// An operator's read of a subject's failure count and lock, as `issue` and `verify`
+    /// would judge it now. Read-only: it writes nothing and emits no event.
+    pub fn status(&self, channel: Channel, identifier: &str) -> Result<SubjectStatus, Error> {
+        let now = self.clock.now();
+        let identifier = Identifier::parse(channel, identifier)?;
+        let key = self.subject_key(&identifier);
+        let current = self.store.get(&key, now).map_err(store_error)?;
+        let record = decode_subject(current.as_ref())?;
+        let (locked_until, hard_locked) = match self.check_lock(&record, now) {
+            Err(Error::SubjectLocked { retry_after: Some(wait) }) => (Some(now + wait), false),
+            Err(Error::SubjectLocked { retry_after: None }) => (None, true),
+            _ => (None, false),
+        };
+        Ok(SubjectStatus { failures: record.failures, locked_until, hard_locked })
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn issued(
         &self,
@@ -706,6 +735,66 @@ mod tests {
         assert_ne!(client_prefix("2001:db8:1:2::1").unwrap(), client_prefix("2001:db8:1:3::1").unwrap());
         assert_eq!(client_prefix("not-an-ip"), Err(Error::InvalidClientAddress));
         assert!(matches!(client_prefix(&"1".repeat(100)), Err(Error::InputTooLong { .. })));
+    }
+
+    #[test]
+    fn status_reads_failures_and_locks_without_writing() {
+        use crate::clock::ManualClock;
+        use crate::event::EventLog;
+        let clock = ManualClock::new(1_800_000_000);
+        let store = Arc::new(MemoryStore::new());
+        let events = Arc::new(EventLog::default());
+        let config = Config::parse(
+            "[policy]\nmax_attempts = 10\nlockout_threshold = 3\nlockout_base_seconds = 60\nhard_lock_failures = 6",
+        )
+        .unwrap();
+        let engine = Engine::builder(config)
+            .store(store.clone())
+            .clock(Arc::new(clock.clone()))
+            .events(events.clone())
+            .build()
+            .unwrap();
+        let none = SubjectStatus { failures: 0, locked_until: None, hard_locked: false };
+        assert_eq!(engine.status(Channel::Email, "jane@example.com").unwrap(), none);
+        assert!(store.is_empty(), "reading an unknown subject creates no record");
+
+        let issued = engine
+            .issue(&IssueRequest {
+                channel: Channel::Email,
+                identifier: "jane@example.com",
+                purpose: Purpose::SignIn,
+                client: None,
+                locale: None,
+            })
+            .unwrap();
+        let wrong = format!("{:06}", (issued.code.parse::<u32>().unwrap() + 1) % 1_000_000);
+        let fail = || assert!(engine.verify(&issued.token, &wrong).is_err());
+        fail();
+        fail();
+        let status = engine.status(Channel::Email, "jane@EXAMPLE.com").unwrap();
+        assert_eq!(status, SubjectStatus { failures: 2, ..none }, "the domain is normalised as in issue");
+
+        fail();
+        let locked = engine.status(Channel::Email, "jane@example.com").unwrap();
+        assert_eq!(locked, SubjectStatus { failures: 3, locked_until: Some(1_800_000_060), hard_locked: false });
+        clock.advance(60);
+        assert_eq!(engine.status(Channel::Email, "jane@example.com").unwrap(), SubjectStatus { failures: 3, ..none });
+
+        for _ in 0..3 {
+            fail();
+        }
+        let key = engine.subject_key(&Identifier::parse(Channel::Email, "jane@example.com").unwrap());
+        let before = store.get(&key, clock.now()).unwrap();
+        let events_before = events.events().len();
+        let hard = engine.status(Channel::Email, "jane@example.com").unwrap();
+        assert_eq!(hard, SubjectStatus { failures: 6, locked_until: None, hard_locked: true });
+        assert_eq!(store.get(&key, clock.now()).unwrap(), before, "status writes nothing");
+        assert_eq!(events.events().len(), events_before, "status emits no event");
+
+        engine.unlock(Channel::Email, "jane@example.com").unwrap();
+        assert_eq!(engine.status(Channel::Email, "jane@example.com").unwrap(), none);
+        assert!(matches!(engine.status(Channel::Email, "not an address"), Err(Error::InvalidEmail { .. })));
+        assert!(matches!(engine.status(Channel::Sms, "0770"), Err(Error::InvalidPhone { .. })));
     }
 
     #[test]
