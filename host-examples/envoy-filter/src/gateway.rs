@@ -50,8 +50,9 @@ pub enum LogFormat {
     Json,
 }
 
-/// Everything the gateway is configured with (the binary fills it from `options.rs`).
-#[derive(Debug, Clone)]
+/// Everything the gateway is configured with (the binary fills it from `options.rs`). Its
+/// `Debug` leaves the keys, the component's environment values and the store's password out.
+#[derive(Clone)]
 pub struct GatewayConfig {
     /// Where to listen (default 127.0.0.1:8080; port 0 picks a free one).
     pub listen: SocketAddr,
@@ -107,6 +108,30 @@ pub struct GatewayConfig {
     pub store_url: Option<String>,
 }
 
+/// `--store URL` over the config's `[store]`: the URL names the deployment (one server,
+/// Sentinel or Cluster) in place of the config's, and the table's other options (password_env,
+/// pool_size, prefix, timeouts, wait_replicas) still apply, so the password can stay out of the
+/// command line.
+fn with_store_url(store: &mut passcode_core::config::StoreConfig, url: &str) {
+    store.url = url.to_string();
+    store.sentinels = None;
+    store.master_name = None;
+    store.cluster = None;
+}
+
+/// A store URL with its password (the user information after `:`) hidden, for anything that
+/// prints the config.
+pub fn redacted_store_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    // The last `@` ends the user information even when a password holds a raw `/` or `@`:
+    // hiding too much beats printing a password.
+    let Some((userinfo, hosts)) = rest.rsplit_once('@') else { return url.to_string() };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{hosts}"),
+        None => url.to_string(),
+    }
+}
+
 /// 32 random bytes from the OS.
 fn random_key() -> [u8; 32] {
     let mut k = [0u8; 32];
@@ -117,6 +142,37 @@ fn random_key() -> [u8; 32] {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl std::fmt::Debug for GatewayConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let env_names: Vec<&str> = self.guest_env.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("GatewayConfig")
+            .field("listen", &self.listen)
+            .field("admin_listen", &self.admin_listen)
+            .field("tls", &self.tls)
+            .field("workers", &self.workers)
+            .field("wasm", &self.wasm)
+            // The engine config may name a store URL with a password: only its size.
+            .field("engine_config", &format_args!("<{} bytes>", self.engine_config.len()))
+            .field("guest_env", &env_names)
+            .field("guest_dirs", &self.guest_dirs)
+            .field("outbox", &self.outbox)
+            .field("print_outbox", &self.print_outbox)
+            .field("upstream", &self.upstream)
+            .field("session_key", &"<hidden>")
+            .field("session_seconds", &self.session_seconds)
+            .field("app_name", &self.app_name)
+            .field("accounts", &self.accounts.as_ref().map(Vec::len))
+            .field("xff_trusted_hops", &self.xff_trusted_hops)
+            .field("public_origin", &self.public_origin)
+            .field("limits", &self.limits)
+            .field("drain", &self.drain)
+            .field("log_format", &self.log_format)
+            .field("log_level", &self.log_level)
+            .field("store_url", &self.store_url.as_deref().map(redacted_store_url))
+            .finish_non_exhaustive()
+    }
 }
 
 impl GatewayConfig {
@@ -274,7 +330,7 @@ impl Gateway {
         let mut engine_config =
             passcode_core::Config::parse(&config.engine_config).map_err(|e| format!("the engine config: {e}"))?;
         if let Some(url) = &config.store_url {
-            engine_config.store = passcode_core::config::StoreConfig { url: url.clone(), ..Default::default() };
+            with_store_url(&mut engine_config.store, url);
         }
         let remote_store = passcode_redis::store_for(&engine_config).map_err(|e| format!("the store: {e}"))?;
         let blocking_store = remote_store.is_some();
@@ -368,5 +424,54 @@ impl Gateway {
 impl Drop for Gateway {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_url_is_printed_without_its_password() {
+        assert_eq!(redacted_store_url("redis://:hunter2@10.0.0.9:6379/0"), "redis://:***@10.0.0.9:6379/0");
+        assert_eq!(
+            redacted_store_url("redis+sentinel://app:hunter2@10.0.0.1:26379,10.0.0.2:26379/passcode"),
+            "redis+sentinel://app:***@10.0.0.1:26379,10.0.0.2:26379/passcode"
+        );
+        assert_eq!(redacted_store_url("rediss://app:a/b@c@10.0.1.1:6379"), "rediss://app:***@10.0.1.1:6379");
+        assert_eq!(
+            redacted_store_url("redis+cluster://10.0.1.1:6379,10.0.1.2:6379"),
+            "redis+cluster://10.0.1.1:6379,10.0.1.2:6379"
+        );
+        assert_eq!(redacted_store_url("redis://app@10.0.0.9"), "redis://app@10.0.0.9", "a user alone is no secret");
+
+        let mut config = GatewayConfig::development(PathBuf::from("x.wasm"));
+        config.store_url = Some("redis://:hunter2@10.0.0.9:6379/0".into());
+        config.engine_config = "[store]\nurl = \"redis://:hunter3@10.0.0.9\"\n".into();
+        config.guest_env = vec![("PASSCODE_KEY_1".into(), "ab".repeat(32))];
+        config.session_key = [0xcd; 32];
+        let printed = format!("{config:?}");
+        for secret in ["hunter2", "hunter3", "abab", "205, 205"] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert!(printed.contains("PASSCODE_KEY_1") && printed.contains("10.0.0.9:6379"), "{printed}");
+    }
+
+    #[test]
+    fn a_store_url_replaces_the_deployment_and_keeps_the_other_store_options() {
+        let mut store = passcode_core::config::StoreConfig {
+            url: String::new(),
+            sentinels: Some(vec!["10.0.0.1:26379".into()]),
+            master_name: Some("old".into()),
+            password_env: Some("REDIS_PASSWORD".into()),
+            pool_size: Some(4),
+            prefix: Some("acme:".into()),
+            ..Default::default()
+        };
+        with_store_url(&mut store, "redis+cluster://10.0.1.1:6379,10.0.1.2:6379");
+        assert_eq!(store.url, "redis+cluster://10.0.1.1:6379,10.0.1.2:6379");
+        assert_eq!((store.sentinels, store.master_name, store.cluster), (None, None, None));
+        assert_eq!(store.password_env.as_deref(), Some("REDIS_PASSWORD"));
+        assert_eq!((store.pool_size, store.prefix.as_deref()), (Some(4), Some("acme:")));
     }
 }

@@ -56,7 +56,9 @@ options![
         "store",
         "URL",
         "the engine config's store",
-        "a shared store for several gateways (redis://host:port/db); sessions live there too"
+        "a store shared by several gateways, sessions included: redis://host:port/db (rediss:// for TLS), \
+         redis+sentinel://host:port,host:port/master or redis+cluster://host:port,host:port; the config's \
+         other [store] options still apply (keep the password in its password_env, not in the URL)"
     ),
     ("accounts", "FILE", "anyone", "only these addresses/numbers (one per line, normalised) get codes and sessions"),
     ("outbox", "DIR", "./outbox", "the DEVELOPMENT outbox, used when the config's [delivery] names no sender"),

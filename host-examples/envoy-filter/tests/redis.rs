@@ -1,12 +1,14 @@
 //! Two gateways (two nodes) on one Redis, opened by the host from `--store`: a code requested
 //! on one node verifies on the other, the session cookie works on both, and signing out on one
-//! revokes it on both; `/readyz` follows Redis.
+//! revokes it on both; `/readyz` follows Redis. The same on Redis Sentinel and Redis Cluster,
+//! named by `redis+sentinel://` and `redis+cluster://` URLs.
 
 mod support;
 
 #[path = "../../../store-redis/tests/support/mod.rs"]
 mod redis_support;
 
+use redis_support::deployments::{ClusterDeployment, SentinelDeployment};
 use redis_support::RedisServer;
 use support::gateway;
 
@@ -59,8 +61,10 @@ fn a_cookie_replayed_after_sign_out_is_refused_by_the_proxy_and_by_ext_authz_on_
 
     let out = a.send("POST", "/passcode/signout", &[("Cookie", &session)], Some(""));
     assert_eq!(out.status, 303);
-    let proxy = a.send("GET", "/orders", &[("Cookie", &copy), ("Accept", "text/html")], None);
-    assert_eq!((proxy.status, proxy.header("location")), (302, Some("/signin")), "the proxy refuses the copy");
+    for node in [&a, &b] {
+        let proxy = node.send("GET", "/orders", &[("Cookie", &copy), ("Accept", "text/html")], None);
+        assert_eq!((proxy.status, proxy.header("location")), (302, Some("/signin")), "the proxy refuses the copy");
+    }
     let authz = b.send("GET", "/ext_authz/orders", &[("Cookie", &copy)], None);
     assert_eq!((authz.status, authz.json()["error"].as_str()), (401, Some("session-revoked")), "and so does node b");
 
@@ -113,4 +117,43 @@ fn an_unreachable_store_fails_the_start_with_a_clear_error() {
     config.store_url = Some(format!("redis://127.0.0.1:{}/0", redis_support::free_port()));
     let e = passcode_envoy_filter::gateway::Gateway::start(config).err().expect("refused");
     assert!(e.starts_with("the store: store unavailable"), "{e}");
+}
+
+/// Two gateways on the deployment a `--store` URL names: a code issued on one verifies on the
+/// other, and a sign-out on that one is seen by the first's proxy and ext_authz.
+fn two_gateways_share(url: &str) {
+    let key: String = (0u8..32).map(|i| format!("{:02x}", i.wrapping_mul(47).wrapping_add(3))).collect();
+    let configure = |c: &mut passcode_envoy_filter::gateway::GatewayConfig| {
+        c.guest_env = vec![("PASSCODE_KEY_1".into(), key.clone())];
+        c.session_key = [0x6b; 32];
+        c.store_url = Some(url.to_string());
+    };
+    let (a, b) = (gateway(configure), gateway(configure));
+    assert_eq!(a.send("GET", "/readyz", &[], None).status, 204, "{url}");
+    let (r, challenge) = a.start_email("jane@example.com");
+    assert_eq!(r.status, 202, "{}", r.body);
+    let code = a.code_for("jane@example.com");
+    let v = b.post("/passcode/verify", &challenge, &format!(r#"{{"code":"{code}"}}"#));
+    assert_eq!(v.status, 200, "{}", v.body);
+    let session = v.cookie_pair("passcode_session").unwrap();
+    assert_eq!(a.send("GET", "/ext_authz/orders", &[("Cookie", &session)], None).status, 200, "valid on node a");
+    assert_eq!(b.send("POST", "/passcode/signout", &[("Cookie", &session)], Some("")).status, 303);
+    let proxy = a.send("GET", "/orders", &[("Cookie", &session), ("Accept", "text/html")], None);
+    assert_eq!((proxy.status, proxy.header("location")), (302, Some("/signin")));
+    let authz = a.send("GET", "/ext_authz/orders", &[("Cookie", &session)], None);
+    assert_eq!((authz.status, authz.json()["error"].as_str()), (401, Some("session-revoked")));
+}
+
+#[test]
+fn gateways_share_a_sentinel_deployment_named_by_a_url() {
+    let d = SentinelDeployment::start();
+    let sentinels: Vec<String> = d.sentinels.iter().map(|s| format!("127.0.0.1:{}", s.port)).collect();
+    two_gateways_share(&format!("redis+sentinel://{}/{}", sentinels.join(","), SentinelDeployment::MASTER));
+}
+
+#[test]
+fn gateways_share_a_cluster_named_by_a_url() {
+    let d = ClusterDeployment::start();
+    // Two seeds; the store finds the other nodes.
+    two_gateways_share(&format!("redis+cluster://127.0.0.1:{},127.0.0.1:{}", d.nodes[0].port, d.nodes[3].port));
 }
