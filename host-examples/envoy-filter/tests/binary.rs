@@ -22,6 +22,27 @@ impl Drop for Running {
     }
 }
 
+/// Reads the gateway's standard output up to the line naming the page to open: the gateway's
+/// address and everything printed so far.
+fn address_printed(child: &mut Child) -> (String, String) {
+    let stdout = child.stdout.take().expect("stdout piped");
+    let mut printed = String::new();
+    let addr =
+        BufReader::new(stdout).lines().map_while(Result::ok).inspect(|l| printed.push_str(&format!("{l}\n"))).find_map(
+            |l| l.strip_prefix("Open http://").and_then(|r| r.strip_suffix("/signin to sign in.")).map(str::to_string),
+        );
+    (addr.unwrap_or_else(|| panic!("no URL printed: {printed}")), printed)
+}
+
+/// One request on a new connection; the whole answer.
+fn get(addr: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    answer
+}
+
 #[test]
 fn it_starts_on_defaults_and_prints_the_url_to_open() {
     let wasm = require_wasm().unwrap_or_else(|m| panic!("{m}"));
@@ -36,20 +57,9 @@ fn it_starts_on_defaults_and_prints_the_url_to_open() {
         .spawn()
         .expect("start the gateway");
     let mut running = Running(child);
-    let stdout = running.0.stdout.take().unwrap();
-    let mut printed = String::new();
-    let url = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .inspect(|l| printed.push_str(&format!("{l}\n")))
-        .find_map(|l| l.strip_prefix("Open ").and_then(|r| r.strip_suffix(" to sign in.")).map(str::to_string))
-        .unwrap_or_else(|| panic!("no URL printed"));
+    let (addr, printed) = address_printed(&mut running.0);
     assert!(printed.contains("DEVELOPMENT ONLY"), "{printed}");
-    let addr = url.strip_prefix("http://").and_then(|r| r.strip_suffix("/signin")).expect("http://ADDR/signin");
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.write_all(b"GET /signin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
-    let mut page = String::new();
-    s.read_to_string(&mut page).unwrap();
+    let page = get(&addr, "/signin");
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     assert!(page.contains(r#"autocomplete="one-time-code""#));
     drop(running);
@@ -151,20 +161,8 @@ fn a_store_urls_password_is_never_printed() {
         let _ = stderr.read_to_string(&mut text);
         text
     });
-    let stdout = running.0.stdout.take().unwrap();
-    let mut printed = String::new();
-    let addr = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .inspect(|l| printed.push_str(&format!("{l}\n")))
-        .find_map(|l| {
-            l.strip_prefix("Open http://").and_then(|r| r.strip_suffix("/signin to sign in.")).map(str::to_string)
-        })
-        .unwrap_or_else(|| panic!("no URL printed: {printed}"));
-    let mut s = TcpStream::connect(&addr).unwrap();
-    s.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
+    let (addr, mut printed) = address_printed(&mut running.0);
+    let answer = get(&addr, "/readyz");
     assert!(answer.starts_with("HTTP/1.1 204"), "ready on the Redis it authenticated to: {answer}");
     let _ = Command::new("kill").args(["-TERM", &running.0.id().to_string()]).status();
     assert!(running.0.wait().unwrap().success());

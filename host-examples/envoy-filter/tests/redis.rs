@@ -43,13 +43,7 @@ fn two_gateways_share_one_redis() {
 #[test]
 fn a_cookie_replayed_after_sign_out_is_refused_by_the_proxy_and_by_ext_authz_on_another_node() {
     let mut redis = RedisServer::start();
-    let key: String = (0u8..32).map(|i| format!("{:02x}", i.wrapping_mul(31).wrapping_add(5))).collect();
-    let configure = |c: &mut passcode_envoy_filter::gateway::GatewayConfig| {
-        c.guest_env = vec![("PASSCODE_KEY_1".into(), key.clone())];
-        c.session_key = [0x5a; 32];
-        c.store_url = Some(redis.url());
-    };
-    let (a, b) = (gateway(configure), gateway(configure));
+    let (a, b) = two_nodes(&redis.url());
     let (r, challenge) = a.start_email("jane@example.com");
     assert_eq!(r.status, 202, "{}", r.body);
     let code = a.code_for("jane@example.com");
@@ -119,16 +113,22 @@ fn an_unreachable_store_fails_the_start_with_a_clear_error() {
     assert!(e.starts_with("the store: store unavailable"), "{e}");
 }
 
+/// Two gateways (nodes) on the store a `--store` URL names, with the same engine and session
+/// keys, as every node sharing a store needs.
+fn two_nodes(store_url: &str) -> (support::TestGateway, support::TestGateway) {
+    let key: String = (0u8..32).map(|i| format!("{:02x}", i.wrapping_mul(31).wrapping_add(5))).collect();
+    let configure = |c: &mut passcode_envoy_filter::gateway::GatewayConfig| {
+        c.guest_env = vec![("PASSCODE_KEY_1".into(), key.clone())];
+        c.session_key = [0x5a; 32];
+        c.store_url = Some(store_url.to_string());
+    };
+    (gateway(configure), gateway(configure))
+}
+
 /// Two gateways on the deployment a `--store` URL names: a code issued on one verifies on the
 /// other, and a sign-out on that one is seen by the first's proxy and ext_authz.
 fn two_gateways_share(url: &str) {
-    let key: String = (0u8..32).map(|i| format!("{:02x}", i.wrapping_mul(47).wrapping_add(3))).collect();
-    let configure = |c: &mut passcode_envoy_filter::gateway::GatewayConfig| {
-        c.guest_env = vec![("PASSCODE_KEY_1".into(), key.clone())];
-        c.session_key = [0x6b; 32];
-        c.store_url = Some(url.to_string());
-    };
-    let (a, b) = (gateway(configure), gateway(configure));
+    let (a, b) = two_nodes(url);
     assert_eq!(a.send("GET", "/readyz", &[], None).status, 204, "{url}");
     let (r, challenge) = a.start_email("jane@example.com");
     assert_eq!(r.status, 202, "{}", r.body);
