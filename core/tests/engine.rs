@@ -374,7 +374,7 @@ fn engine_from_config_refuses_unknown_store_and_weak_ring() {
 
 #[test]
 fn s13_guessing_bound_holds_under_the_default_policy() {
-    // With the defaults, an attacker makes at most 99 evaluated guesses (the 100th failure
+    // With the defaults, an attacker gets at most 100 evaluated guesses (the 100th failure
     // locks the subject for good) against six-digit codes: at most 1e-4 success chance.
     let r = rig("[policy]\nresend_cooldown_seconds = 0\nsubject_sends = { max = 20, window_seconds = 1 }");
     let mut evaluated = 0;
@@ -384,11 +384,11 @@ fn s13_guessing_bound_holds_under_the_default_policy() {
         loop {
             match r.engine.verify(&issued.token, &wrong(&issued.code)) {
                 Err(Error::WrongCode { .. }) => evaluated += 1,
-                Err(Error::SubjectLocked { retry_after: None }) => {
+                Err(Error::WrongCodeLocked { retry_after: None, .. }) => {
                     evaluated += 1;
                     break 'outer;
                 }
-                Err(Error::SubjectLocked { .. }) => {
+                Err(Error::WrongCodeLocked { .. }) => {
                     evaluated += 1;
                     break;
                 }
@@ -400,12 +400,14 @@ fn s13_guessing_bound_holds_under_the_default_policy() {
     assert_eq!(evaluated, 100);
     let chance = evaluated as f64 / 1e6;
     assert!(chance <= 1e-4);
-    r.clock.advance(86_400 * 365);
+    r.clock.advance(29 * 86_400);
     assert_eq!(
         email(&r.engine, "victim@example.com", Purpose::SignIn).unwrap_err(),
         Error::SubjectLocked { retry_after: None },
-        "a hard lock does not wear off"
+        "a hard lock holds for the failure record's life (30 days by default) after the last failure"
     );
+    r.clock.advance(86_400);
+    email(&r.engine, "victim@example.com", Purpose::SignIn).expect("then the record is forgotten");
 }
 
 /// Draws a fixed value for the code (8-byte draws) and a fixed challenge id (16-byte draws).
