@@ -120,13 +120,12 @@ impl std::fmt::Debug for StoreConfig {
     }
 }
 
-/// A URL with its user information (`user:password@`) replaced by `***`.
+/// A URL with its user information (`user:password@`) replaced by `***`: everything before
+/// the last `@` but the scheme, so that a malformed URL (`redis//:password@host`) is hidden too.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
+    let (scheme, rest) = url.split_once("://").map_or(("", url), |(s, r)| (s, r));
+    match rest.rfind('@') {
+        Some(at) if scheme.is_empty() => format!("***{}", &rest[at..]),
         Some(at) => format!("{scheme}://***{}", &rest[at..]),
         None => url.to_string(),
     }
@@ -315,8 +314,13 @@ impl Config {
         }
         self.policy.validate()?;
         Messages::new(&self.messages, &self.policy)?;
-        if self.store.url.is_empty() {
-            return Err(Error::PolicyOutOfBounds { field: "store.url", reason: "must be `memory` or a URL".into() });
+        if !self.store.is_memory()
+            && !self.store.url.split_once("://").is_some_and(|(s, r)| !s.is_empty() && !r.is_empty())
+        {
+            return Err(Error::PolicyOutOfBounds {
+                field: "store.url",
+                reason: "must be `memory` or a URL such as `redis://host:6379/0`".into(),
+            });
         }
         if self.store.is_memory() && self.store.has_options() {
             return Err(Error::PolicyOutOfBounds {
@@ -540,8 +544,14 @@ mod tests {
     fn urls_are_redacted() {
         assert_eq!(redact_url("redis://:pw@h:1/0"), "redis://***@h:1/0");
         assert_eq!(redact_url("rediss://user:pw@h"), "rediss://***@h");
-        assert_eq!(redact_url("redis://h:1/0?x=a@b"), "redis://h:1/0?x=a@b");
+        assert_eq!(redact_url("redis://h:1/0?x=a@b"), "redis://***@b", "hides too much rather than too little");
         assert_eq!(redact_url("memory"), "memory");
+        // Found by the config fuzz target: a malformed URL kept its password in Debug.
+        assert_eq!(redact_url("redis2//:hunter2@cache.internal:6128/0"), "***@cache.internal:6128/0");
+        assert!(matches!(
+            Config::parse("store = \"redis2//:hunter2@cache.internal:6128/0\"\n[[keys.ring]]\nid = 1\nfile = \"k\""),
+            Err(Error::PolicyOutOfBounds { field: "store.url", .. })
+        ));
     }
 
     #[test]

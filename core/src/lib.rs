@@ -31,6 +31,9 @@ pub mod config;
 mod engine;
 pub mod error;
 pub mod event;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod identifier;
 pub mod keys;
 pub mod message;
