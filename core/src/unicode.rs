@@ -67,6 +67,10 @@ pub(crate) fn ascii_letter(c: char) -> Option<char> {
 /// equals Unicode full case folding (`ß`, `ẞ` and `SS` all become `ss`; `ς` and `Σ` become
 /// `σ`) except that it also folds the Turkish dotless `ı` to `i`.
 pub(crate) fn caseless(text: &str) -> String {
+    if text.is_ascii() {
+        // ASCII is already composed, and its case folding is its lowercase.
+        return text.to_ascii_lowercase();
+    }
     let once: String = text.nfc().flat_map(char::to_uppercase).flat_map(char::to_lowercase).collect();
     let twice: String = once.chars().flat_map(char::to_uppercase).flat_map(char::to_lowercase).collect();
     twice.nfc().collect()

@@ -245,27 +245,48 @@ pub unsafe extern "C" fn passcode_issue(
     failure: *mut PasscodeFailure,
 ) -> PasscodeStatus {
     ffi_panic_boundary! {
-        let result = (|| -> Result<(), Refusal> {
-            let engine = try_ref!(engine);
-            let out = try_out!(out);
-            let identifier = try_text!(identifier, identifier_len, PASSCODE_MAX_TEXT_BYTES);
-            let client = try_optional_text!(client, client_len, PASSCODE_MAX_TEXT_BYTES);
-            let locale = try_optional_text!(locale, locale_len, PASSCODE_MAX_TEXT_BYTES);
-            let request = IssueRequest {
-                channel: channel_from(channel)?,
-                identifier,
-                purpose: purpose_from(purpose)?,
-                client,
-                locale,
-            };
-            let issued = engine.issue(&request)?;
-            // SAFETY: `out` is not NULL and the caller promises it is valid for a write.
-            unsafe { write_out(out, PasscodeIssued::to_mut_ptr(IssuedValue::new(&issued))) };
-            Ok(())
-        })();
+        // SAFETY: the caller's contract is this function's, which `issue_into` shares.
+        let result = unsafe {
+            issue_into(engine, None, channel, purpose, identifier, identifier_len, client, client_len, locale, locale_len, out)
+        };
         // SAFETY: `failure` is NULL or valid for a write, per the contract.
         unsafe { report(result, failure) }
     }
+}
+
+/// The body of `passcode_issue` and `passcode_issue_for_account`: reads the arguments,
+/// issues (for the account, if one is given), and writes `out` on success.
+///
+/// # Safety
+/// As `passcode_issue`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn issue_into(
+    engine: *const PasscodeEngine,
+    account: Option<&str>,
+    channel: u32,
+    purpose: u32,
+    identifier: *const c_char,
+    identifier_len: usize,
+    client: *const c_char,
+    client_len: usize,
+    locale: *const c_char,
+    locale_len: usize,
+    out: *mut *mut PasscodeIssued,
+) -> Result<(), Refusal> {
+    let engine = try_ref!(engine);
+    let out = try_out!(out);
+    let identifier = try_text!(identifier, identifier_len, PASSCODE_MAX_TEXT_BYTES);
+    let client = try_optional_text!(client, client_len, PASSCODE_MAX_TEXT_BYTES);
+    let locale = try_optional_text!(locale, locale_len, PASSCODE_MAX_TEXT_BYTES);
+    let request =
+        IssueRequest { channel: channel_from(channel)?, identifier, purpose: purpose_from(purpose)?, client, locale };
+    let issued = match account {
+        Some(account) => engine.issue_for_account(account, &request)?,
+        None => engine.issue(&request)?,
+    };
+    // SAFETY: `out` is not NULL and the caller promises it is valid for a write.
+    unsafe { write_out(out, PasscodeIssued::to_mut_ptr(IssuedValue::new(&issued))) };
+    Ok(())
 }
 
 /// As `passcode_issue`, but the subject is the host's own account id instead of the
@@ -303,23 +324,23 @@ pub unsafe extern "C" fn passcode_issue_for_account(
 ) -> PasscodeStatus {
     ffi_panic_boundary! {
         let result = (|| -> Result<(), Refusal> {
-            let engine = try_ref!(engine);
-            let out = try_out!(out);
             let account = try_text!(account, account_len, PASSCODE_MAX_TEXT_BYTES);
-            let identifier = try_text!(identifier, identifier_len, PASSCODE_MAX_TEXT_BYTES);
-            let client = try_optional_text!(client, client_len, PASSCODE_MAX_TEXT_BYTES);
-            let locale = try_optional_text!(locale, locale_len, PASSCODE_MAX_TEXT_BYTES);
-            let request = IssueRequest {
-                channel: channel_from(channel)?,
-                identifier,
-                purpose: purpose_from(purpose)?,
-                client,
-                locale,
-            };
-            let issued = engine.issue_for_account(account, &request)?;
-            // SAFETY: `out` is not NULL and the caller promises it is valid for a write.
-            unsafe { write_out(out, PasscodeIssued::to_mut_ptr(IssuedValue::new(&issued))) };
-            Ok(())
+            // SAFETY: the caller's contract is this function's, which `issue_into` shares.
+            unsafe {
+                issue_into(
+                    engine,
+                    Some(account),
+                    channel,
+                    purpose,
+                    identifier,
+                    identifier_len,
+                    client,
+                    client_len,
+                    locale,
+                    locale_len,
+                    out,
+                )
+            }
         })();
         // SAFETY: `failure` is NULL or valid for a write, per the contract.
         unsafe { report(result, failure) }

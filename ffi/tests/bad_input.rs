@@ -444,16 +444,16 @@ unsafe extern "C" fn failing_remove(_: *mut c_void, _: *const u8, _: u64, _: u64
     PasscodeStoreOutcome::Failed as u32
 }
 
+/// A host store whose every callback fails.
+fn failing_store() -> PasscodeStore {
+    PasscodeStore { ctx: ptr::null_mut(), get: Some(failing_get), put: Some(failing_put), remove: Some(failing_remove) }
+}
+
 #[test]
 fn store_callbacks_without_a_key_ring_are_refused() {
     // Engines of other processes may share the host's store: each with a random key of its
     // own would count failures apart, and every restart would reset them.
-    let store = PasscodeStore {
-        ctx: ptr::null_mut(),
-        get: Some(failing_get),
-        put: Some(failing_put),
-        remove: Some(failing_remove),
-    };
+    let store = failing_store();
     let parts = PasscodeHostParts { store: &store, clock: ptr::null(), events: ptr::null() };
     for config in ["", "[messages]\napp_name = \"Acme\""] {
         let mut e = ptr::null();
@@ -466,12 +466,7 @@ fn store_callbacks_without_a_key_ring_are_refused() {
 
 #[test]
 fn a_failing_host_store_fails_closed() {
-    let store = PasscodeStore {
-        ctx: ptr::null_mut(),
-        get: Some(failing_get),
-        put: Some(failing_put),
-        remove: Some(failing_remove),
-    };
+    let store = failing_store();
     let parts = PasscodeHostParts { store: &store, clock: ptr::null(), events: ptr::null() };
     let mut e = ptr::null();
     let config = "[keys]\nephemeral = true";
