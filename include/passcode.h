@@ -48,7 +48,8 @@
 // The result of every fallible function. `PASSCODE_STATUS_OK` (0) is success; every other
 // value says what was refused or went wrong. The numbers are stable and grouped by range:
 // 1000s bad input (no state changed), 2000s configuration, 3000s verification outcomes,
-// 4000s send limits, 5000s the store, 6000s the random source, 7000s the C layer itself.
+// 4000s send limits, 5000s the store, 6000s the random source, 7000s the C layer itself,
+// 8000s delivery (`passcode_delivery::DELIVERY_ERROR_TABLE`).
 enum PasscodeStatus
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
@@ -122,12 +123,45 @@ enum PasscodeStatus
   PASSCODE_STATUS_BUFFER_TOO_SMALL = 7003,
   // The engine reported an error this build of the C layer has no number for (a bug).
   PASSCODE_STATUS_UNRECOGNISED = 7004,
+  // The delivery queue is full: nothing was queued (and, for the issue-and-send calls, no
+  // code was issued). Try again shortly.
+  PASSCODE_STATUS_DELIVERY_QUEUE_FULL = 8001,
+  // No sender is configured for the channel.
+  PASSCODE_STATUS_NO_SENDER = 8002,
+  // Delivery is shutting down and takes no new messages.
+  PASSCODE_STATUS_DELIVERY_STOPPED = 8003,
+  // The providers failed to take a message sent synchronously.
+  PASSCODE_STATUS_DELIVERY_FAILED = 8004,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
 typedef enum PasscodeStatus PasscodeStatus;
 #else
 typedef uint32_t PasscodeStatus;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// What happened to a message (`PasscodeDeliveryEvent.kind`).
+enum PasscodeDeliveryEventKind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // It was queued.
+  PASSCODE_DELIVERY_EVENT_KIND_QUEUED = 1,
+  // An attempt failed and another follows (after a wait, or on the next sender).
+  PASSCODE_DELIVERY_EVENT_KIND_RETRIED = 2,
+  // A provider took it.
+  PASSCODE_DELIVERY_EVENT_KIND_SENT = 3,
+  // It was given up (refused for good, every sender failed, the deadline passed, or
+  // delivery shut down first).
+  PASSCODE_DELIVERY_EVENT_KIND_FAILED = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum PasscodeDeliveryEventKind PasscodeDeliveryEventKind;
+#else
+typedef uint32_t PasscodeDeliveryEventKind;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -257,6 +291,14 @@ typedef uint32_t PasscodeLimitScope;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// Delivery: the senders a config names (SMTP, an SMS provider's Messages API, a signed
+// webhook, or the development outbox) and the bounded queue their worker threads take
+// messages from. Opaque; create with `passcode_delivery_new`, free with
+// `passcode_delivery_free`.
+//
+// Thread safety: any number of threads may queue messages at once.
+typedef struct PasscodeDelivery PasscodeDelivery;
+
 // The passcode engine. Opaque; create with `passcode_engine_new`, free with
 // `passcode_engine_free`.
 //
@@ -284,6 +326,81 @@ typedef struct PasscodeStr {
   // The length in bytes, not counting the NUL terminator.
   size_t len;
 } PasscodeStr;
+
+// One delivery event. Valid only during the `emit` callback: copy what you keep. Every text
+// is NUL-terminated and also given with its length; an absent one is the empty string. No
+// field holds the code, the address or the number.
+typedef struct PasscodeDeliveryEvent {
+  // What happened.
+  PasscodeDeliveryEventKind kind;
+  // When, in Unix seconds.
+  uint64_t at;
+  // The message's id (`msg_` and 32 hex digits), the same in every event about it.
+  const char *message_id;
+  // Its length.
+  size_t message_id_len;
+  // The channel (a `PasscodeChannel` value).
+  uint32_t channel;
+  // The purpose (a `PasscodePurpose` value).
+  uint32_t purpose;
+  // The subject's pseudonym, as in engine events.
+  const char *subject;
+  // Its length.
+  size_t subject_len;
+  // The sender of the attempt (`email`, `sms`, `sms_fallback`, `webhook`, `outbox`); empty
+  // for `QUEUED`.
+  const char *sender;
+  // Its length.
+  size_t sender_len;
+  // The attempt's number on that sender, from 1 (0 for `QUEUED`).
+  uint32_t attempt;
+  // The provider's id for the message, for `SENT` (empty if it gave none).
+  const char *provider_id;
+  // Its length.
+  size_t provider_id_len;
+  // Why, for `RETRIED` and `FAILED`: `not-sent`, `busy`, `outcome-unknown`, `refused`,
+  // `rejected`, `deadline`, `queue-full` or `shutdown`.
+  const char *reason;
+  // Its length.
+  size_t reason_len;
+  // The HTTP status or SMTP reply code of the failed attempt, or 0.
+  uint32_t status;
+  // The provider's error code of the failed attempt (e.g. `21211`), or empty.
+  const char *provider_code;
+  // Its length.
+  size_t provider_code_len;
+  // Whether `retry_in_ms` is set (for `RETRIED`).
+  bool has_retry_in;
+  // Milliseconds until the next attempt.
+  uint64_t retry_in_ms;
+} PasscodeDeliveryEvent;
+
+// The host's sink for delivery events.
+typedef struct PasscodeDeliveryEventSink {
+  // Passed to `emit`. Must stay valid until delivery is freed.
+  void *ctx;
+  // Receives one event. Called from delivery's worker threads and from the threads that
+  // queue messages, concurrently: it MUST be thread-safe, quick, and must not call back
+  // into delivery.
+  void (*emit)(void *ctx, const struct PasscodeDeliveryEvent *event);
+} PasscodeDeliveryEventSink;
+
+// Details of a refusal, for the calls that take an optional `PasscodeFailure *`.
+//
+// The caller owns it (usually on its stack). It is written when the call returns a status
+// other than `PASSCODE_STATUS_OK` and `PASSCODE_STATUS_PANIC`, and left untouched otherwise.
+typedef struct PasscodeFailure {
+  // The status the call returned.
+  PasscodeStatus status;
+  // Whether `attempts_left` is set (for `PASSCODE_STATUS_WRONG_CODE` and `_WRONG_CODE_LOCKED`).
+  bool has_attempts_left;
+  // Tries left on the challenge after a wrong code.
+  uint32_t attempts_left;
+  // Whether `retry_after` is set (locks and send limits; a hard lock has none).
+  bool has_retry_after;
+  // Seconds to wait before trying again.
+  uint64_t retry_after;
+} PasscodeFailure;
 
 // A store written by the host: core's `Store` contract as callbacks. Every callback is
 // required. The engine calls them from whichever threads call the engine, concurrently: they
@@ -386,23 +503,6 @@ typedef struct PasscodeHostParts {
   const struct PasscodeEventSink *events;
 } PasscodeHostParts;
 
-// Details of a refusal, for the calls that take an optional `PasscodeFailure *`.
-//
-// The caller owns it (usually on its stack). It is written when the call returns a status
-// other than `PASSCODE_STATUS_OK` and `PASSCODE_STATUS_PANIC`, and left untouched otherwise.
-typedef struct PasscodeFailure {
-  // The status the call returned.
-  PasscodeStatus status;
-  // Whether `attempts_left` is set (for `PASSCODE_STATUS_WRONG_CODE` and `_WRONG_CODE_LOCKED`).
-  bool has_attempts_left;
-  // Tries left on the challenge after a wrong code.
-  uint32_t attempts_left;
-  // Whether `retry_after` is set (locks and send limits; a hard lock has none).
-  bool has_retry_after;
-  // Seconds to wait before trying again.
-  uint64_t retry_after;
-} PasscodeFailure;
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -414,6 +514,110 @@ struct PasscodeStr passcode_version(void);
 // The ABI major version of the loaded library. A program should check that it equals the
 // `PASSCODE_ABI_VERSION` of the header it was built with. Thread-safe; never fails.
 uint32_t passcode_abi_version(void);
+
+// Opens delivery from a config's `[delivery]` section (the same config text as
+// `passcode_engine_new`; the rest of it is checked too): builds its senders, reads their
+// secrets from the variables and files the config names, and starts its worker threads.
+//
+// - `config`, `config_len`: the config text, UTF-8, at most `PASSCODE_MAX_CONFIG_BYTES`.
+// - `events`: NULL, or the host's sink for delivery events (copied; its `ctx` must stay valid
+//   until delivery is freed).
+// - `out`: on success receives delivery, owned by the caller, freed with
+//   `passcode_delivery_free`. Untouched on failure.
+//
+// Returns `PASSCODE_STATUS_OK`, or: `NULL_PARAMETER` (`config` or `out`, or a sink without
+// `emit`), `INPUT_TOO_LONG`, `INVALID_UTF8`, `CONFIG_SYNTAX`, `UNKNOWN_CONFIG_FIELD`,
+// `POLICY_OUT_OF_BOUNDS` (a sender's setting, secret, certificate or DKIM key; the field is
+// named by `passcode_status_text` only as a status, never with its value), `INVALID_TEMPLATE`,
+// `PANIC` (each prefixed `PASSCODE_STATUS_`).
+//
+// Thread-safe.
+//
+// # Safety
+// `config` is NULL or valid for reads of `config_len` bytes; `events` is NULL or points to a
+// valid `PasscodeDeliveryEventSink` whose callback and `ctx` meet its contract; `out` is NULL
+// or valid for a write.
+PasscodeStatus passcode_delivery_new(const char *config,
+                                     size_t config_len,
+                                     const struct PasscodeDeliveryEventSink *events,
+                                     const struct PasscodeDelivery **out);
+
+// Frees delivery: it stops taking messages, lets its workers drain the queue for at most the
+// config's `delivery.shutdown_ms`, then gives up what is left (a `FAILED` event with reason
+// `shutdown` each). NULL is a no-op. No call on this delivery may be running or start
+// afterwards. Never fails.
+//
+// # Safety
+// `delivery` is NULL or from `passcode_delivery_new`, not freed before.
+void passcode_delivery_free(const struct PasscodeDelivery *delivery);
+
+// Queues the message of an issued (or re-sent) challenge. The message is copied; `issued`
+// stays the caller's.
+//
+// Returns `PASSCODE_STATUS_OK` once queued (what happens next is reported to the event
+// sink), or: `NULL_PARAMETER`, `DELIVERY_QUEUE_FULL` (nothing queued; at once, never
+// blocking), `NO_SENDER` (no sender for the message's channel), `DELIVERY_STOPPED`, `PANIC`
+// (each prefixed `PASSCODE_STATUS_`).
+//
+// Thread-safe.
+//
+// # Safety
+// `delivery` is NULL or live; `issued` is NULL or a live `PasscodeIssued`.
+PasscodeStatus passcode_delivery_send(const struct PasscodeDelivery *delivery,
+                                      const struct PasscodeIssued *issued);
+
+// Like `passcode_issue`, and queues the message: a place in the queue is reserved first, so
+// no code is issued that the queue would then refuse.
+//
+// - `deliver`: whether to queue the message. Pass false for an identifier that is not an
+//   account: the call then takes the same steps and returns the same answer without sending
+//   anything, so the host's answer does not reveal whether the account exists.
+// - The other arguments are `passcode_issue`'s.
+//
+// Returns `passcode_issue`'s statuses, and: `DELIVERY_QUEUE_FULL`, `NO_SENDER` (no sender for
+// `channel`), `DELIVERY_STOPPED` (each prefixed `PASSCODE_STATUS_`); on these no code was issued.
+//
+// Thread-safe.
+//
+// # Safety
+// As `passcode_issue`; `delivery` is NULL or live.
+PasscodeStatus passcode_issue_and_send(const struct PasscodeEngine *engine,
+                                       const struct PasscodeDelivery *delivery,
+                                       bool deliver,
+                                       uint32_t channel,
+                                       uint32_t purpose,
+                                       const char *identifier,
+                                       size_t identifier_len,
+                                       const char *client,
+                                       size_t client_len,
+                                       const char *locale,
+                                       size_t locale_len,
+                                       struct PasscodeIssued **out,
+                                       struct PasscodeFailure *failure);
+
+// Like `passcode_resend`, and queues the message (a place reserved first, as for
+// `passcode_issue_and_send`; `deliver` as there).
+//
+// Returns `passcode_resend`'s statuses, and `DELIVERY_QUEUE_FULL` or `DELIVERY_STOPPED` (no
+// new code was made), or `NO_SENDER`: the challenge's channel has no sender here (its channel
+// is sealed in the token, so this is known only after the new code was made; it was not
+// sent). Each is prefixed `PASSCODE_STATUS_`.
+//
+// Thread-safe.
+//
+// # Safety
+// As `passcode_resend`; `delivery` is NULL or live.
+PasscodeStatus passcode_resend_and_send(const struct PasscodeEngine *engine,
+                                        const struct PasscodeDelivery *delivery,
+                                        bool deliver,
+                                        const char *token,
+                                        size_t token_len,
+                                        const char *client,
+                                        size_t client_len,
+                                        const char *locale,
+                                        size_t locale_len,
+                                        struct PasscodeIssued **out,
+                                        struct PasscodeFailure *failure);
 
 // Opens an engine from a config in TOML or JSON (JSON when the text starts with `{`; the
 // same schema as the Rust crate), with the host's parts.
@@ -711,6 +915,19 @@ uint64_t passcode_issued_resend_at(const struct PasscodeIssued *issued);
 // # Safety
 // `issued` is NULL or live.
 uint32_t passcode_issued_channel(const struct PasscodeIssued *issued);
+
+// The purpose (a `PasscodePurpose` value); 0 for NULL.
+//
+// # Safety
+// `issued` is NULL or live.
+uint32_t passcode_issued_purpose(const struct PasscodeIssued *issued);
+
+// The subject's pseudonym (16 lowercase hex digits, as in events): for the host's own
+// delivery logs, which must not carry the recipient.
+//
+// # Safety
+// As `passcode_issued_token`.
+struct PasscodeStr passcode_issued_subject(const struct PasscodeIssued *issued);
 
 // Hands a found value back to the engine from inside a `get` callback. The bytes are copied.
 //

@@ -332,6 +332,8 @@ fn issued_out(i: core_engine::Issued) -> Issued {
         resend_at: i.resend_at,
         recipient: i.recipient,
         channel: channel_out(i.channel),
+        purpose: purpose_out(i.purpose),
+        subject: i.subject,
         message,
     }
 }

@@ -7,6 +7,7 @@
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
+use crate::delivery_config::DeliveryConfig;
 use crate::error::Error;
 use crate::keys::{read_key_env, read_key_file, KeyRing};
 use crate::message::{Messages, MessagesConfig};
@@ -186,6 +187,9 @@ pub struct Config {
     /// Messages and templates.
     #[serde(default)]
     pub messages: MessagesConfig,
+    /// How messages are sent (data for `passcode-delivery`; the engine sends nothing).
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
 }
 
 fn default_tenant() -> String {
@@ -200,6 +204,7 @@ impl Default for Config {
             keys: KeysConfig::default(),
             policy: Policy::default(),
             messages: MessagesConfig::default(),
+            delivery: DeliveryConfig::default(),
         }
     }
 }
@@ -314,6 +319,7 @@ impl Config {
         }
         self.policy.validate()?;
         Messages::new(&self.messages, &self.policy)?;
+        self.delivery.validate()?;
         if !self.store.is_memory()
             && !self.store.url.split_once("://").is_some_and(|(s, r)| !s.is_empty() && !r.is_empty())
         {

@@ -61,6 +61,11 @@ pub struct Issued {
     pub recipient: String,
     /// The channel.
     pub channel: Channel,
+    /// What the code is for.
+    pub purpose: Purpose,
+    /// The subject's pseudonym, as in events (16 hex digits): for a host's delivery events
+    /// and logs, which must not carry the address or number.
+    pub subject: String,
     /// The rendered message.
     pub message: Message,
 }
@@ -71,6 +76,8 @@ impl std::fmt::Debug for Issued {
             .field("expires_at", &self.expires_at)
             .field("resend_at", &self.resend_at)
             .field("channel", &self.channel)
+            .field("purpose", &self.purpose)
+            .field("subject", &self.subject)
             .finish_non_exhaustive()
     }
 }
@@ -399,7 +406,7 @@ impl Engine {
             account: account.map(str::to_string),
         };
         let token = token::seal(active, &self.tenant, &contents);
-        Ok(self.issued(token, code, &challenge, identifier, request.locale, lifetime))
+        Ok(self.issued(token, code, &challenge, identifier, &key, request.locale, lifetime))
     }
 
     /// Sends a new code for a live challenge: the previous code stops working (S7), the
@@ -448,7 +455,7 @@ impl Engine {
                 rec.sends.push(now);
                 Step { write: Some(rec), result: Ok(updated) }
             })?;
-        Ok(self.issued(token.trim().to_string(), code, &challenge, t.identifier, locale, lifetime))
+        Ok(self.issued(token.trim().to_string(), code, &challenge, t.identifier, &key, locale, lifetime))
     }
 
     /// Checks a code. On success the challenge is used up and the subject's consecutive
@@ -554,12 +561,14 @@ impl Engine {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn issued(
         &self,
         token: String,
         code: Zeroizing<String>,
         challenge: &ChallengeState,
         identifier: Identifier,
+        key: &StoreKey,
         locale: Option<&str>,
         lifetime: u64,
     ) -> Issued {
@@ -570,6 +579,8 @@ impl Engine {
             expires_at: challenge.expires_at,
             resend_at: challenge.resend_after,
             channel: identifier.channel(),
+            purpose: challenge.purpose,
+            subject: pseudonym(key),
             recipient: identifier.as_str().to_string(),
             message,
         }
@@ -752,19 +763,23 @@ impl Engine {
     }
 
     fn emit(&self, d: &Draft, now: u64, channel: Channel, purpose: Option<Purpose>, key: &StoreKey) {
-        let subject: String = key[..8].iter().map(|b| format!("{b:02x}")).collect();
         self.events.emit(&Event {
             kind: d.kind,
             at: now,
             channel,
             purpose,
-            subject,
+            subject: pseudonym(key),
             attempts_left: d.attempts_left,
             retry_after: d.retry_after,
             scope: d.scope,
             error: d.error,
         });
     }
+}
+
+/// The subject's pseudonym in events and `Issued`: the first 8 bytes of its keyed index hash.
+fn pseudonym(key: &StoreKey) -> String {
+    key[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn decode_subject(current: Option<&(Vec<u8>, u64)>) -> Result<SubjectRecord, Error> {

@@ -109,6 +109,30 @@ impl PartialEq<&str> for SecretText {
     }
 }
 
+impl PartialEq<String> for SecretText {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<SecretText> for str {
+    fn eq(&self, other: &SecretText) -> bool {
+        self == other.as_str()
+    }
+}
+
+impl PartialEq<SecretText> for &str {
+    fn eq(&self, other: &SecretText) -> bool {
+        *self == other.as_str()
+    }
+}
+
+impl PartialEq<SecretText> for String {
+    fn eq(&self, other: &SecretText) -> bool {
+        self == other.as_str()
+    }
+}
+
 impl AsRef<str> for SecretText {
     fn as_ref(&self) -> &str {
         &self.0

@@ -10,7 +10,8 @@ fn readme_error_table_matches_the_engine() {
         .filter_map(|l| {
             let cells: Vec<&str> = l.split('|').map(str::trim).collect();
             let n = cells.get(1)?.parse::<u32>().ok()?;
-            Some((n, cells.get(2)?.to_string()))
+            // The 8000s below it are passcode-delivery's, checked by that crate's tests.
+            (n < 7000).then(|| Some((n, cells.get(2)?.to_string())))?
         })
         .collect();
     let table: Vec<(u32, String)> = ERROR_TABLE.iter().map(|(n, s)| (*n, s.to_string())).collect();

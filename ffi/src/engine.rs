@@ -89,6 +89,46 @@ fn purpose_from(n: u32) -> Result<Purpose, Refusal> {
     Purpose::ALL.into_iter().find(|p| purpose_value(*p) as u32 == n).ok_or(PasscodeStatus::InvalidArgument.into())
 }
 
+/// The arguments of an issue, checked: shared by `passcode_issue` and `passcode_issue_and_send`.
+///
+/// # Safety
+/// Each text pointer is NULL or valid for reads of its length during the call.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn issue_request<'a>(
+    channel: u32,
+    purpose: u32,
+    identifier: *const c_char,
+    identifier_len: usize,
+    client: *const c_char,
+    client_len: usize,
+    locale: *const c_char,
+    locale_len: usize,
+) -> Result<IssueRequest<'a>, Refusal> {
+    let identifier = try_text!(identifier, identifier_len, PASSCODE_MAX_TEXT_BYTES);
+    let client = try_optional_text!(client, client_len, PASSCODE_MAX_TEXT_BYTES);
+    let locale = try_optional_text!(locale, locale_len, PASSCODE_MAX_TEXT_BYTES);
+    Ok(IssueRequest { channel: channel_from(channel)?, identifier, purpose: purpose_from(purpose)?, client, locale })
+}
+
+/// The token, client and locale of a resend, checked: shared by `passcode_resend` and
+/// `passcode_resend_and_send`.
+///
+/// # Safety
+/// Each text pointer is NULL or valid for reads of its length during the call.
+pub(crate) unsafe fn resend_args<'a>(
+    token: *const c_char,
+    token_len: usize,
+    client: *const c_char,
+    client_len: usize,
+    locale: *const c_char,
+    locale_len: usize,
+) -> Result<(&'a str, Option<&'a str>, Option<&'a str>), Refusal> {
+    let token = try_text!(token, token_len, PASSCODE_MAX_TEXT_BYTES);
+    let client = try_optional_text!(client, client_len, PASSCODE_MAX_TEXT_BYTES);
+    let locale = try_optional_text!(locale, locale_len, PASSCODE_MAX_TEXT_BYTES);
+    Ok((token, client, locale))
+}
+
 /// Parts the host brings instead of the defaults. Every member may be NULL (the default:
 /// the built-in memory store, the system clock, no events). The structs are copied during
 /// `passcode_engine_new`; the `ctx` pointers inside them must stay valid until the engine
@@ -245,48 +285,21 @@ pub unsafe extern "C" fn passcode_issue(
     failure: *mut PasscodeFailure,
 ) -> PasscodeStatus {
     ffi_panic_boundary! {
-        // SAFETY: the caller's contract is this function's, which `issue_into` shares.
-        let result = unsafe {
-            issue_into(engine, None, channel, purpose, identifier, identifier_len, client, client_len, locale, locale_len, out)
-        };
+        let result = (|| -> Result<(), Refusal> {
+            let engine = try_ref!(engine);
+            let out = try_out!(out);
+            // SAFETY: the text pointers are NULL or valid for their lengths, per the contract.
+            let request = unsafe {
+                issue_request(channel, purpose, identifier, identifier_len, client, client_len, locale, locale_len)
+            }?;
+            let issued = engine.issue(&request)?;
+            // SAFETY: `out` is not NULL and the caller promises it is valid for a write.
+            unsafe { write_out(out, PasscodeIssued::to_mut_ptr(IssuedValue::new(&issued))) };
+            Ok(())
+        })();
         // SAFETY: `failure` is NULL or valid for a write, per the contract.
         unsafe { report(result, failure) }
     }
-}
-
-/// The body of `passcode_issue` and `passcode_issue_for_account`: reads the arguments,
-/// issues (for the account, if one is given), and writes `out` on success.
-///
-/// # Safety
-/// As `passcode_issue`.
-#[allow(clippy::too_many_arguments)]
-unsafe fn issue_into(
-    engine: *const PasscodeEngine,
-    account: Option<&str>,
-    channel: u32,
-    purpose: u32,
-    identifier: *const c_char,
-    identifier_len: usize,
-    client: *const c_char,
-    client_len: usize,
-    locale: *const c_char,
-    locale_len: usize,
-    out: *mut *mut PasscodeIssued,
-) -> Result<(), Refusal> {
-    let engine = try_ref!(engine);
-    let out = try_out!(out);
-    let identifier = try_text!(identifier, identifier_len, PASSCODE_MAX_TEXT_BYTES);
-    let client = try_optional_text!(client, client_len, PASSCODE_MAX_TEXT_BYTES);
-    let locale = try_optional_text!(locale, locale_len, PASSCODE_MAX_TEXT_BYTES);
-    let request =
-        IssueRequest { channel: channel_from(channel)?, identifier, purpose: purpose_from(purpose)?, client, locale };
-    let issued = match account {
-        Some(account) => engine.issue_for_account(account, &request)?,
-        None => engine.issue(&request)?,
-    };
-    // SAFETY: `out` is not NULL and the caller promises it is valid for a write.
-    unsafe { write_out(out, PasscodeIssued::to_mut_ptr(IssuedValue::new(&issued))) };
-    Ok(())
 }
 
 /// As `passcode_issue`, but the subject is the host's own account id instead of the
@@ -323,28 +336,22 @@ pub unsafe extern "C" fn passcode_issue_for_account(
     failure: *mut PasscodeFailure,
 ) -> PasscodeStatus {
     ffi_panic_boundary! {
-        let result = (|| -> Result<(), Refusal> {
-            let account = try_text!(account, account_len, PASSCODE_MAX_TEXT_BYTES);
-            // SAFETY: the caller's contract is this function's, which `issue_into` shares.
-            unsafe {
-                issue_into(
-                    engine,
-                    Some(account),
-                    channel,
-                    purpose,
-                    identifier,
-                    identifier_len,
-                    client,
-                    client_len,
-                    locale,
-                    locale_len,
-                    out,
-                )
-            }
-        })();
-        // SAFETY: `failure` is NULL or valid for a write, per the contract.
-        unsafe { report(result, failure) }
-    }
+            let result = (|| -> Result<(), Refusal> {
+    let engine = try_ref!(engine);
+                let out = try_out!(out);
+                let account = try_text!(account, account_len, PASSCODE_MAX_TEXT_BYTES);
+                // SAFETY: the text pointers are NULL or valid for their lengths, per the contract.
+                let request = unsafe {
+                    issue_request(channel, purpose, identifier, identifier_len, client, client_len, locale, locale_len)
+                }?;
+                let issued = engine.issue_for_account(account, &request)?;
+                // SAFETY: `out` is not NULL and the caller promises it is valid for a write.
+                unsafe { write_out(out, PasscodeIssued::to_mut_ptr(IssuedValue::new(&issued))) };
+                Ok(())
+            })();
+            // SAFETY: `failure` is NULL or valid for a write, per the contract.
+            unsafe { report(result, failure) }
+        }
 }
 
 /// Sends a new code for a live challenge: the previous code stops working; the cooldown and
@@ -383,9 +390,9 @@ pub unsafe extern "C" fn passcode_resend(
         let result = (|| -> Result<(), Refusal> {
             let engine = try_ref!(engine);
             let out = try_out!(out);
-            let token = try_text!(token, token_len, PASSCODE_MAX_TEXT_BYTES);
-            let client = try_optional_text!(client, client_len, PASSCODE_MAX_TEXT_BYTES);
-            let locale = try_optional_text!(locale, locale_len, PASSCODE_MAX_TEXT_BYTES);
+            // SAFETY: the text pointers are NULL or valid for their lengths, per the contract.
+            let (token, client, locale) =
+                unsafe { resend_args(token, token_len, client, client_len, locale, locale_len) }?;
             let issued = engine.resend(token, client, locale)?;
             // SAFETY: `out` is not NULL and the caller promises it is valid for a write.
             unsafe { write_out(out, PasscodeIssued::to_mut_ptr(IssuedValue::new(&issued))) };

@@ -14,7 +14,8 @@ use crate::panic::ffi_panic_boundary;
 /// The result of every fallible function. `PASSCODE_STATUS_OK` (0) is success; every other
 /// value says what was refused or went wrong. The numbers are stable and grouped by range:
 /// 1000s bad input (no state changed), 2000s configuration, 3000s verification outcomes,
-/// 4000s send limits, 5000s the store, 6000s the random source, 7000s the C layer itself.
+/// 4000s send limits, 5000s the store, 6000s the random source, 7000s the C layer itself,
+/// 8000s delivery (`passcode_delivery::DELIVERY_ERROR_TABLE`).
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PasscodeStatus {
@@ -86,6 +87,15 @@ pub enum PasscodeStatus {
     BufferTooSmall = 7003,
     /// The engine reported an error this build of the C layer has no number for (a bug).
     Unrecognised = 7004,
+    /// The delivery queue is full: nothing was queued (and, for the issue-and-send calls, no
+    /// code was issued). Try again shortly.
+    DeliveryQueueFull = 8001,
+    /// No sender is configured for the channel.
+    NoSender = 8002,
+    /// Delivery is shutting down and takes no new messages.
+    DeliveryStopped = 8003,
+    /// The providers failed to take a message sent synchronously.
+    DeliveryFailed = 8004,
 }
 
 /// The most bytes a status text has, not counting its NUL terminator: a buffer of
@@ -129,6 +139,10 @@ pub(crate) const ALL: &[PasscodeStatus] = {
         Panic,
         BufferTooSmall,
         Unrecognised,
+        DeliveryQueueFull,
+        NoSender,
+        DeliveryStopped,
+        DeliveryFailed,
     ]
 };
 
@@ -175,6 +189,10 @@ impl PasscodeStatus {
             Panic => "panic",
             BufferTooSmall => "buffer-too-small",
             Unrecognised => "unrecognised",
+            DeliveryQueueFull => "delivery-queue-full",
+            NoSender => "no-sender",
+            DeliveryStopped => "delivery-stopped",
+            DeliveryFailed => "delivery-failed",
         }
     }
 
@@ -215,6 +233,10 @@ impl PasscodeStatus {
             Panic => "the library panicked (a bug)",
             BufferTooSmall => "the buffer is too small",
             Unrecognised => "an error the C layer has no number for (a bug)",
+            DeliveryQueueFull => "the delivery queue is full; nothing was queued; try again shortly",
+            NoSender => "no sender is configured for this channel",
+            DeliveryStopped => "delivery is shutting down and takes no new messages",
+            DeliveryFailed => "the message was not sent",
         }
     }
 }
@@ -240,7 +262,7 @@ impl From<PasscodeStatus> for Refusal {
 }
 
 /// Lets the NULL-check macros `return status.into()` from functions that return a result.
-impl From<PasscodeStatus> for Result<(), Refusal> {
+impl<T> From<PasscodeStatus> for Result<T, Refusal> {
     fn from(status: PasscodeStatus) -> Self {
         Err(status.into())
     }
@@ -364,10 +386,16 @@ mod tests {
             assert_eq!(s as u32, *n);
             assert_eq!(s.name(), *name, "status {n}");
         }
-        // And nothing but core's numbers, 0 and the C layer's 7000s.
+        for (n, name) in passcode_delivery::DELIVERY_ERROR_TABLE {
+            let s =
+                PasscodeStatus::from_number(*n).unwrap_or_else(|| panic!("no status for delivery error {n} {name}"));
+            assert_eq!(s.name(), *name, "status {n}");
+        }
+        // And nothing but core's and delivery's numbers, 0 and the C layer's 7000s.
+        let known = |n: u32| ERROR_TABLE.iter().chain(passcode_delivery::DELIVERY_ERROR_TABLE).any(|(m, _)| *m == n);
         for s in ALL {
             let n = *s as u32;
-            assert!(n == 0 || (7000..8000).contains(&n) || ERROR_TABLE.iter().any(|(m, _)| *m == n), "{s:?}");
+            assert!(n == 0 || (7000..8000).contains(&n) || known(n), "{s:?}");
         }
     }
 

@@ -223,6 +223,13 @@ impl Terminated {
         Terminated(zeroize::Zeroizing::new(v))
     }
 
+    /// The text without its NUL.
+    pub(crate) fn as_str(&self) -> &str {
+        let bytes = self.0.split_last().map_or(&[][..], |(_, text)| text);
+        // Built only from `&str` and `String`, so the bytes before the NUL are UTF-8.
+        std::str::from_utf8(bytes).unwrap_or_default()
+    }
+
     pub(crate) fn view(&self) -> PasscodeStr {
         if self.0.is_empty() {
             PasscodeStr::empty()

@@ -4,9 +4,11 @@
 //! valid until `passcode_issued_free`, NUL-terminated, UTF-8. A NULL `issued` gives the empty
 //! string (or 0). A `PasscodeIssued` is immutable: it may be read from several threads at once.
 
-use passcode_core::{Issued, Message};
+use passcode_core::{Channel, Issued, Message, Purpose};
+use passcode_delivery::{Content, Outgoing};
+use zeroize::Zeroizing;
 
-use crate::engine::channel_value;
+use crate::engine::{channel_value, purpose_value};
 use crate::ffi::{free_box, try_from_ptr, BoxCastPtr, Castable, PasscodeStr, Terminated};
 use crate::panic::ffi_panic_boundary;
 
@@ -24,9 +26,11 @@ pub(crate) struct IssuedValue {
     email_subject: Terminated,
     email_text: Terminated,
     email_html: Terminated,
+    subject: Terminated,
     expires_at: u64,
     resend_at: u64,
-    channel: u32,
+    channel: Channel,
+    purpose: Purpose,
 }
 
 impl IssuedValue {
@@ -46,10 +50,26 @@ impl IssuedValue {
             email_subject,
             email_text,
             email_html,
+            subject: Terminated::new(&i.subject),
             expires_at: i.expires_at,
             resend_at: i.resend_at,
-            channel: channel_value(i.channel) as u32,
+            channel: i.channel,
+            purpose: i.purpose,
         }
+    }
+
+    /// The message for delivery, copied (the copies are wiped when it is dropped).
+    pub(crate) fn outgoing(&self) -> Outgoing {
+        let text = |t: &Terminated| Zeroizing::new(t.as_str().to_string());
+        let content = match self.channel {
+            Channel::Sms => Content::Sms { text: text(&self.sms_text) },
+            Channel::Email => Content::Email {
+                subject: text(&self.email_subject),
+                text: text(&self.email_text),
+                html: text(&self.email_html),
+            },
+        };
+        Outgoing::new(self.purpose, self.subject.as_str(), self.recipient.as_str(), content, self.code.as_str())
     }
 }
 
@@ -177,5 +197,26 @@ pub unsafe extern "C" fn passcode_issued_resend_at(issued: *const PasscodeIssued
 #[no_mangle]
 pub unsafe extern "C" fn passcode_issued_channel(issued: *const PasscodeIssued) -> u32 {
     // SAFETY: per the contract.
-    ffi_panic_boundary! { unsafe { try_from_ptr(issued) }.map_or(0, |i| i.channel) }
+    ffi_panic_boundary! { unsafe { try_from_ptr(issued) }.map_or(0, |i| channel_value(i.channel) as u32) }
+}
+
+/// The purpose (a `PasscodePurpose` value); 0 for NULL.
+///
+/// # Safety
+/// `issued` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn passcode_issued_purpose(issued: *const PasscodeIssued) -> u32 {
+    // SAFETY: per the contract.
+    ffi_panic_boundary! { unsafe { try_from_ptr(issued) }.map_or(0, |i| purpose_value(i.purpose) as u32) }
+}
+
+/// The subject's pseudonym (16 lowercase hex digits, as in events): for the host's own
+/// delivery logs, which must not carry the recipient.
+///
+/// # Safety
+/// As `passcode_issued_token`.
+#[no_mangle]
+pub unsafe extern "C" fn passcode_issued_subject(issued: *const PasscodeIssued) -> PasscodeStr {
+    // SAFETY: per the contract.
+    ffi_panic_boundary! { unsafe { field(issued, |i| i.subject.view()) } }
 }

@@ -1,7 +1,7 @@
 //! The C ABI of the Passcode engine: `libpasscode.so` / `libpasscode.a` and `include/passcode.h`.
 //!
-//! It follows rustls-ffi's rules. One module per C type (`engine`, `issued`, `verified`, and
-//! the host's `store`, `clock` and `events` callbacks); the plumbing in `error` (the status
+//! It follows rustls-ffi's rules. One module per C type (`engine`, `issued`, `verified`,
+//! `delivery`, and the host's `store`, `clock` and `events` callbacks); the plumbing in `error` (the status
 //! enum), `panic` (the panic boundary on every export) and `ffi` (every raw-pointer cast and
 //! the NULL checks). Every fallible function returns a `PasscodeStatus` whose numbers are
 //! core's error numbers, and writes its outputs only on success. Strings go in as pointer and
@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 mod clock;
+mod delivery;
 mod engine;
 mod error;
 mod events;
@@ -25,6 +26,11 @@ mod store;
 mod verified;
 
 pub use clock::PasscodeClock;
+pub use delivery::{
+    delivery_ref, passcode_delivery_free, passcode_delivery_new, passcode_delivery_send, passcode_issue_and_send,
+    passcode_resend_and_send, PasscodeDelivery, PasscodeDeliveryEvent, PasscodeDeliveryEventKind,
+    PasscodeDeliveryEventSink,
+};
 pub use engine::{
     engine_ref, passcode_cancel, passcode_engine_free, passcode_engine_new, passcode_issue, passcode_issue_for_account,
     passcode_resend, passcode_unlock, passcode_unlock_account, passcode_verify, PasscodeChannel, PasscodeEngine,
@@ -35,8 +41,9 @@ pub use events::{PasscodeEvent, PasscodeEventKind, PasscodeEventSink, PasscodeLi
 pub use ffi::{PasscodeStr, PASSCODE_MAX_ACCOUNT_BYTES, PASSCODE_MAX_CONFIG_BYTES, PASSCODE_MAX_TEXT_BYTES};
 pub use issued::{
     passcode_issued_channel, passcode_issued_code, passcode_issued_email_html, passcode_issued_email_subject,
-    passcode_issued_email_text, passcode_issued_expires_at, passcode_issued_free, passcode_issued_recipient,
-    passcode_issued_resend_at, passcode_issued_sms_text, passcode_issued_token, PasscodeIssued,
+    passcode_issued_email_text, passcode_issued_expires_at, passcode_issued_free, passcode_issued_purpose,
+    passcode_issued_recipient, passcode_issued_resend_at, passcode_issued_sms_text, passcode_issued_subject,
+    passcode_issued_token, PasscodeIssued,
 };
 pub use store::{
     passcode_store_found_set, PasscodeStore, PasscodeStoreFound, PasscodeStoreOutcome, PASSCODE_MAX_RECORD_BYTES,

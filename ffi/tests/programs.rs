@@ -5,6 +5,8 @@
 //! pkg-config gives for it and run: normally, under valgrind (no errors, nothing definitely lost), and built with
 //! AddressSanitizer and UndefinedBehaviorSanitizer. The Go package runs `go test -race`.
 //! A missing tool (cc, c++, pkg-config, valgrind, go) fails the test, naming the tool.
+//! Each program also issues a code and sends it through delivery: to a real SMTP server on
+//! loopback (aiosmtpd, started here) in most runs, to a development outbox in the static one.
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
@@ -107,6 +109,18 @@ fn prefix() -> &'static Prefix {
     })
 }
 
+/// One SMTP server for every program run (its process ends with this test process).
+fn smtp() -> &'static passcode_test_servers::SmtpServer {
+    static SMTP: OnceLock<passcode_test_servers::SmtpServer> = OnceLock::new();
+    SMTP.get_or_init(|| passcode_test_servers::SmtpServer::start(Default::default()))
+}
+
+/// The program's delivery goes to the test SMTP server.
+fn with_smtp(mut cmd: Command) -> Command {
+    cmd.env("PASSCODE_EXAMPLE_SMTP_PORT", smtp().port().to_string());
+    cmd
+}
+
 fn show(out: &Output) -> String {
     format!("--- stdout\n{}--- stderr\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
@@ -191,7 +205,23 @@ fn valgrind(binary: &Path) -> Command {
 
 #[test]
 fn c_example_runs() {
-    run("the C example", Command::new(build("c", false)));
+    run("the C example", with_smtp(Command::new(build("c", false))));
+}
+
+#[test]
+fn the_c_example_sends_its_code_over_smtp() {
+    let server = passcode_test_servers::SmtpServer::start(Default::default());
+    let mut cmd = Command::new(build("c", false));
+    cmd.env("PASSCODE_EXAMPLE_SMTP_PORT", server.port().to_string());
+    run("the C example with its own SMTP server", cmd);
+    let mail = server.wait_for(1, std::time::Duration::from_secs(20));
+    assert_eq!(mail.len(), 1, "one message: the unknown account's call sent nothing");
+    assert_eq!(mail[0].rcpt_tos, vec!["ana.example@example.org"]);
+    let text = String::from_utf8_lossy(&mail[0].raw);
+    assert!(
+        text.split(|c: char| !c.is_ascii_digit()).any(|run| run.len() == 6),
+        "the mail carries a six-digit code:\n{text}"
+    );
 }
 
 #[test]
@@ -209,12 +239,12 @@ fn programs_depend_on_the_abi_major_soname() {
 
 #[test]
 fn c_example_is_clean_under_valgrind() {
-    run("the C example under valgrind", valgrind(&build("c", false)));
+    run("the C example under valgrind", with_smtp(valgrind(&build("c", false))));
 }
 
 #[test]
 fn c_example_is_clean_under_address_and_undefined_behaviour_sanitizers() {
-    let mut cmd = Command::new(build("c", true));
+    let mut cmd = with_smtp(Command::new(build("c", true)));
     cmd.env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0").env("UBSAN_OPTIONS", "halt_on_error=1");
     run("the C example with ASan/UBSan", cmd);
 }
@@ -240,17 +270,17 @@ fn the_static_library_links_too() {
 
 #[test]
 fn cpp_example_runs() {
-    run("the C++ example", Command::new(build("cpp", false)));
+    run("the C++ example", with_smtp(Command::new(build("cpp", false))));
 }
 
 #[test]
 fn cpp_example_is_clean_under_valgrind() {
-    run("the C++ example under valgrind", valgrind(&build("cpp", false)));
+    run("the C++ example under valgrind", with_smtp(valgrind(&build("cpp", false))));
 }
 
 #[test]
 fn cpp_example_is_clean_under_address_and_undefined_behaviour_sanitizers() {
-    let mut cmd = Command::new(build("cpp", true));
+    let mut cmd = with_smtp(Command::new(build("cpp", true)));
     cmd.env("ASAN_OPTIONS", "detect_leaks=1").env("UBSAN_OPTIONS", "halt_on_error=1");
     run("the C++ example with ASan/UBSan", cmd);
 }
@@ -281,13 +311,18 @@ fn go(args: &[&str]) -> Command {
 
 #[test]
 fn go_package_passes_its_tests_under_the_race_detector() {
-    let out = go(&["test", "-race", "-count=1", "-v", "./..."])
+    let out = with_smtp(go(&["test", "-race", "-count=1", "-v", "./..."]))
         .env("LD_LIBRARY_PATH", prefix().lib())
         .output()
         .expect("go runs");
     let text = show(&out);
     assert!(out.status.success(), "go test -race failed:\n{text}");
-    for t in ["TestSignUpFlow", "TestConcurrentVerifiesExactlyOneSucceeds", "TestBadInputIsAValue"] {
+    for t in [
+        "TestSignUpFlow",
+        "TestConcurrentVerifiesExactlyOneSucceeds",
+        "TestBadInputIsAValue",
+        "TestIssueAndSendDelivers",
+    ] {
         assert!(text.contains(&format!("--- PASS: {t}")), "{t} did not pass:\n{text}");
     }
     assert!(!text.contains("--- SKIP"), "no Go test may be skipped:\n{text}");

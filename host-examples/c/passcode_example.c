@@ -7,16 +7,22 @@
  *
  * It prints each expectation it checks and exits 0 only if every one held. It never prints a
  * code: only whether the right one was accepted.
+ *
+ * Delivery: with PASSCODE_EXAMPLE_SMTP_PORT set, codes go to an SMTP server on 127.0.0.1 at
+ * that port (the tests start one); without it, to a DEVELOPMENT outbox folder under /tmp.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <passcode.h>
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 static int failures = 0;
 
@@ -161,6 +167,56 @@ static void on_event(void *ctx, const PasscodeEvent *e) {
   for (size_t i = 0; i < e->subject_len; i++)
     pseudonym = pseudonym && strchr("0123456789abcdef", e->subject[i]) != NULL;
   if (!pseudonym) atomic_fetch_add(&ev->leaks, 1);
+}
+
+/* ---- the delivery event sink: called from delivery's worker threads ---- */
+
+struct deliveries {
+  pthread_mutex_t lock;
+  pthread_cond_t changed;
+  int sent, failed, queued;
+  char seen[4096]; /* every event's text, to check none holds the code or the address */
+  size_t seen_len;
+};
+
+static void on_delivery(void *ctx, const PasscodeDeliveryEvent *e) {
+  struct deliveries *d = ctx;
+  pthread_mutex_lock(&d->lock);
+  d->sent += e->kind == PASSCODE_DELIVERY_EVENT_KIND_SENT;
+  d->failed += e->kind == PASSCODE_DELIVERY_EVENT_KIND_FAILED;
+  d->queued += e->kind == PASSCODE_DELIVERY_EVENT_KIND_QUEUED;
+  int n = snprintf(d->seen + d->seen_len, sizeof d->seen - d->seen_len, "%.*s %.*s %.*s %.*s %.*s|",
+                   (int)e->message_id_len, e->message_id, (int)e->subject_len, e->subject, (int)e->sender_len,
+                   e->sender, (int)e->provider_id_len, e->provider_id, (int)e->reason_len, e->reason);
+  if (n > 0 && (size_t)n < sizeof d->seen - d->seen_len) d->seen_len += (size_t)n;
+  pthread_cond_broadcast(&d->changed);
+  pthread_mutex_unlock(&d->lock);
+}
+
+/* Waits up to 20 s for `sent + failed` to reach `n`. */
+static void wait_for_outcomes(struct deliveries *d, int n) {
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 20;
+  pthread_mutex_lock(&d->lock);
+  while (d->sent + d->failed < n)
+    if (pthread_cond_timedwait(&d->changed, &d->lock, &until) != 0) break;
+  pthread_mutex_unlock(&d->lock);
+}
+
+/* Removes the outbox folder and the files in it. */
+static void remove_folder(const char *path) {
+  DIR *dir = opendir(path);
+  if (dir == NULL) return;
+  struct dirent *entry;
+  char file[512];
+  while ((entry = readdir(dir)) != NULL) {
+    if (entry->d_name[0] == '.') continue;
+    snprintf(file, sizeof file, "%s/%s", path, entry->d_name);
+    unlink(file);
+  }
+  closedir(dir);
+  rmdir(path);
 }
 
 /* ---- helpers ---- */
@@ -316,8 +372,62 @@ int main(void) {
                      NULL);
   CHECK(s == PASSCODE_STATUS_NULL_PARAMETER, "a NULL identifier is refused");
 
+  /* Delivery: issue and send in one call. A place in the queue is taken first, so no code is
+   * issued that could not be sent; the message leaves on delivery's own threads. */
+  char delivery_config[512];
+  char outbox[] = "/tmp/passcode-example-outbox-XXXXXX";
+  const char *smtp_port = getenv("PASSCODE_EXAMPLE_SMTP_PORT");
+  if (smtp_port != NULL) {
+    snprintf(delivery_config, sizeof delivery_config,
+             "[delivery.email]\nhost = \"127.0.0.1\"\nport = %s\ntls = \"none\"\n"
+             "from = \"Example <sign-in@example.com>\"\n",
+             smtp_port);
+  } else {
+    if (mkdtemp(outbox) == NULL) return 2;
+    snprintf(delivery_config, sizeof delivery_config, "[delivery.outbox]\ndir = \"%s\"\n", outbox);
+  }
+  struct deliveries deliveries = {.sent = 0};
+  if (pthread_mutex_init(&deliveries.lock, NULL) != 0 || pthread_cond_init(&deliveries.changed, NULL) != 0) return 2;
+  PasscodeDeliveryEventSink delivery_sink = {.ctx = &deliveries, .emit = on_delivery};
+  const PasscodeDelivery *delivery = NULL;
+  s = passcode_delivery_new(TEXT(delivery_config), &delivery_sink, &delivery);
+  CHECK(s == PASSCODE_STATUS_OK, smtp_port ? "delivery opens with an SMTP relay" : "delivery opens with an outbox");
+  if (s != PASSCODE_STATUS_OK) return 1;
+  s = passcode_issue_and_send(engine, delivery, true, PASSCODE_CHANNEL_EMAIL, PASSCODE_PURPOSE_SIGN_IN,
+                              TEXT("ana.example@example.org"), NULL, 0, NULL, 0, &issued, &failure);
+  CHECK(s == PASSCODE_STATUS_OK, "a sign-in code is issued and queued for delivery");
+  if (s != PASSCODE_STATUS_OK) return 1;
+  char sent_code[16];
+  snprintf(sent_code, sizeof sent_code, "%s", passcode_issued_code(issued).data);
+  CHECK(passcode_issued_purpose(issued) == PASSCODE_PURPOSE_SIGN_IN, "the issued challenge names its purpose");
+  CHECK(passcode_issued_subject(issued).len == 16, "and its subject's pseudonym");
+  passcode_issued_free(issued);
+  wait_for_outcomes(&deliveries, 1);
+  /* An identifier that is not an account: the same call, deliver = false, sends nothing. */
+  s = passcode_issue_and_send(engine, delivery, false, PASSCODE_CHANNEL_EMAIL, PASSCODE_PURPOSE_SIGN_IN,
+                              TEXT("nobody@example.org"), NULL, 0, NULL, 0, &issued, &failure);
+  CHECK(s == PASSCODE_STATUS_OK, "the same call for an unknown account answers the same way");
+  passcode_issued_free(issued);
+  issued = NULL;
+  if (smtp_port != NULL) { /* (the outbox takes every channel) */
+    s = passcode_issue_and_send(engine, delivery, true, PASSCODE_CHANNEL_SMS, PASSCODE_PURPOSE_SIGN_IN,
+                                TEXT("+447700900123"), NULL, 0, NULL, 0, &issued, &failure);
+    CHECK(s == PASSCODE_STATUS_NO_SENDER && issued == NULL, "SMS with no SMS sender is refused, and nothing issued");
+  }
+  pthread_mutex_lock(&deliveries.lock);
+  CHECK(deliveries.sent == 1 && deliveries.failed == 0 && deliveries.queued == 1, "exactly one message was sent");
+  deliveries.seen[deliveries.seen_len] = 0;
+  CHECK(strstr(deliveries.seen, sent_code) == NULL && strstr(deliveries.seen, "ana.example") == NULL,
+        "no delivery event holds the code or the address");
+  pthread_mutex_unlock(&deliveries.lock);
+  passcode_delivery_free(delivery);
+  passcode_delivery_free(NULL);
+  pthread_cond_destroy(&deliveries.changed);
+  pthread_mutex_destroy(&deliveries.lock);
+  if (smtp_port == NULL) remove_folder(outbox);
+
   CHECK(table.puts > 0 && table.gets > 0, "the engine kept its records in the host's store");
-  CHECK(atomic_load(&events.by_kind[PASSCODE_EVENT_KIND_ISSUED]) == 3, "the event sink saw 3 issues");
+  CHECK(atomic_load(&events.by_kind[PASSCODE_EVENT_KIND_ISSUED]) == 5, "the event sink saw 5 issues");
   CHECK(atomic_load(&events.by_kind[PASSCODE_EVENT_KIND_VERIFIED]) == 2, "and 2 verifications");
   CHECK(atomic_load(&events.by_kind[PASSCODE_EVENT_KIND_FAILED]) == 1, "and 1 wrong code");
   CHECK(atomic_load(&events.leaks) == 0, "every event names its subject by a pseudonym only");

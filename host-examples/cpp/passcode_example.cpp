@@ -5,16 +5,24 @@
 //       $(pkg-config --cflags --libs passcode) -pthread -o passcode_example   (one line)
 //
 // Prints each expectation it checks; exits 0 only if every one held. Never prints a code.
+// Delivery goes to an SMTP server on 127.0.0.1:$PASSCODE_EXAMPLE_SMTP_PORT when that is set (the
+// tests start one), else to a DEVELOPMENT outbox folder under /tmp.
 #include "passcode.hpp"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -177,6 +185,53 @@ int main() {
     check(refused([&] { engine.verify("garbage", "123456"); }, PASSCODE_STATUS_INVALID_TOKEN).has_value(),
           "a forged token throws INVALID_TOKEN");
     check(store.puts > 0, "the engine kept its records in the host's store");
+
+    // Delivery: issue and send in one call; the listener hears what happened, on delivery's threads.
+    const char* port = std::getenv("PASSCODE_EXAMPLE_SMTP_PORT");
+    std::filesystem::path outbox;
+    std::string config;
+    if (port != nullptr) {
+      config = std::string("[delivery.email]\nhost = \"127.0.0.1\"\ntls = \"none\"\nport = ") + port +
+               "\nfrom = \"Example <sign-in@example.com>\"\n";
+    } else {
+      outbox = std::filesystem::temp_directory_path() / ("passcode-cpp-outbox-" + std::to_string(::getpid()));
+      config = "[delivery.outbox]\ndir = \"" + outbox.string() + "\"\n";
+    }
+    std::mutex m;
+    std::condition_variable changed;
+    std::vector<passcode::DeliveryEvent> seen;
+    {
+      const passcode::Delivery delivery(config, [&](const passcode::DeliveryEvent& e) {
+        std::lock_guard<std::mutex> lock(m);
+        seen.push_back(e);
+        changed.notify_all();
+      });
+      auto sent = engine.issue_and_send(delivery, true, Channel::email, Purpose::sign_in, "ana.cpp@example.org");
+      check(sent.purpose() == Purpose::sign_in && sent.subject().size() == 16,
+            "issue_and_send returns the challenge, its purpose and pseudonym");
+      std::unique_lock<std::mutex> lock(m);
+      bool done = changed.wait_for(lock, std::chrono::seconds(20), [&] {
+        return std::any_of(seen.begin(), seen.end(), [](const passcode::DeliveryEvent& e) {
+          return e.kind == PASSCODE_DELIVERY_EVENT_KIND_SENT || e.kind == PASSCODE_DELIVERY_EVENT_KIND_FAILED;
+        });
+      });
+      check(done && seen.back().kind == PASSCODE_DELIVERY_EVENT_KIND_SENT, "the message was sent");
+      bool clean = true;
+      for (const auto& e : seen) {
+        for (const std::string* field : {&e.message_id, &e.subject, &e.sender, &e.provider_id, &e.reason}) {
+          clean = clean && field->find(sent.code()) == std::string::npos && field->find("ana.cpp") == std::string::npos;
+        }
+      }
+      check(clean, "no delivery event holds the code or the address");
+      lock.unlock();
+      if (port != nullptr) {
+        check(refused([&] { engine.issue_and_send(delivery, true, Channel::sms, Purpose::sign_in, "+447700900123"); },
+                      PASSCODE_STATUS_NO_SENDER)
+                  .has_value(),
+              "SMS with no SMS sender throws NO_SENDER");
+      }
+    }
+    if (!outbox.empty()) std::filesystem::remove_all(outbox);
   } catch (const passcode::Error& e) {
     std::printf("FAIL unexpected error: %s\n", e.what());
     failures++;

@@ -5,6 +5,10 @@
 // closes it if you forget. Failures are returned as *Error values carrying the library's
 // status and, when the engine reports them, the attempts left and the wait before retrying;
 // compare them with errors.Is(err, passcode.ErrWrongCode) and the like.
+//
+// A Delivery sends codes through the senders of a config's [delivery] section (SMTP, an SMS
+// provider, a signed webhook, or a development outbox) from its own threads; Engine.IssueAndSend
+// issues a code and queues its message in one step.
 package passcode
 
 /*
@@ -14,6 +18,21 @@ package passcode
 #include <passcode.h>
 
 extern uint64_t passcodeGoClockNow(uintptr_t handle);
+extern void passcodeGoDeliveryEvent(uintptr_t handle, PasscodeDeliveryEvent *event);
+
+static void passcode_go_delivery_emit(void *ctx, const PasscodeDeliveryEvent *event) {
+	passcodeGoDeliveryEvent((uintptr_t)ctx, (PasscodeDeliveryEvent *)event);
+}
+
+// Opens delivery whose events go to the Go function behind the cgo handle (0: none).
+static PasscodeStatus passcode_go_delivery_new(const char *config, size_t len, uintptr_t handle,
+                                               const PasscodeDelivery **out) {
+	if (handle == 0) {
+		return passcode_delivery_new(config, len, NULL, out);
+	}
+	PasscodeDeliveryEventSink sink = { (void *)handle, passcode_go_delivery_emit };
+	return passcode_delivery_new(config, len, &sink, out);
+}
 
 static uint64_t passcode_go_clock(void *ctx) {
 	return passcodeGoClockNow((uintptr_t)ctx);
@@ -91,6 +110,9 @@ const (
 	StatusClockOutOfRange    Status = C.PASSCODE_STATUS_CLOCK_OUT_OF_RANGE
 	StatusNullParameter      Status = C.PASSCODE_STATUS_NULL_PARAMETER
 	StatusPanic              Status = C.PASSCODE_STATUS_PANIC
+	StatusDeliveryQueueFull  Status = C.PASSCODE_STATUS_DELIVERY_QUEUE_FULL
+	StatusNoSender           Status = C.PASSCODE_STATUS_NO_SENDER
+	StatusDeliveryStopped    Status = C.PASSCODE_STATUS_DELIVERY_STOPPED
 )
 
 // String is the library's text for the status.
@@ -134,6 +156,8 @@ var (
 	ErrWrongCodeLocked = &Error{Status: StatusWrongCodeLocked}
 	ErrInvalidToken    = &Error{Status: StatusInvalidToken}
 	ErrInvalidEmail    = &Error{Status: StatusInvalidEmail}
+	ErrQueueFull       = &Error{Status: StatusDeliveryQueueFull}
+	ErrNoSender        = &Error{Status: StatusNoSender}
 )
 
 // ErrClosed is returned by every method of an Engine after Close.
@@ -168,6 +192,21 @@ func optional(s string) (*C.char, C.size_t, func()) {
 }
 
 func str(s C.PasscodeStr) string { return C.GoStringN(s.data, C.int(s.len)) }
+
+// cText is a text argument in C memory: pointer and length.
+type cText struct {
+	p *C.char
+	n C.size_t
+}
+
+// cArgs copies the identifier (or token) and the optional client and locale into C memory;
+// free releases them.
+func cArgs(required, client, locale string) (a, c, l cText, free func()) {
+	ap, an, f1 := text(required)
+	cp, cn, f2 := optional(client)
+	lp, ln, f3 := optional(locale)
+	return cText{ap, an}, cText{cp, cn}, cText{lp, ln}, func() { f1(); f2(); f3() }
+}
 
 //export passcodeGoClockNow
 func passcodeGoClockNow(h C.uintptr_t) C.uint64_t {
@@ -252,6 +291,8 @@ type Issued struct {
 	Code         string
 	Recipient    string
 	Channel      Channel
+	Purpose      Purpose
+	Subject      string // the subject's pseudonym, for logs that must not carry the recipient
 	SMSText      string
 	EmailSubject string
 	EmailText    string
@@ -274,6 +315,8 @@ func issued(p *C.PasscodeIssued) *Issued {
 		Code:         str(C.passcode_issued_code(p)),
 		Recipient:    str(C.passcode_issued_recipient(p)),
 		Channel:      Channel(C.passcode_issued_channel(p)),
+		Purpose:      Purpose(C.passcode_issued_purpose(p)),
+		Subject:      str(C.passcode_issued_subject(p)),
 		SMSText:      str(C.passcode_issued_sms_text(p)),
 		EmailSubject: str(C.passcode_issued_email_subject(p)),
 		EmailText:    str(C.passcode_issued_email_text(p)),
@@ -290,15 +333,11 @@ func (e *Engine) Issue(r IssueRequest) (*Issued, error) {
 	if e.ptr == nil {
 		return nil, ErrClosed
 	}
-	id, idn, f1 := text(r.Identifier)
-	defer f1()
-	cl, cln, f2 := optional(r.Client)
-	defer f2()
-	lo, lon, f3 := optional(r.Locale)
-	defer f3()
+	id, cl, lo, free := cArgs(r.Identifier, r.Client, r.Locale)
+	defer free()
 	var out *C.PasscodeIssued
 	var f C.PasscodeFailure
-	s := C.passcode_issue(e.ptr, C.uint32_t(r.Channel), C.uint32_t(r.Purpose), id, idn, cl, cln, lo, lon, &out, &f)
+	s := C.passcode_issue(e.ptr, C.uint32_t(r.Channel), C.uint32_t(r.Purpose), id.p, id.n, cl.p, cl.n, lo.p, lo.n, &out, &f)
 	if err := failure(s, &f); err != nil {
 		return nil, err
 	}
@@ -312,15 +351,11 @@ func (e *Engine) Resend(token, client, locale string) (*Issued, error) {
 	if e.ptr == nil {
 		return nil, ErrClosed
 	}
-	t, tn, f1 := text(token)
-	defer f1()
-	cl, cln, f2 := optional(client)
-	defer f2()
-	lo, lon, f3 := optional(locale)
-	defer f3()
+	t, cl, lo, free := cArgs(token, client, locale)
+	defer free()
 	var out *C.PasscodeIssued
 	var f C.PasscodeFailure
-	if err := failure(C.passcode_resend(e.ptr, t, tn, cl, cln, lo, lon, &out, &f), &f); err != nil {
+	if err := failure(C.passcode_resend(e.ptr, t.p, t.n, cl.p, cl.n, lo.p, lo.n, &out, &f), &f); err != nil {
 		return nil, err
 	}
 	return issued(out), nil
@@ -372,6 +407,147 @@ func (e *Engine) Unlock(ch Channel, identifier string) error {
 	id, idn, f1 := text(identifier)
 	defer f1()
 	return failure(C.passcode_unlock(e.ptr, C.uint32_t(ch), id, idn), nil)
+}
+
+// DeliveryEventKind says what happened to a message.
+type DeliveryEventKind uint32
+
+// The delivery event kinds.
+const (
+	DeliveryQueued  DeliveryEventKind = C.PASSCODE_DELIVERY_EVENT_KIND_QUEUED
+	DeliveryRetried DeliveryEventKind = C.PASSCODE_DELIVERY_EVENT_KIND_RETRIED
+	DeliverySent    DeliveryEventKind = C.PASSCODE_DELIVERY_EVENT_KIND_SENT
+	DeliveryFailed  DeliveryEventKind = C.PASSCODE_DELIVERY_EVENT_KIND_FAILED
+)
+
+// DeliveryEvent is one step of one message. It holds no code, address or number.
+type DeliveryEvent struct {
+	Kind         DeliveryEventKind
+	At           time.Time
+	MessageID    string
+	Channel      Channel
+	Purpose      Purpose
+	Subject      string // the subject's pseudonym
+	Sender       string // "email", "sms", "sms_fallback", "webhook" or "outbox"; "" when queued
+	Attempt      uint32
+	ProviderID   string
+	Reason       string // why, for retried and failed
+	Status       uint32 // HTTP status or SMTP reply code of a failed attempt, or 0
+	ProviderCode string
+	RetryIn      time.Duration // for retried
+}
+
+func cstr(p *C.char, n C.size_t) string { return C.GoStringN(p, C.int(n)) }
+
+//export passcodeGoDeliveryEvent
+func passcodeGoDeliveryEvent(h C.uintptr_t, e *C.PasscodeDeliveryEvent) {
+	listener := cgo.Handle(h).Value().(func(DeliveryEvent))
+	listener(DeliveryEvent{
+		Kind:         DeliveryEventKind(e.kind),
+		At:           time.Unix(int64(e.at), 0),
+		MessageID:    cstr(e.message_id, e.message_id_len),
+		Channel:      Channel(e.channel),
+		Purpose:      Purpose(e.purpose),
+		Subject:      cstr(e.subject, e.subject_len),
+		Sender:       cstr(e.sender, e.sender_len),
+		Attempt:      uint32(e.attempt),
+		ProviderID:   cstr(e.provider_id, e.provider_id_len),
+		Reason:       cstr(e.reason, e.reason_len),
+		Status:       uint32(e.status),
+		ProviderCode: cstr(e.provider_code, e.provider_code_len),
+		RetryIn:      time.Duration(e.retry_in_ms) * time.Millisecond,
+	})
+}
+
+// Delivery sends messages through the senders of a config's [delivery] section, on its own
+// threads, from a bounded queue. It is safe for concurrent use. Close drains the queue for at
+// most the config's delivery.shutdown_ms.
+type Delivery struct {
+	mu       sync.RWMutex
+	ptr      *C.PasscodeDelivery
+	listener cgo.Handle
+}
+
+// OpenDelivery opens delivery from a config (the same text as Open). listener, if not nil,
+// hears every delivery event, from delivery's threads: it must be safe for concurrent use.
+func OpenDelivery(config string, listener func(DeliveryEvent)) (*Delivery, error) {
+	d := &Delivery{}
+	var handle C.uintptr_t
+	if listener != nil {
+		d.listener = cgo.NewHandle(listener)
+		handle = C.uintptr_t(d.listener)
+	}
+	c, n, free := text(config)
+	defer free()
+	var out *C.PasscodeDelivery
+	if s := C.passcode_go_delivery_new(c, n, handle, &out); s != C.PASSCODE_STATUS_OK {
+		if d.listener != 0 {
+			d.listener.Delete()
+		}
+		return nil, failure(s, nil)
+	}
+	d.ptr = out
+	runtime.SetFinalizer(d, (*Delivery).Close)
+	return d, nil
+}
+
+// Close stops delivery, draining its queue within the config's bound. Closing twice is harmless.
+func (d *Delivery) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ptr != nil {
+		C.passcode_delivery_free(d.ptr)
+		d.ptr = nil
+		if d.listener != 0 {
+			d.listener.Delete()
+			d.listener = 0
+		}
+		runtime.SetFinalizer(d, nil)
+	}
+	return nil
+}
+
+// IssueAndSend issues a code and queues its message in one step: a place in the queue is
+// taken first, so no code is issued that could not be sent. deliver = false (for an
+// identifier that is not an account) takes the same steps and sends nothing.
+func (e *Engine) IssueAndSend(d *Delivery, deliver bool, r IssueRequest) (*Issued, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if e.ptr == nil || d.ptr == nil {
+		return nil, ErrClosed
+	}
+	id, cl, lo, free := cArgs(r.Identifier, r.Client, r.Locale)
+	defer free()
+	var out *C.PasscodeIssued
+	var f C.PasscodeFailure
+	s := C.passcode_issue_and_send(e.ptr, d.ptr, C.bool(deliver), C.uint32_t(r.Channel), C.uint32_t(r.Purpose),
+		id.p, id.n, cl.p, cl.n, lo.p, lo.n, &out, &f)
+	if err := failure(s, &f); err != nil {
+		return nil, err
+	}
+	return issued(out), nil
+}
+
+// ResendAndSend re-sends a code and queues its message in one step (as IssueAndSend).
+func (e *Engine) ResendAndSend(d *Delivery, deliver bool, token, client, locale string) (*Issued, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if e.ptr == nil || d.ptr == nil {
+		return nil, ErrClosed
+	}
+	t, cl, lo, free := cArgs(token, client, locale)
+	defer free()
+	var out *C.PasscodeIssued
+	var f C.PasscodeFailure
+	s := C.passcode_resend_and_send(e.ptr, d.ptr, C.bool(deliver), t.p, t.n, cl.p, cl.n, lo.p, lo.n, &out, &f)
+	if err := failure(s, &f); err != nil {
+		return nil, err
+	}
+	return issued(out), nil
 }
 
 // Version is the library's version; ABIVersion its ABI major version.

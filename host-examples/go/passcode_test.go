@@ -2,6 +2,9 @@ package passcode
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -129,5 +132,72 @@ func TestConcurrentVerifiesExactlyOneSucceeds(t *testing.T) {
 	wg.Wait()
 	if ok != 1 || notFound != 7 || other != 0 {
 		t.Fatalf("ok %d, not found %d, other %d", ok, notFound, other)
+	}
+}
+
+// deliveryConfig is an SMTP relay on 127.0.0.1:$PASSCODE_EXAMPLE_SMTP_PORT when the tests
+// started one, else a development outbox in dir.
+func deliveryConfig(dir string) string {
+	if port := os.Getenv("PASSCODE_EXAMPLE_SMTP_PORT"); port != "" {
+		return "[delivery.email]\nhost = \"127.0.0.1\"\ntls = \"none\"\nport = " + port +
+			"\nfrom = \"Go <sign-in@example.com>\"\n"
+	}
+	return "[delivery.outbox]\ndir = \"" + dir + "\"\n"
+}
+
+func TestIssueAndSendDelivers(t *testing.T) {
+	e := open(t, &testClock{now: 1800000000})
+	dir := t.TempDir()
+	var mu sync.Mutex
+	var seen []DeliveryEvent
+	done := make(chan struct{}, 4)
+	d, err := OpenDelivery(deliveryConfig(dir), func(ev DeliveryEvent) {
+		mu.Lock()
+		seen = append(seen, ev)
+		mu.Unlock()
+		if ev.Kind == DeliverySent || ev.Kind == DeliveryFailed {
+			done <- struct{}{}
+		}
+	})
+	if err != nil {
+		t.Fatalf("OpenDelivery: %v", err)
+	}
+	defer d.Close()
+	i, err := e.IssueAndSend(d, true, IssueRequest{Channel: Email, Purpose: SignIn, Identifier: "ana.go@example.org"})
+	if err != nil {
+		t.Fatalf("IssueAndSend: %v", err)
+	}
+	if i.Purpose != SignIn || len(i.Subject) != 16 {
+		t.Fatalf("purpose %v, subject %q", i.Purpose, i.Subject)
+	}
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no delivery outcome within 20 s")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	last := seen[len(seen)-1]
+	if last.Kind != DeliverySent || last.Subject != i.Subject {
+		t.Fatalf("last event %+v", last)
+	}
+	for _, ev := range seen {
+		all := ev.MessageID + ev.Subject + ev.Sender + ev.ProviderID + ev.Reason
+		if strings.Contains(all, i.Code) || strings.Contains(all, "ana.go") {
+			t.Fatalf("an event holds the code or the address: %+v", ev)
+		}
+	}
+	if os.Getenv("PASSCODE_EXAMPLE_SMTP_PORT") == "" {
+		files, _ := filepath.Glob(filepath.Join(dir, "*-email.txt"))
+		if len(files) != 1 {
+			t.Fatalf("outbox files: %v", files)
+		}
+		body, _ := os.ReadFile(files[0])
+		if !strings.Contains(string(body), i.Code) {
+			t.Fatal("the outbox message does not hold the code")
+		}
+	}
+	if _, err := e.IssueAndSend(d, true, IssueRequest{Channel: SMS, Purpose: SignIn, Identifier: "+447700900123"}); os.Getenv("PASSCODE_EXAMPLE_SMTP_PORT") != "" && !errors.Is(err, ErrNoSender) {
+		t.Fatalf("SMS with no SMS sender: %v", err)
 	}
 }

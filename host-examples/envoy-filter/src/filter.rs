@@ -18,10 +18,10 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use crate::host::{
-    attempts_left, error_name, retry_after, Channel, ComponentHost, EngineError, IssueRequest, Issued, Purpose, Worker,
+    attempts_left, error_name, retry_after, Channel, ComponentHost, EngineError, IssueRequest, Issued, Message,
+    Purpose, Worker,
 };
 use crate::http::{Request, Response};
-use crate::outbox::Outbox;
 use crate::page;
 use crate::session::{Session, SessionError, SessionKey, SESSION_COOKIE};
 
@@ -43,13 +43,13 @@ pub trait HttpFilter: Send + Sync {
     fn on_request(&self, request: &mut Request, cx: &mut FilterContext<'_>) -> FilterStatus;
 }
 
-/// What the gateway's filters share across workers: settings, the outbox and keys.
+/// What the gateway's filters share across workers: settings, delivery and keys.
 #[derive(Debug)]
 pub struct Shared {
     /// The application's name, on pages.
     pub app_name: String,
-    /// Development delivery.
-    pub outbox: Outbox,
+    /// The senders and their queue (the DEVELOPMENT outbox when the config names none).
+    pub delivery: passcode_delivery::Delivery,
     /// Signs session cookies.
     pub session_key: SessionKey,
     /// How long a session lasts, seconds.
@@ -345,8 +345,64 @@ pub fn refusal(e: &EngineError) -> Response {
     }
 }
 
-/// The answer to a code sent: the same shape whatever the identifier (S16).
-fn sent(issued: &Issued, now: u64, request: &Request, cx: &FilterContext<'_>) -> Response {
+/// The message for a code the component issued.
+fn outgoing(issued: &Issued) -> passcode_delivery::Outgoing {
+    use passcode_delivery::Content;
+    use zeroize::Zeroizing;
+    let content = match &issued.message {
+        Message::Sms(s) => Content::Sms { text: Zeroizing::new(s.text.clone()) },
+        Message::Email(e) => Content::Email {
+            subject: Zeroizing::new(e.subject.clone()),
+            text: Zeroizing::new(e.text.clone()),
+            html: Zeroizing::new(e.html.clone()),
+        },
+    };
+    passcode_delivery::Outgoing::new(
+        core_purpose(issued.purpose),
+        &issued.subject,
+        &issued.recipient,
+        content,
+        &issued.code,
+    )
+}
+
+fn core_purpose(p: Purpose) -> passcode_core::Purpose {
+    match p {
+        Purpose::SignUp => passcode_core::Purpose::SignUp,
+        Purpose::SignIn => passcode_core::Purpose::SignIn,
+        Purpose::SecondFactor => passcode_core::Purpose::SecondFactor,
+        Purpose::VerifyContact => passcode_core::Purpose::VerifyContact,
+        Purpose::Recovery => passcode_core::Purpose::Recovery,
+    }
+}
+
+/// The HTTP answer when delivery cannot take a message: 503 with `Retry-After` when the queue
+/// is full or stopping, 400 when the channel has no sender here.
+pub fn delivery_refusal(e: &passcode_delivery::Error) -> Response {
+    use passcode_delivery::Error as D;
+    let (status, message) = match e {
+        D::NoSender { .. } => (400, "codes cannot be sent on this channel here".to_string()),
+        D::QueueFull | D::Stopped => (503, "too many messages are waiting to be sent; try again shortly".to_string()),
+        other => (503, other.to_string()),
+    };
+    let response = Response::json(status, &json!({ "error": e.name(), "message": message }));
+    if status == 503 {
+        response.with_header("retry-after", "5")
+    } else {
+        response
+    }
+}
+
+/// The answer to a code issued: the message goes to the delivery queue in the place reserved
+/// for it, or, for an identifier that is not an account, the place is given back. Both take
+/// the same steps and give the same answer (S16).
+fn sent(
+    issued: &Issued,
+    now: u64,
+    request: &Request,
+    cx: &FilterContext<'_>,
+    slot: passcode_delivery::Slot,
+) -> Response {
     let channel = match issued.channel {
         Channel::Email => passcode_core::Channel::Email,
         Channel::Sms => passcode_core::Channel::Sms,
@@ -354,10 +410,11 @@ fn sent(issued: &Issued, now: u64, request: &Request, cx: &FilterContext<'_>) ->
     let sent_to =
         passcode_core::Identifier::parse(channel, &issued.recipient).map_or_else(|_| "you".into(), |i| i.masked());
     if cx.allowed(&issued.recipient) {
-        if let Err(e) = cx.shared.outbox.deliver(issued) {
-            eprintln!("passcode-envoy-filter: the DEVELOPMENT outbox could not be written: {e}");
-            return json_error(503, "delivery-failed", "the message could not be delivered; try again");
+        if let Err(e) = slot.send(outgoing(issued)) {
+            return delivery_refusal(&e);
         }
+    } else {
+        drop(slot);
     }
     let expires_in = issued.expires_at.saturating_sub(now);
     Response::json(
@@ -397,9 +454,18 @@ fn start(request: &Request, body: &Value, cx: &mut FilterContext<'_>) -> Respons
         client: Some(cx.client(request)),
         locale: None,
     };
+    // A place in the delivery queue first, so no code is issued that could not be sent.
+    let core_channel = match channel {
+        Channel::Email => passcode_core::Channel::Email,
+        Channel::Sms => passcode_core::Channel::Sms,
+    };
+    let slot = match cx.shared.delivery.reserve(core_channel) {
+        Ok(slot) => slot,
+        Err(e) => return delivery_refusal(&e),
+    };
     let now = cx.worker.now();
     match cx.worker.call(|w| w.issue(&issue)) {
-        Ok(Ok(issued)) => sent(&issued, now, request, cx),
+        Ok(Ok(issued)) => sent(&issued, now, request, cx, slot),
         Ok(Err(e)) => refusal(&e),
         Err(()) => internal(),
     }
@@ -447,9 +513,13 @@ fn resend(request: &Request, cx: &mut FilterContext<'_>) -> Response {
         return json_error(400, "no-challenge", "request a code first");
     };
     let client = cx.client(request);
+    let slot = match cx.shared.delivery.reserve_any() {
+        Ok(slot) => slot,
+        Err(e) => return delivery_refusal(&e),
+    };
     let now = cx.worker.now();
     match cx.worker.call(|w| w.resend(token, Some(&client), None)) {
-        Ok(Ok(issued)) => sent(&issued, now, request, cx),
+        Ok(Ok(issued)) => sent(&issued, now, request, cx, slot),
         Ok(Err(e)) => refusal(&e),
         Err(()) => internal(),
     }

@@ -13,11 +13,11 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use passcode_core::Random as _;
+use passcode_delivery::{DeliveryEvent, DeliveryEventKind, DeliveryEventSink};
 
 use crate::filter::{default_chain, FilterContext, FilterStatus, HttpFilter, Shared, WorkerSlot};
 use crate::host::{ComponentHost, HostClock};
 use crate::http::{read_request, write_response, ReadError, Request, Response};
-use crate::outbox::Outbox;
 use crate::page;
 use crate::session::{Session, SessionKey};
 
@@ -47,10 +47,13 @@ pub struct GatewayConfig {
     pub guest_env: Vec<(String, String)>,
     /// Directories the component may read (the key ring's `file` sources).
     pub guest_dirs: Vec<PathBuf>,
-    /// The DEVELOPMENT outbox folder.
+    /// The DEVELOPMENT outbox folder, used when the engine config's `[delivery]` names no sender.
     pub outbox: PathBuf,
     /// Whether outbox messages are also printed.
     pub print_outbox: bool,
+    /// Where delivery events go (default: a line each on standard error, without the code,
+    /// the address or the number).
+    pub delivery_events: DeliveryEvents,
     /// The protected upstream (`http://host:port`), or `None` for the built-in page.
     pub upstream: Option<String>,
     /// The session cookie's signing key.
@@ -100,6 +103,7 @@ impl GatewayConfig {
             guest_dirs: Vec::new(),
             outbox: PathBuf::from("outbox"),
             print_outbox: true,
+            delivery_events: DeliveryEvents::default(),
             upstream: None,
             session_key,
             session_seconds: 8 * 3600,
@@ -109,6 +113,57 @@ impl GatewayConfig {
             clock: HostClock::system(),
             store_url: None,
         }
+    }
+}
+
+/// The sink of delivery events.
+#[derive(Clone)]
+pub struct DeliveryEvents(pub Arc<dyn DeliveryEventSink>);
+
+impl Default for DeliveryEvents {
+    fn default() -> Self {
+        DeliveryEvents(Arc::new(LogDeliveryEvents))
+    }
+}
+
+impl std::fmt::Debug for DeliveryEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeliveryEvents")
+    }
+}
+
+/// Prints each delivery event but `queued` as one line on standard error: which message, its
+/// subject's pseudonym, the sender, the provider's id or error code. Never the code, the
+/// address or the number (events do not hold them).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LogDeliveryEvents;
+
+impl DeliveryEventSink for LogDeliveryEvents {
+    fn emit(&self, e: &DeliveryEvent) {
+        if e.kind == DeliveryEventKind::Queued {
+            return;
+        }
+        let mut line = format!(
+            "passcode-envoy-filter: delivery {} message={} channel={} purpose={} subject={}",
+            e.kind.name(),
+            e.message_id,
+            e.channel.name(),
+            e.purpose.name(),
+            e.subject
+        );
+        let mut field = |name: &str, value: Option<String>| {
+            if let Some(v) = value {
+                line.push_str(&format!(" {name}={v}"));
+            }
+        };
+        field("sender", e.sender.map(String::from));
+        field("attempt", (e.attempt > 0).then(|| e.attempt.to_string()));
+        field("provider_id", e.provider_id.clone());
+        field("reason", e.reason.map(String::from));
+        field("status", e.status.map(|s| s.to_string()));
+        field("provider_code", e.provider_code.clone());
+        field("retry_in_ms", e.retry_in_ms.map(|m| m.to_string()));
+        eprintln!("{line}");
     }
 }
 
@@ -137,13 +192,43 @@ struct Job {
     reply: Sender<Decision>,
 }
 
-/// A running gateway. Dropping it stops accepting connections.
+/// A running gateway. Dropping it stops accepting connections and drains the delivery queue
+/// within the config's `delivery.shutdown_ms`.
 pub struct Gateway {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     accept: Option<JoinHandle<()>>,
     clock: HostClock,
-    outbox: PathBuf,
+    outbox: Option<PathBuf>,
+    shared: Arc<Shared>,
+    shutdown_bound: Duration,
+}
+
+/// Delivery as the engine config's `[delivery]` says, or, when it names no sender, the
+/// DEVELOPMENT outbox (refused by a production config). Returns the outbox folder if used.
+fn open_delivery(
+    engine_config: &passcode_core::Config,
+    config: &GatewayConfig,
+) -> Result<(passcode_delivery::Delivery, Option<PathBuf>), String> {
+    let mut c = engine_config.clone();
+    let outbox = if c.delivery.has_senders() {
+        c.delivery.outbox.as_ref().map(|o| PathBuf::from(&o.dir))
+    } else if c.delivery.production {
+        return Err("the config is for production ([delivery] production = true) but names no sender: \
+                    add [delivery.email], [delivery.sms] or [delivery.webhook]"
+            .into());
+    } else {
+        c.delivery.outbox = Some(passcode_core::delivery_config::OutboxConfig {
+            dir: config.outbox.display().to_string(),
+            print: config.print_outbox,
+        });
+        Some(config.outbox.clone())
+    };
+    let delivery = passcode_delivery::Delivery::builder(&c)
+        .events(config.delivery_events.0.clone())
+        .build()
+        .map_err(|e| format!("delivery: {e}"))?;
+    Ok((delivery, outbox))
 }
 
 impl Gateway {
@@ -167,10 +252,11 @@ impl Gateway {
             builder = builder.read_only_dir(d);
         }
         let host = Arc::new(builder.build().map_err(|e| e.to_string())?);
+        let (delivery, outbox) = open_delivery(&engine_config, &config)?;
+        let shutdown_bound = Duration::from_millis(engine_config.delivery.shutdown_ms);
         let shared = Arc::new(Shared {
             app_name: config.app_name.clone(),
-            outbox: Outbox::new(&config.outbox, config.print_outbox)
-                .map_err(|e| format!("cannot create the outbox {}: {e}", config.outbox.display()))?,
+            delivery,
             session_key: SessionKey::new(config.session_key),
             session_seconds: config.session_seconds,
             accounts: config.accounts.clone(),
@@ -215,7 +301,7 @@ impl Gateway {
                 }
             })
             .map_err(|e| e.to_string())?;
-        Ok(Gateway { addr, stop, accept: Some(accept), clock: config.clock, outbox: config.outbox })
+        Ok(Gateway { addr, stop, accept: Some(accept), clock: config.clock, outbox, shared, shutdown_bound })
     }
 
     /// The address it listens on.
@@ -233,9 +319,14 @@ impl Gateway {
         &self.clock
     }
 
-    /// The DEVELOPMENT outbox folder.
-    pub fn outbox(&self) -> &PathBuf {
-        &self.outbox
+    /// The DEVELOPMENT outbox folder, if messages go there.
+    pub fn outbox(&self) -> Option<&PathBuf> {
+        self.outbox.as_ref()
+    }
+
+    /// Delivery's counts so far.
+    pub fn delivery_stats(&self) -> passcode_delivery::DeliveryStats {
+        self.shared.delivery.stats()
     }
 
     /// Blocks until the gateway stops (for the binary).
@@ -254,6 +345,7 @@ impl Drop for Gateway {
         if let Some(a) = self.accept.take() {
             let _ = a.join();
         }
+        self.shared.delivery.shutdown(self.shutdown_bound);
     }
 }
 

@@ -4,8 +4,9 @@
 //!   imported `store` with one map shared by every worker (compare-and-swap).
 //! - [`filter`] is the Envoy-style filter chain: headers and body in, continue or a local
 //!   reply out; the sign-in API, page and ext_authz check live there.
-//! - [`gateway`] is the listener, the worker threads and the router to the upstream.
-//! - [`session`] signs the session cookie; [`outbox`] is the DEVELOPMENT-ONLY delivery.
+//! - [`gateway`] is the listener, the worker threads, the router to the upstream and delivery
+//!   (`passcode-delivery`: SMTP, SMS providers, or the DEVELOPMENT-ONLY outbox by default).
+//! - [`session`] signs the session cookie.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -13,6 +14,5 @@ pub mod filter;
 pub mod gateway;
 pub mod host;
 pub mod http;
-pub mod outbox;
 pub mod page;
 pub mod session;

@@ -21,7 +21,8 @@ OPTIONS:
   --config FILE        the engine config, TOML or JSON in core's schema (default: embedded)
   --key-dir DIR        a folder the component may read, for key files named in --config
   --upstream URL       the protected upstream, http://host:port (default: a built-in page)
-  --outbox DIR         the DEVELOPMENT outbox folder (default ./outbox)
+  --outbox DIR         the DEVELOPMENT outbox folder, used when the config's [delivery] names no
+                       sender (default ./outbox)
   --quiet-outbox       write outbox files without printing them
   --accounts FILE      only these addresses/numbers (one per line, normalised) get codes
   --workers N          worker threads, one component instance each
@@ -128,10 +129,15 @@ fn run() -> Result<(), String> {
         }
     }
     let workers = config.workers;
-    let outbox = config.outbox.clone();
     let gateway = Gateway::start(config)?;
     println!("Passcode gateway: {workers} workers, one component instance each.");
-    println!("DEVELOPMENT ONLY: messages are not sent; they are written to {} and printed here.", outbox.display());
+    match gateway.outbox() {
+        Some(outbox) => println!(
+            "DEVELOPMENT ONLY: messages are not sent; they are written to {} (and printed here unless --quiet-outbox).",
+            outbox.display()
+        ),
+        None => println!("Messages are sent by the senders of the config's [delivery] section."),
+    }
     println!("Open {} to sign in.", gateway.url());
     gateway.wait();
     Ok(())

@@ -52,13 +52,29 @@ impl TestGateway {
         (r, cookie)
     }
 
+    /// Waits until every queued message has been delivered or given up: delivery runs on its
+    /// own threads, so a message lands a moment after the answer that queued it.
+    pub fn settle(&self) {
+        let start = std::time::Instant::now();
+        loop {
+            let s = self.gateway.delivery_stats();
+            if s.waiting == 0 && s.sent + s.failed == s.queued {
+                return;
+            }
+            assert!(start.elapsed() < Duration::from_secs(10), "the delivery queue did not empty: {s:?}");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
     /// The code in the newest outbox message to `recipient`.
     pub fn code_for(&self, recipient: &str) -> String {
+        self.settle();
         latest_code(&self.outbox, recipient).unwrap_or_else(|| panic!("no outbox message for {recipient}"))
     }
 
     /// How many outbox messages there are.
     pub fn outbox_count(&self) -> usize {
+        self.settle();
         std::fs::read_dir(&self.outbox).map(|d| d.count()).unwrap_or(0)
     }
 }

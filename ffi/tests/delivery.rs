@@ -1,0 +1,199 @@
+//! Delivery through the C ABI's exported functions: issue-and-send reaching a real SMTP server
+//! on loopback with the issued code, events through the C callback, and the refusals a C host
+//! meets (NULLs, a bad config, a full queue, a channel without a sender), each with its status,
+//! its out-parameter untouched, and no code issued.
+
+use std::os::raw::{c_char, c_void};
+use std::ptr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use passcode::*;
+use passcode_test_servers::{SmtpOptions, SmtpServer};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn sentinel<T>() -> *mut T {
+    ptr::NonNull::<T>::dangling().as_ptr()
+}
+
+/// What the C callback saw: (kind, sender, reason, every text field joined).
+#[derive(Default)]
+struct Seen(Mutex<Vec<(PasscodeDeliveryEventKind, String, String, String)>>);
+
+unsafe fn text(p: *const c_char, n: usize) -> String {
+    // SAFETY: the library's event texts are valid for `n` bytes during the callback.
+    String::from_utf8(unsafe { std::slice::from_raw_parts(p.cast::<u8>(), n) }.to_vec()).unwrap()
+}
+
+unsafe extern "C" fn on_event(ctx: *mut c_void, e: *const PasscodeDeliveryEvent) {
+    // SAFETY: ctx is the `Seen` the test passed; `e` is valid during the call.
+    let (seen, e) = unsafe { (&*(ctx as *const Seen), &*e) };
+    // SAFETY: as above, each pointer with its length.
+    let all = unsafe {
+        [
+            text(e.message_id, e.message_id_len),
+            text(e.subject, e.subject_len),
+            text(e.sender, e.sender_len),
+            text(e.provider_id, e.provider_id_len),
+            text(e.reason, e.reason_len),
+            text(e.provider_code, e.provider_code_len),
+        ]
+    };
+    seen.0.lock().unwrap().push((e.kind, all[2].clone(), all[4].clone(), all.join(" ")));
+}
+
+fn open_engine() -> *const PasscodeEngine {
+    let mut engine = ptr::null();
+    // SAFETY: a valid empty config and out-pointer.
+    assert_eq!(unsafe { passcode_engine_new(c"".as_ptr(), 0, ptr::null(), &mut engine) }, PasscodeStatus::Ok);
+    engine
+}
+
+fn open_delivery(config: &str, seen: &Seen) -> Result<*const PasscodeDelivery, PasscodeStatus> {
+    let sink = PasscodeDeliveryEventSink { ctx: seen as *const Seen as *mut c_void, emit: Some(on_event) };
+    let mut out = sentinel::<PasscodeDelivery>() as *const PasscodeDelivery;
+    // SAFETY: valid config bytes, sink and out-pointer.
+    let s = unsafe { passcode_delivery_new(config.as_ptr().cast(), config.len(), &sink, &mut out) };
+    if s == PasscodeStatus::Ok {
+        Ok(out)
+    } else {
+        assert_eq!(out, sentinel::<PasscodeDelivery>() as *const _, "out untouched on failure");
+        Err(s)
+    }
+}
+
+fn issue_and_send(
+    engine: *const PasscodeEngine,
+    delivery: *const PasscodeDelivery,
+    deliver: bool,
+    channel: PasscodeChannel,
+    who: &str,
+) -> Result<*mut PasscodeIssued, PasscodeStatus> {
+    let mut out = sentinel::<PasscodeIssued>();
+    // SAFETY: live handles, valid text and out-pointer.
+    let s = unsafe {
+        passcode_issue_and_send(
+            engine,
+            delivery,
+            deliver,
+            channel as u32,
+            PasscodePurpose::SignIn as u32,
+            who.as_ptr().cast(),
+            who.len(),
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            &mut out,
+            ptr::null_mut(),
+        )
+    };
+    if s == PasscodeStatus::Ok {
+        Ok(out)
+    } else {
+        assert_eq!(out, sentinel::<PasscodeIssued>(), "out untouched on failure");
+        Err(s)
+    }
+}
+
+fn smtp_config(port: u16, extra: &str) -> String {
+    format!(
+        "[delivery]\n{extra}\n[delivery.email]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nfrom = \"C <c@example.com>\"\n"
+    )
+}
+
+#[test]
+fn issue_and_send_reaches_the_smtp_server_with_the_issued_code() {
+    let server = SmtpServer::start(SmtpOptions::default());
+    let seen = Seen::default();
+    let engine = open_engine();
+    let delivery = open_delivery(&smtp_config(server.port(), ""), &seen).unwrap();
+    let issued = issue_and_send(engine, delivery, true, PasscodeChannel::Email, "c.host@example.org").unwrap();
+    // SAFETY: a live issued challenge.
+    let code = unsafe { passcode_issued_code(issued).as_str() }.to_string();
+    // SAFETY: as above.
+    assert_eq!(unsafe { passcode_issued_subject(issued).len }, 16);
+    let mail = server.wait_for(1, WAIT);
+    assert!(String::from_utf8_lossy(&mail[0].raw).contains(&code), "the mail holds the issued code");
+    // SAFETY: live handles, freed once.
+    unsafe {
+        passcode_issued_free(issued);
+        passcode_delivery_free(delivery);
+        passcode_engine_free(engine);
+    }
+    let events = seen.0.lock().unwrap();
+    let kinds: Vec<_> = events.iter().map(|e| e.0).collect();
+    assert_eq!(kinds, vec![PasscodeDeliveryEventKind::Queued, PasscodeDeliveryEventKind::Sent]);
+    assert_eq!(events[1].1, "email");
+    for e in events.iter() {
+        assert!(!e.3.contains(&code) && !e.3.contains("c.host"), "an event holds the code or address: {}", e.3);
+    }
+}
+
+#[test]
+fn refusals_have_their_status_and_issue_nothing() {
+    let seen = Seen::default();
+    let engine = open_engine();
+    // A config mistake: a sender's secret that cannot be read.
+    let bad = "[delivery.webhook]\nurl = \"https://sms.example.com/x\"\nsecret_env = \"PASSCODE_FFI_SURELY_UNSET\"";
+    assert_eq!(open_delivery(bad, &seen).unwrap_err(), PasscodeStatus::PolicyOutOfBounds);
+    assert_eq!(open_delivery("[delivery]\nworkers = 0", &seen).unwrap_err(), PasscodeStatus::PolicyOutOfBounds);
+    let mut out = sentinel::<PasscodeDelivery>() as *const PasscodeDelivery;
+    // SAFETY: NULL config with a length is refused before any read.
+    assert_eq!(unsafe { passcode_delivery_new(ptr::null(), 3, ptr::null(), &mut out) }, PasscodeStatus::NullParameter);
+    let sink = PasscodeDeliveryEventSink { ctx: ptr::null_mut(), emit: None };
+    // SAFETY: a valid config, a sink without its callback.
+    assert_eq!(unsafe { passcode_delivery_new(c"".as_ptr(), 0, &sink, &mut out) }, PasscodeStatus::NullParameter);
+
+    // A relay that takes 2 s per message, a queue of one place and one worker.
+    let server = SmtpServer::start(SmtpOptions { delay_seconds: 2.0, ..Default::default() });
+    let delivery = open_delivery(&smtp_config(server.port(), "queue_capacity = 1\nworkers = 1"), &seen).unwrap();
+    let first = issue_and_send(engine, delivery, true, PasscodeChannel::Email, "one@example.org").unwrap();
+    // The worker takes the first; the second waits in the one place; the third finds it full.
+    let start = std::time::Instant::now();
+    // SAFETY: a live delivery.
+    while unsafe { delivery_ref(delivery) }.unwrap().stats().waiting > 0 {
+        assert!(start.elapsed() < WAIT, "the worker never took the first message");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let second = issue_and_send(engine, delivery, true, PasscodeChannel::Email, "two@example.org").unwrap();
+    let full = issue_and_send(engine, delivery, true, PasscodeChannel::Email, "three@example.org");
+    assert_eq!(full.unwrap_err(), PasscodeStatus::DeliveryQueueFull);
+    // No code was issued for the refused call: issuing for that address now is not "too soon".
+    let mut plain = ptr::null_mut();
+    let who = "three@example.org";
+    // SAFETY: live engine, valid text and out-pointer.
+    let s = unsafe {
+        passcode_issue(
+            engine,
+            PasscodeChannel::Email as u32,
+            PasscodePurpose::SignIn as u32,
+            who.as_ptr().cast(),
+            who.len(),
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            &mut plain,
+            ptr::null_mut(),
+        )
+    };
+    assert_eq!(s, PasscodeStatus::Ok, "the refused call left no challenge behind (no cooldown)");
+    assert_eq!(
+        issue_and_send(engine, delivery, true, PasscodeChannel::Sms, "+447700900123").unwrap_err(),
+        PasscodeStatus::NoSender
+    );
+    // SAFETY: NULL handles are refused.
+    assert_eq!(unsafe { passcode_delivery_send(ptr::null(), first) }, PasscodeStatus::NullParameter);
+    // SAFETY: live handles, each freed once; freeing delivery drains its queue.
+    unsafe {
+        passcode_issued_free(first);
+        passcode_issued_free(second);
+        passcode_issued_free(plain);
+        passcode_delivery_free(delivery);
+        passcode_delivery_free(ptr::null());
+        passcode_engine_free(engine);
+    }
+    assert_eq!(server.wait_for(2, WAIT).len(), 2, "the two queued messages were sent before free returned");
+}

@@ -1,0 +1,318 @@
+//! The Keycloak example (host-examples/keycloak/): Java 17 over libpasscode through JNA.
+//!
+//! The library this test run built is installed with ffi/install.sh into a scratch prefix (the
+//! layout an operator gets: libpasscode.so.1 and the libpasscode.so link), the Java sources are
+//! built with host-examples/keycloak/build.sh (javac and jar, no network), and then:
+//! - the JUnit 5 tests run against a Redis server started here on loopback, closing with
+//!   "N passed, N failed";
+//! - the scenario vectors of tests/vectors run through the JNA binding, driven by the shared
+//!   Rust runner over a pipe to one JVM;
+//! - the binding's status enum is compared with include/passcode.h;
+//! - the provider jar holds the service file and the theme, and none of the stand-in types.
+//!
+//! A missing tool (java, javac, jar, Debian's libjna-java or junit5, redis-server) fails the
+//! test, naming it.
+
+#[path = "../../store-redis/tests/support/mod.rs"]
+mod support;
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
+use std::rc::Rc;
+use std::sync::OnceLock;
+
+use passcode_core::ERROR_TABLE;
+use passcode_vectors::{Failure, IssuedInfo, Surface, VerifiedInfo};
+
+const JNA_JAR: &str = "/usr/share/java/jna.jar";
+const JUNIT_JAR: &str = "/usr/share/java/junit-platform-console-standalone.jar";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("ffi/ is in the repository").to_path_buf()
+}
+
+fn show(out: &Output) -> String {
+    format!("--- stdout\n{}--- stderr\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// Fails the test, naming what to install, unless the JDK and the Debian jars are there.
+fn need_java() {
+    for tool in ["java", "javac", "jar"] {
+        let ok = Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success());
+        assert!(ok, "`{tool}` (a JDK 17) is needed for the Keycloak example and was not found; run scripts/setup");
+    }
+    assert!(Path::new(JNA_JAR).is_file(), "{JNA_JAR} is missing: install Debian's libjna-java (scripts/setup)");
+    assert!(Path::new(JUNIT_JAR).is_file(), "{JUNIT_JAR} is missing: install Debian's junit5 (scripts/setup)");
+}
+
+/// `<target>/<profile>` of this test binary, with the cdylib built there (cargo test builds
+/// only the rlib), and the library installed under `<target>/<profile>/java-test-prefix`.
+fn lib_dir() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the test's path");
+        let dir = exe.parent().and_then(Path::parent).expect("<target>/<profile>").to_path_buf();
+        let profile = dir.file_name().and_then(|n| n.to_str()).expect("a profile name").to_string();
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--lib", "-p", "passcode-ffi"])
+            .current_dir(repo())
+            .env("CARGO_TARGET_DIR", dir.parent().expect("<target>"));
+        match profile.as_str() {
+            "debug" => {}
+            "release" => {
+                cmd.arg("--release");
+            }
+            other => {
+                cmd.args(["--profile", other]);
+            }
+        }
+        let out = cmd.output().expect("cargo runs");
+        assert!(out.status.success(), "cargo build -p passcode-ffi failed:\n{}", show(&out));
+        let prefix = dir.join("java-test-prefix");
+        let _ = std::fs::remove_dir_all(&prefix);
+        let out = Command::new("bash")
+            .arg(repo().join("ffi/install.sh"))
+            .arg(&prefix)
+            .env("PASSCODE_NO_BUILD", "1")
+            .env("PASSCODE_LIB_DIR", &dir)
+            .output()
+            .expect("bash runs ffi/install.sh");
+        assert!(out.status.success(), "ffi/install.sh failed:\n{}", show(&out));
+        prefix.join("lib")
+    })
+}
+
+/// The jars, built once per run into `<target>/<profile>/keycloak`; returns the classpath.
+fn classpath() -> &'static str {
+    static CLASSPATH: OnceLock<String> = OnceLock::new();
+    CLASSPATH.get_or_init(|| {
+        need_java();
+        let out_dir = lib_dir().parent().and_then(Path::parent).expect("<profile>").join("keycloak");
+        let out = Command::new("bash")
+            .arg(repo().join("host-examples/keycloak/build.sh"))
+            .arg(&out_dir)
+            .output()
+            .expect("bash runs build.sh");
+        assert!(out.status.success(), "host-examples/keycloak/build.sh failed:\n{}", show(&out));
+        std::fs::read_to_string(out_dir.join("classpath")).expect("build.sh writes the classpath").trim().to_string()
+    })
+}
+
+/// `java` with the example's classpath and the installed library.
+fn java(main: &str) -> Command {
+    let mut cmd = Command::new("java");
+    cmd.arg("-cp")
+        .arg(classpath())
+        .arg(format!("-Djna.library.path={}", lib_dir().display()))
+        .arg(format!("-Dpasscode.expectedVersion={}", env!("CARGO_PKG_VERSION")))
+        .arg(main)
+        .current_dir(lib_dir());
+    cmd
+}
+
+#[test]
+fn java_tests_pass_with_their_closing_line() {
+    let redis = support::RedisServer::start();
+    let out = java("passcode.keycloak.tests.TestMain")
+        .env("PASSCODE_TEST_REDIS_URL", redis.url())
+        .output()
+        .expect("java runs");
+    let text = show(&out);
+    let closing = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.strip_suffix(" passed, 0 failed").and_then(|n| n.parse::<u32>().ok()))
+        .next_back();
+    assert!(out.status.success(), "the Java tests failed:\n{text}");
+    let passed = closing.unwrap_or_else(|| panic!("no closing `N passed, 0 failed` line:\n{text}"));
+    assert!(passed >= 25, "only {passed} Java tests ran:\n{text}");
+    println!("Java tests: {passed} passed, 0 failed");
+}
+
+#[test]
+fn the_binding_status_enum_is_the_headers() {
+    let header = std::fs::read_to_string(repo().join("include/passcode.h")).expect("the header");
+    let start = header.find("enum PasscodeStatus").expect("the status enum");
+    let body = &header[start..start + header[start..].find("};").expect("its end")];
+    let from_header: BTreeSet<(String, u32)> = body
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("PASSCODE_STATUS_"))
+        .filter_map(|l| l.trim_end_matches(',').split_once(" = "))
+        .map(|(name, n)| (name.to_string(), n.parse().expect("a number")))
+        .collect();
+    assert!(from_header.len() > 20, "parsed {} statuses from the header", from_header.len());
+    let out = java("passcode.keycloak.tests.StatusTable").output().expect("java runs");
+    assert!(out.status.success(), "{}", show(&out));
+    let from_java: BTreeSet<(String, u32)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(name, n)| (name.to_string(), n.parse().expect("a number")))
+        .collect();
+    assert_eq!(from_java, from_header, "PasscodeStatus.java must list every PASSCODE_STATUS_* with its number");
+}
+
+#[test]
+fn the_provider_jar_holds_the_service_file_and_theme_and_no_stand_ins() {
+    let jar =
+        Path::new(classpath().split(':').find(|p| p.ends_with("/passcode-keycloak.jar")).expect("the provider jar"));
+    let out = Command::new("jar").arg("tf").arg(jar).output().expect("jar runs");
+    let entries = String::from_utf8_lossy(&out.stdout).to_string();
+    for needed in [
+        "META-INF/services/org.keycloak.authentication.AuthenticatorFactory",
+        "theme-resources/templates/passcode-code.ftl",
+        "theme-resources/templates/passcode-address.ftl",
+        "theme-resources/messages/messages_en.properties",
+        "passcode/jna/PasscodeEngine.class",
+    ] {
+        assert!(entries.lines().any(|l| l == needed), "{needed} is not in the provider jar");
+    }
+    for line in entries.lines() {
+        assert!(
+            !line.starts_with("org/keycloak/") && !line.starts_with("jakarta/"),
+            "the provider jar must not carry a stand-in of Keycloak's types: {line}"
+        );
+    }
+    let services = std::fs::read_to_string(repo().join(
+        "host-examples/keycloak/src/main/resources/META-INF/services/org.keycloak.authentication.AuthenticatorFactory",
+    ))
+    .expect("the service file");
+    for class in services.lines().filter(|l| !l.trim().is_empty()) {
+        let path = format!("{}.class", class.replace('.', "/"));
+        assert!(entries.lines().any(|l| l == path), "the service file names {class}, which is not in the jar");
+    }
+}
+
+/// One JVM running passcode.jna.VectorDriver, shared by the surfaces of one vector run.
+struct Jvm {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Jvm {
+    fn start() -> Self {
+        let mut child = java("passcode.jna.VectorDriver")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("java starts");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        Jvm { child, stdin, stdout }
+    }
+
+    /// Sends one operation; `Ok(fields)` or the refusal.
+    fn call(&mut self, fields: &[Option<&str>]) -> Result<Vec<String>, Failure> {
+        let line: Vec<String> = fields.iter().map(|f| f.map_or("~".to_string(), encode)).collect();
+        writeln!(self.stdin, "{}", line.join(" ")).expect("write to the driver");
+        self.stdin.flush().expect("flush");
+        let mut answer = String::new();
+        self.stdout.read_line(&mut answer).expect("read from the driver");
+        let parts: Vec<&str> = answer.trim_end_matches('\n').split(' ').collect();
+        match parts[0] {
+            "ok" => Ok(parts[1..].iter().map(|p| decode(p)).collect()),
+            "err" => Err(Failure {
+                number: parts[1].parse().expect("a status number"),
+                attempts_left: parts[2].parse().ok(),
+                retry_after: parts[3].parse().ok(),
+            }),
+            _ => panic!("the driver answered {answer:?}"),
+        }
+    }
+}
+
+impl Drop for Jvm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Percent-encodes every byte but ASCII letters and digits (Java's URLDecoder reads it back).
+fn encode(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+/// Reads Java's URLEncoder form: `+` is a space, `%XX` a byte.
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).expect("a %XX escape"));
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).expect("UTF-8 from the driver")
+}
+
+struct JavaSurface(Rc<RefCell<Jvm>>);
+
+impl JavaSurface {
+    fn issued(fields: Vec<String>) -> IssuedInfo {
+        IssuedInfo {
+            token: fields[0].clone(),
+            code: fields[1].clone(),
+            expires_at: fields[2].parse().expect("expires_at"),
+            resend_at: fields[3].parse().expect("resend_at"),
+            message_text: fields[4].clone(),
+        }
+    }
+}
+
+impl Surface for JavaSurface {
+    fn open(&mut self, config_json: &str, now: u64) -> Result<(), Failure> {
+        self.0.borrow_mut().call(&[Some("open"), Some(config_json), Some(&now.to_string())]).map(|_| ())
+    }
+    fn advance(&mut self, seconds: u64) {
+        self.0.borrow_mut().call(&[Some("advance"), Some(&seconds.to_string())]).expect("advance");
+    }
+    fn issue(
+        &mut self,
+        channel: &str,
+        identifier: &str,
+        purpose: &str,
+        client: Option<&str>,
+        locale: Option<&str>,
+        account: Option<&str>,
+    ) -> Result<IssuedInfo, Failure> {
+        let f = [Some("issue"), Some(channel), Some(identifier), Some(purpose), client, locale, account];
+        self.0.borrow_mut().call(&f).map(Self::issued)
+    }
+    fn verify(&mut self, token: &str, code: &str) -> Result<VerifiedInfo, Failure> {
+        self.0.borrow_mut().call(&[Some("verify"), Some(token), Some(code)]).map(|f| VerifiedInfo {
+            identifier: f[0].clone(),
+            channel: f[1].clone(),
+            purpose: f[2].clone(),
+            account: Some(f[3].clone()).filter(|a| !a.is_empty()),
+        })
+    }
+    fn resend(&mut self, token: &str, client: Option<&str>) -> Result<IssuedInfo, Failure> {
+        self.0.borrow_mut().call(&[Some("resend"), Some(token), client]).map(Self::issued)
+    }
+    fn cancel(&mut self, token: &str) -> Result<(), Failure> {
+        self.0.borrow_mut().call(&[Some("cancel"), Some(token)]).map(|_| ())
+    }
+    fn unlock(&mut self, channel: &str, identifier: &str) -> Result<(), Failure> {
+        self.0.borrow_mut().call(&[Some("unlock"), Some(channel), Some(identifier)]).map(|_| ())
+    }
+    fn unlock_account(&mut self, account: &str) -> Result<(), Failure> {
+        self.0.borrow_mut().call(&[Some("unlock-account"), Some(account)]).map(|_| ())
+    }
+}
+
+#[test]
+fn every_vector_passes_through_the_jna_binding() {
+    let jvm = Rc::new(RefCell::new(Jvm::start()));
+    passcode_vectors::run_all_or_panic(&mut || Box::new(JavaSurface(jvm.clone())), ERROR_TABLE);
+}

@@ -1,0 +1,130 @@
+package passcode.jna;
+
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.OptionalInt;
+import java.util.OptionalLong;
+import java.util.function.Consumer;
+import java.util.function.LongSupplier;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * The host's parts as C callbacks. No exception may cross into C: a failing store answers
+ * FAILED (the engine then fails the operation closed), a failing clock answers the system time,
+ * a failing event sink is logged and ignored. The callbacks capture their Java objects, so the
+ * C {@code ctx} is always NULL. Log lines name the part and the exception's class,
+ * never a key, a value or an event's content.
+ */
+final class Callbacks {
+    private static final Logger LOG = Logger.getLogger("passcode.jna");
+
+    private Callbacks() {}
+
+    /** The PasscodeHostParts for parts, and every object C may call, to keep reachable. */
+    static PasscodeLibrary.HostPartsStruct of(HostParts parts, List<Object> keepAlive) {
+        if (parts == null) {
+            return null;
+        }
+        PasscodeLibrary.HostPartsStruct struct = new PasscodeLibrary.HostPartsStruct();
+        if (parts.store != null) {
+            struct.store = store(parts.store);
+            keepAlive.add(struct.store);
+        }
+        if (parts.clock != null) {
+            struct.clock = clock(parts.clock);
+            keepAlive.add(struct.clock);
+        }
+        if (parts.events != null) {
+            struct.events = events(parts.events);
+            keepAlive.add(struct.events);
+        }
+        keepAlive.add(struct);
+        struct.write();
+        return struct;
+    }
+
+    private static int failed(String op, Throwable e) {
+        LOG.log(Level.WARNING, "passcode: the host store''s {0} failed ({1})", new Object[] {op, e.getClass().getName()});
+        return PasscodeLibrary.STORE_FAILED;
+    }
+
+    private static PasscodeLibrary.StoreCallbacks store(HostStore store) {
+        PasscodeLibrary.StoreCallbacks s = new PasscodeLibrary.StoreCallbacks();
+        s.get = (ctx, key, now, found) -> {
+            try {
+                HostStore.Entry e = store.get(key.getByteArray(0, PasscodeLibrary.STORE_KEY_BYTES), now);
+                if (e != null
+                        && PasscodeLibrary.passcode_store_found_set(found, e.value(), e.value().length, e.version())
+                                != 0) {
+                    return failed("get (its value was refused)", new IllegalArgumentException());
+                }
+                return PasscodeLibrary.STORE_OK;
+            } catch (Throwable t) {
+                return failed("get", t);
+            }
+        };
+        s.put = (ctx, key, value, len, ttl, expected, now, newVersion) -> {
+            try {
+                byte[] bytes = len == 0 ? new byte[0] : value.getByteArray(0, Math.toIntExact(len));
+                long version =
+                        store.put(key.getByteArray(0, PasscodeLibrary.STORE_KEY_BYTES), bytes, ttl, expected, now);
+                if (version == 0) {
+                    return PasscodeLibrary.STORE_CONFLICT;
+                }
+                newVersion.setValue(version);
+                return PasscodeLibrary.STORE_OK;
+            } catch (Throwable t) {
+                return failed("put", t);
+            }
+        };
+        s.remove = (ctx, key, version, now) -> {
+            try {
+                return store.remove(key.getByteArray(0, PasscodeLibrary.STORE_KEY_BYTES), version, now)
+                        ? PasscodeLibrary.STORE_OK
+                        : PasscodeLibrary.STORE_CONFLICT;
+            } catch (Throwable t) {
+                return failed("remove", t);
+            }
+        };
+        return s;
+    }
+
+    private static PasscodeLibrary.ClockCallbacks clock(LongSupplier clock) {
+        PasscodeLibrary.ClockCallbacks c = new PasscodeLibrary.ClockCallbacks();
+        c.now = ctx -> {
+            try {
+                return clock.getAsLong();
+            } catch (Throwable t) {
+                LOG.log(Level.WARNING, "passcode: the host clock failed ({0}); using the system clock", t.getClass().getName());
+                return System.currentTimeMillis() / 1000;
+            }
+        };
+        return c;
+    }
+
+    private static PasscodeLibrary.EventCallbacks events(Consumer<PasscodeEvent> sink) {
+        PasscodeLibrary.EventCallbacks e = new PasscodeLibrary.EventCallbacks();
+        e.emit = (ctx, pointer) -> {
+            try {
+                PasscodeLibrary.Event raw = new PasscodeLibrary.Event(pointer);
+                String subject = raw.subject == null
+                        ? ""
+                        : new String(raw.subject.getByteArray(0, Math.toIntExact(raw.subject_len)), StandardCharsets.US_ASCII);
+                sink.accept(new PasscodeEvent(
+                        EventKind.of(raw.kind),
+                        raw.at,
+                        Channel.of(raw.channel),
+                        Purpose.of(raw.purpose),
+                        subject,
+                        raw.has_attempts_left != 0 ? OptionalInt.of(raw.attempts_left) : OptionalInt.empty(),
+                        raw.has_retry_after != 0 ? OptionalLong.of(raw.retry_after) : OptionalLong.empty(),
+                        raw.scope,
+                        raw.error));
+            } catch (Throwable t) {
+                LOG.log(Level.WARNING, "passcode: the host event sink failed ({0})", t.getClass().getName());
+            }
+        };
+        return e;
+    }
+}
