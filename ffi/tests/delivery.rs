@@ -181,7 +181,7 @@ fn refusals_have_their_status_and_issue_nothing() {
     };
     assert_eq!(s, PasscodeStatus::Ok, "the refused call left no challenge behind (no cooldown)");
     assert_eq!(
-        issue_and_send(engine, delivery, true, PasscodeChannel::Sms, "+447700900123").unwrap_err(),
+        issue_and_send(engine, delivery, true, PasscodeChannel::Sms, "+447400123456").unwrap_err(),
         PasscodeStatus::NoSender
     );
     // SAFETY: NULL handles are refused.

@@ -307,7 +307,7 @@ impl Surface for JavaSurface {
         self.0.borrow_mut().call(&[Some("unlock"), Some(channel), Some(identifier)]).map(|_| ())
     }
     fn unlock_account(&mut self, account: &str) -> Result<(), Failure> {
-        self.0.borrow_mut().call(&[Some("unlock-account"), Some(account)]).map(|_| ())
+        self.0.borrow_mut().call(&[Some("unlockAccount"), Some(account)]).map(|_| ())
     }
 }
 

@@ -411,7 +411,7 @@ int main(void) {
   issued = NULL;
   if (smtp_port != NULL) { /* (the outbox takes every channel) */
     s = passcode_issue_and_send(engine, delivery, true, PASSCODE_CHANNEL_SMS, PASSCODE_PURPOSE_SIGN_IN,
-                                TEXT("+447700900123"), NULL, 0, NULL, 0, &issued, &failure);
+                                TEXT("+447400123456"), NULL, 0, NULL, 0, &issued, &failure);
     CHECK(s == PASSCODE_STATUS_NO_SENDER && issued == NULL, "SMS with no SMS sender is refused, and nothing issued");
   }
   pthread_mutex_lock(&deliveries.lock);

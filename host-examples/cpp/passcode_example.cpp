@@ -225,7 +225,7 @@ int main() {
       check(clean, "no delivery event holds the code or the address");
       lock.unlock();
       if (port != nullptr) {
-        check(refused([&] { engine.issue_and_send(delivery, true, Channel::sms, Purpose::sign_in, "+447700900123"); },
+        check(refused([&] { engine.issue_and_send(delivery, true, Channel::sms, Purpose::sign_in, "+447400123456"); },
                       PASSCODE_STATUS_NO_SENDER)
                   .has_value(),
               "SMS with no SMS sender throws NO_SENDER");

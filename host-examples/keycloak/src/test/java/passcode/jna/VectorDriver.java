@@ -60,7 +60,7 @@ public final class VectorDriver {
                     engine.close();
                 }
                 engine = null;
-                CLOCK.set(Long.parseLong(f[2]));
+                CLOCK.set(Long.parseUnsignedLong(f[2])); // up to 2^64 - 1 (a vector of the clock's range)
                 engine = PasscodeEngine.open(arg(f, 1), new HostParts().clock(CLOCK::get));
                 return "";
             }
@@ -92,7 +92,7 @@ public final class VectorDriver {
                 engine.unlock(channel(arg(f, 1)), arg(f, 2));
                 return "";
             }
-            case "unlock-account" -> {
+            case "unlockAccount" -> {
                 engine.unlockAccount(arg(f, 1));
                 return "";
             }
