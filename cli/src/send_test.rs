@@ -180,7 +180,7 @@ mod tests {
 
     #[test]
     fn destinations_imply_their_channel() {
-        assert_eq!(infer_channel("+447700900123"), Channel::Sms);
+        assert_eq!(infer_channel("+447400123456"), Channel::Sms);
         assert_eq!(infer_channel(" +1 555"), Channel::Sms);
         assert_eq!(infer_channel("jane@example.com"), Channel::Email);
     }

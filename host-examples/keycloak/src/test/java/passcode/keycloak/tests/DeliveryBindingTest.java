@@ -127,7 +127,7 @@ class DeliveryBindingTest {
         AtomicLong clock = new AtomicLong(1_800_000_000L);
         try (PasscodeEngine engine = PasscodeEngine.open(engineConfig(), new passcode.jna.HostParts().clock(clock::get));
                 PasscodeDelivery delivery = PasscodeDelivery.open(outboxConfig(outbox), events::add)) {
-            Issued first = engine.issueAndSend(delivery, true, Channel.SMS, Purpose.SECOND_FACTOR, "+15555550123", null, null);
+            Issued first = engine.issueAndSend(delivery, true, Channel.SMS, Purpose.SECOND_FACTOR, "+14155550123", null, null);
             clock.addAndGet(30);
             Issued second = engine.resendAndSend(delivery, true, first.token(), null, null);
             assertEquals(first.token(), second.token(), "a resend keeps the token");
@@ -148,11 +148,11 @@ class DeliveryBindingTest {
         try (PasscodeEngine engine = PasscodeEngine.open(engineConfig());
                 PasscodeDelivery delivery = PasscodeDelivery.open(emailOnly)) {
             PasscodeException e = assertThrows(PasscodeException.class,
-                    () -> engine.issueAndSend(delivery, true, Channel.SMS, Purpose.SIGN_IN, "+15555550124", null, null));
+                    () -> engine.issueAndSend(delivery, true, Channel.SMS, Purpose.SIGN_IN, "+14155550124", null, null));
             assertEquals(PasscodeStatus.NO_SENDER, e.status());
             assertEquals(8002, e.number());
             // Nothing was issued: a new challenge is not held back by a resend cooldown.
-            engine.issue(Channel.SMS, Purpose.SIGN_IN, "+15555550124", null, null);
+            engine.issue(Channel.SMS, Purpose.SIGN_IN, "+14155550124", null, null);
         }
     }
 
