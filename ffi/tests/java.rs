@@ -253,7 +253,7 @@ fn the_binding_structs_have_the_c_layout() {
         subject_len, sender, sender_len, attempt, provider_id, provider_id_len, reason, reason_len, status,
         provider_code, provider_code_len, has_retry_in, retry_in_ms));
     expected.extend(layout!(PasscodeEvent: kind, at, channel, purpose, subject, subject_len, has_attempts_left,
-        attempts_left, has_retry_after, retry_after, scope));
+        attempts_left, has_retry_after, retry_after, scope, error));
     expected.extend(layout!(PasscodeFailure: status, has_attempts_left, attempts_left, has_retry_after, retry_after));
     let from_java: BTreeSet<(String, usize)> = java_table("passcode.jna.StructLayout");
     assert_eq!(from_java, expected, "the JNA structs must have the C ABI's offsets and sizes, field for field");
