@@ -122,6 +122,33 @@ public final class PasscodeEngine extends NativeHandle {
     }
 
     /**
+     * As issueAndSend(), but the subject is the host's account id (as in issueForAccount()):
+     * failures, locks and limits are the account's whichever address or number the code goes to.
+     */
+    public Issued issueAndSendForAccount(
+            PasscodeDelivery delivery,
+            boolean deliver,
+            String account,
+            Channel channel,
+            Purpose purpose,
+            String identifier,
+            String client,
+            String locale)
+            throws PasscodeException {
+        Objects.requireNonNull(delivery, "delivery");
+        byte[] a = utf8(account);
+        byte[] id = utf8(identifier);
+        byte[] cl = optional(client);
+        byte[] lo = optional(locale);
+        byte flag = cBool(deliver);
+        int ch = channel.number();
+        int pu = purpose.number();
+        return call(engine -> delivery.call(d -> issuing(scratch -> PasscodeLibrary.passcode_issue_and_send_for_account(
+                engine, d, flag, a, a.length, ch, pu, id, id.length, cl, length(cl), lo, length(lo), scratch.out,
+                scratch.failure))));
+    }
+
+    /**
      * Like resend(), and queues the message on delivery in the same call (a place taken first,
      * as for issueAndSend; {@code deliver} as there). NO_SENDER here means the challenge's channel
      * has no sender on this delivery: the new code was made (the old one stopped working) but not sent.

@@ -344,6 +344,23 @@ final class PasscodeLibrary {
             Pointer out,
             Pointer failure);
 
+    static native int passcode_issue_and_send_for_account(
+            Pointer engine,
+            Pointer delivery,
+            byte deliver,
+            byte[] account,
+            long accountLen,
+            int channel,
+            int purpose,
+            byte[] identifier,
+            long identifierLen,
+            byte[] client,
+            long clientLen,
+            byte[] locale,
+            long localeLen,
+            Pointer out,
+            Pointer failure);
+
     static native int passcode_resend_and_send(
             Pointer engine,
             Pointer delivery,

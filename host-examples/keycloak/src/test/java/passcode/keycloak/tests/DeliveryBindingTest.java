@@ -138,7 +138,28 @@ class DeliveryBindingTest {
                         assertThrows(PasscodeException.class, () -> engine.verify(first.token(), first.code())).status());
             }
             assertEquals(Channel.SMS, engine.verify(second.token(), second.code()).channel());
-            assertNoSecrets(events, second.code(), "5555550123");
+            assertNoSecrets(events, second.code(), "4155550123");
+        }
+    }
+
+    @Test
+    void issue_and_send_for_account_makes_the_account_the_subject() throws Exception {
+        Path outbox = Fixture.outbox();
+        List<DeliveryEvent> events = new CopyOnWriteArrayList<>();
+        try (PasscodeEngine engine = PasscodeEngine.open(engineConfig());
+                PasscodeDelivery delivery = PasscodeDelivery.open(outboxConfig(outbox), events::add)) {
+            Issued byMail = engine.issueAndSendForAccount(
+                    delivery, true, "account-17", Channel.EMAIL, Purpose.SIGN_IN, "ana@example.org", null, null);
+            // The account's number is the same subject: its purpose's cooldown applies.
+            PasscodeException soon = assertThrows(PasscodeException.class, () -> engine.issueAndSendForAccount(
+                    delivery, true, "account-17", Channel.SMS, Purpose.SIGN_IN, "+14155550125", null, null));
+            assertEquals(PasscodeStatus.RESEND_TOO_SOON, soon.status());
+            PasscodeException bad = assertThrows(PasscodeException.class, () -> engine.issueAndSendForAccount(
+                    delivery, true, "", Channel.EMAIL, Purpose.SIGN_IN, "ana@example.org", null, null));
+            assertEquals(PasscodeStatus.INVALID_ARGUMENT, bad.status());
+            await(events, DeliveryEventKind.SENT, 1);
+            assertEquals("account-17", engine.verify(byMail.token(), byMail.code()).account());
+            assertNoSecrets(events, byMail.code(), "account-17");
         }
     }
 
