@@ -33,6 +33,9 @@
 // read; shorter input reaches the engine, which applies its own, tighter limits.
 #define PASSCODE_MAX_TEXT_BYTES 65536
 
+// The most bytes of an account id (`passcode_issue_for_account`), as core accepts.
+#define PASSCODE_MAX_ACCOUNT_BYTES 128
+
 // The most bytes of config text (`passcode_engine_new`), as core accepts.
 #define PASSCODE_MAX_CONFIG_BYTES (1 << 20)
 
@@ -93,6 +96,9 @@ enum PasscodeStatus
   PASSCODE_STATUS_SUBJECT_LOCKED = 3004,
   // No such live challenge: unknown, already used, cancelled, or replaced.
   PASSCODE_STATUS_NOT_FOUND = 3005,
+  // The code is wrong, the guess was counted, and it started a lock: see
+  // `PasscodeFailure.attempts_left` and `retry_after` (absent for a hard lock).
+  PASSCODE_STATUS_WRONG_CODE_LOCKED = 3006,
   // The resend cooldown has not passed; see `PasscodeFailure.retry_after`.
   PASSCODE_STATUS_RESEND_TOO_SOON = 4001,
   // A send bucket is empty; see `PasscodeFailure.retry_after`.
@@ -107,6 +113,8 @@ enum PasscodeStatus
   PASSCODE_STATUS_CORRUPT_RECORD = 5003,
   // The operating system's random source failed.
   PASSCODE_STATUS_RANDOM_UNAVAILABLE = 6001,
+  // The clock (the host's clock callback, or the system's) reads a time outside 2020..=9999.
+  PASSCODE_STATUS_CLOCK_OUT_OF_RANGE = 6002,
   // A required pointer argument was NULL.
   PASSCODE_STATUS_NULL_PARAMETER = 7001,
   // The library panicked (a bug); the call had no effect that can be relied on.
@@ -169,9 +177,9 @@ enum PasscodeEventKind
   PASSCODE_EVENT_KIND_RESENT = 2,
   // A code was verified; the challenge is used up.
   PASSCODE_EVENT_KIND_VERIFIED = 3,
-  // A wrong code was entered.
+  // A wrong code was entered and counted.
   PASSCODE_EVENT_KIND_FAILED = 4,
-  // The subject was locked.
+  // A counted wrong code started a lock of the subject (after its `FAILED`).
   PASSCODE_EVENT_KIND_LOCKED = 5,
   // A verify came after the challenge expired.
   PASSCODE_EVENT_KIND_EXPIRED = 6,
@@ -183,6 +191,9 @@ enum PasscodeEventKind
   PASSCODE_EVENT_KIND_CANCELLED = 9,
   // An operator unlocked the subject.
   PASSCODE_EVENT_KIND_UNLOCKED = 10,
+  // A guess or a send refused unseen: no such challenge, tries used up, or the subject
+  // locked (`PasscodeEvent.error` says which).
+  PASSCODE_EVENT_KIND_REFUSED = 11,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -267,8 +278,10 @@ enum PasscodeLimitScope
   PASSCODE_LIMIT_SCOPE_SUBJECT = 1,
   // The client address's bucket.
   PASSCODE_LIMIT_SCOPE_CLIENT = 2,
-  // The SMS destination country's bucket.
+  // The SMS destination region's bucket.
   PASSCODE_LIMIT_SCOPE_COUNTRY = 3,
+  // The tenant's ceiling.
+  PASSCODE_LIMIT_SCOPE_TENANT = 4,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -379,7 +392,7 @@ typedef struct PasscodeDeliveryEventSink {
 typedef struct PasscodeFailure {
   // The status the call returned.
   PasscodeStatus status;
-  // Whether `attempts_left` is set (for `PASSCODE_STATUS_WRONG_CODE`).
+  // Whether `attempts_left` is set (for `PASSCODE_STATUS_WRONG_CODE` and `_WRONG_CODE_LOCKED`).
   bool has_attempts_left;
   // Tries left on the challenge after a wrong code.
   uint32_t attempts_left;
@@ -458,6 +471,9 @@ typedef struct PasscodeEvent {
   uint64_t retry_after;
   // Which bucket (a `PasscodeLimitScope` value) for a send limit, else 0.
   uint32_t scope;
+  // For an event that stands for a refusal, its status number (3001 for `FAILED`, 3005 for
+  // a `REFUSED` not-found, ...); 0 for a success.
+  uint32_t error;
 } PasscodeEvent;
 
 // The host's event sink.
@@ -477,7 +493,9 @@ typedef struct PasscodeEventSink {
 typedef struct PasscodeHostParts {
   // A store (all three callbacks required), or NULL for the store the config names: the
   // built-in memory store (the default) or Redis (`store = "redis://..."`). A config that
-  // names a shared store together with store callbacks is refused.
+  // names a shared store together with store callbacks is refused. With store callbacks
+  // the config must name a key ring (every engine on the store must derive the same keys),
+  // or ask for `keys.ephemeral = true` (tests and single-process programs only).
   const struct PasscodeStore *store;
   // A clock, or NULL for the system clock.
   const struct PasscodeClock *clock;
@@ -577,6 +595,35 @@ PasscodeStatus passcode_issue_and_send(const struct PasscodeEngine *engine,
                                        struct PasscodeIssued **out,
                                        struct PasscodeFailure *failure);
 
+// As `passcode_issue_and_send`, but the subject is the host's own account id (as in
+// `passcode_issue_for_account`): failures, locks, the failure budget and the send limits are
+// the account's, whichever of its addresses and numbers the code goes to.
+//
+// - `account`, `account_len`: as in `passcode_issue_for_account` (required).
+// - every other argument, the outputs and the statuses: as `passcode_issue_and_send`
+//   (`INVALID_ARGUMENT` and `INPUT_TOO_LONG` also for the account; the place reserved in the
+//   queue is then given back).
+//
+// Thread-safe.
+//
+// # Safety
+// As `passcode_issue_and_send`; `account` is NULL or valid for reads of `account_len` bytes.
+PasscodeStatus passcode_issue_and_send_for_account(const struct PasscodeEngine *engine,
+                                                   const struct PasscodeDelivery *delivery,
+                                                   bool deliver,
+                                                   const char *account,
+                                                   size_t account_len,
+                                                   uint32_t channel,
+                                                   uint32_t purpose,
+                                                   const char *identifier,
+                                                   size_t identifier_len,
+                                                   const char *client,
+                                                   size_t client_len,
+                                                   const char *locale,
+                                                   size_t locale_len,
+                                                   struct PasscodeIssued **out,
+                                                   struct PasscodeFailure *failure);
+
 // Like `passcode_resend`, and queues the message (a place reserved first, as for
 // `passcode_issue_and_send`; `deliver` as there).
 //
@@ -614,7 +661,8 @@ PasscodeStatus passcode_resend_and_send(const struct PasscodeEngine *engine,
 // - `PASSCODE_STATUS_NULL_PARAMETER`: `config` or `out` is NULL, or a part passed lacks a callback;
 // - `PASSCODE_STATUS_INPUT_TOO_LONG`, `PASSCODE_STATUS_INVALID_UTF8`: the config text;
 // - `PASSCODE_STATUS_CONFIG_SYNTAX`, `PASSCODE_STATUS_UNKNOWN_CONFIG_FIELD`,
-//   `PASSCODE_STATUS_POLICY_OUT_OF_BOUNDS`, `PASSCODE_STATUS_INVALID_TEMPLATE`: the config;
+//   `PASSCODE_STATUS_POLICY_OUT_OF_BOUNDS`, `PASSCODE_STATUS_INVALID_TEMPLATE`: the config
+//   (`POLICY_OUT_OF_BOUNDS` too for store callbacks with no key ring in the config);
 // - `PASSCODE_STATUS_WEAK_KEY`, `PASSCODE_STATUS_KEY_UNAVAILABLE`: a ring key;
 // - `PASSCODE_STATUS_STORE_UNAVAILABLE`: the Redis store the config names cannot be reached,
 //   refuses the credentials, or is a read-only replica;
@@ -660,7 +708,7 @@ void passcode_engine_free(const struct PasscodeEngine *engine);
 // (channel, purpose, locale), `INVALID_EMAIL`, `INVALID_PHONE`, `INVALID_CLIENT_ADDRESS`,
 // `CHANNEL_NOT_ALLOWED`, `DESTINATION_BLOCKED`, `RESEND_TOO_SOON`, `SEND_LIMIT`,
 // `SUBJECT_LOCKED`, `STORE_UNAVAILABLE`, `CONTENTION`, `CORRUPT_RECORD`, `RANDOM_UNAVAILABLE`,
-// `PANIC` (each prefixed `PASSCODE_STATUS_`).
+// `CLOCK_OUT_OF_RANGE`, `PANIC` (each prefixed `PASSCODE_STATUS_`).
 //
 // Thread-safe.
 //
@@ -679,6 +727,36 @@ PasscodeStatus passcode_issue(const struct PasscodeEngine *engine,
                               struct PasscodeIssued **out,
                               struct PasscodeFailure *failure);
 
+// As `passcode_issue`, but the subject is the host's own account id instead of the
+// identifier: failures, locks, the failure budget and the send limits are the account's,
+// whichever address or number the code goes to (an account with an address and a number is
+// one subject). One live challenge per purpose per account. `passcode_verified_account`
+// returns the account after a successful verify; unlock with `passcode_unlock_account`.
+//
+// - `account`, `account_len`: the account id, UTF-8, 1 to `PASSCODE_MAX_ACCOUNT_BYTES` bytes,
+//   no control characters (required). It is sealed in the token and hashed into the subject
+//   key; it is never stored, logged or put in an event.
+// - every other argument, the outputs and the statuses: as `passcode_issue`
+//   (`INVALID_ARGUMENT` and `INPUT_TOO_LONG` also for the account).
+//
+// Thread-safe.
+//
+// # Safety
+// As `passcode_issue`; `account` is NULL or valid for reads of `account_len` bytes.
+PasscodeStatus passcode_issue_for_account(const struct PasscodeEngine *engine,
+                                          const char *account,
+                                          size_t account_len,
+                                          uint32_t channel,
+                                          uint32_t purpose,
+                                          const char *identifier,
+                                          size_t identifier_len,
+                                          const char *client,
+                                          size_t client_len,
+                                          const char *locale,
+                                          size_t locale_len,
+                                          struct PasscodeIssued **out,
+                                          struct PasscodeFailure *failure);
+
 // Sends a new code for a live challenge: the previous code stops working; the cooldown and
 // send limits apply; neither the challenge's tries nor the subject's failures are reset.
 // The token stays the same.
@@ -691,8 +769,8 @@ PasscodeStatus passcode_issue(const struct PasscodeEngine *engine,
 // Returns `PASSCODE_STATUS_OK`, or: `NULL_PARAMETER`, `INPUT_TOO_LONG`, `INVALID_UTF8`,
 // `INVALID_ARGUMENT` (locale), `INVALID_TOKEN`, `INVALID_CLIENT_ADDRESS`, `NOT_FOUND`,
 // `EXPIRED`, `TOO_MANY_ATTEMPTS`, `SUBJECT_LOCKED`, `RESEND_TOO_SOON`, `SEND_LIMIT`,
-// `STORE_UNAVAILABLE`, `CONTENTION`, `CORRUPT_RECORD`, `RANDOM_UNAVAILABLE`, `PANIC`
-// (each prefixed `PASSCODE_STATUS_`).
+// `STORE_UNAVAILABLE`, `CONTENTION`, `CORRUPT_RECORD`, `RANDOM_UNAVAILABLE`, `CLOCK_OUT_OF_RANGE`,
+// `PANIC` (each prefixed `PASSCODE_STATUS_`).
 //
 // Thread-safe.
 //
@@ -709,21 +787,24 @@ PasscodeStatus passcode_resend(const struct PasscodeEngine *engine,
                                struct PasscodeFailure *failure);
 
 // Checks a code. On success the challenge is used up (the same code is refused afterwards)
-// and the subject's failures are reset. A wrong code counts against the challenge and the
-// subject.
+// and the subject's consecutive failures are reset (not its failure budget). A wrong code
+// counts against the challenge, the subject and its budget.
 //
-// - `token`: the challenge token (required). `code`: what the user typed (required; spaces
-//   and dashes are ignored).
+// - `token`: the challenge token (required). `code`: what the user typed (required;
+//   whitespace around it, spaces and dashes inside it are ignored, and digits of any
+//   script, such as full-width ones, are read as ASCII digits).
 // - `out`: on success receives who the code was sent to and what for, owned by the caller,
 //   freed with `passcode_verified_free`. Untouched on failure.
-// - `failure`: NULL, or written on failure: `attempts_left` for
-//   `PASSCODE_STATUS_WRONG_CODE`, `retry_after` for a temporary `PASSCODE_STATUS_SUBJECT_LOCKED`
-//   (none for a hard lock, which only `passcode_unlock` lifts).
+// - `failure`: NULL, or written on failure: `attempts_left` for `PASSCODE_STATUS_WRONG_CODE`
+//   and `PASSCODE_STATUS_WRONG_CODE_LOCKED` (a wrong code, counted, that started a lock),
+//   `retry_after` for those locks and `PASSCODE_STATUS_SUBJECT_LOCKED` (a guess refused
+//   unseen); none for a hard lock, which only `passcode_unlock` or the failure record's end
+//   lifts.
 //
 // Returns `PASSCODE_STATUS_OK`, or: `NULL_PARAMETER`, `INPUT_TOO_LONG`, `INVALID_UTF8`,
-// `INVALID_TOKEN`, `WRONG_CODE`, `EXPIRED`, `TOO_MANY_ATTEMPTS`, `SUBJECT_LOCKED`,
-// `NOT_FOUND`, `STORE_UNAVAILABLE`, `CONTENTION`, `CORRUPT_RECORD`, `PANIC`
-// (each prefixed `PASSCODE_STATUS_`).
+// `INVALID_TOKEN`, `WRONG_CODE`, `WRONG_CODE_LOCKED`, `EXPIRED`, `TOO_MANY_ATTEMPTS`,
+// `SUBJECT_LOCKED`, `NOT_FOUND`, `STORE_UNAVAILABLE`, `CONTENTION`, `CORRUPT_RECORD`,
+// `CLOCK_OUT_OF_RANGE`, `PANIC` (each prefixed `PASSCODE_STATUS_`).
 //
 // Thread-safe: of any number of concurrent verifies of one challenge with the right code,
 // exactly one succeeds.
@@ -742,7 +823,7 @@ PasscodeStatus passcode_verify(const struct PasscodeEngine *engine,
 //
 // Returns `PASSCODE_STATUS_OK`, or: `NULL_PARAMETER` (`engine` or `token`), `INPUT_TOO_LONG`,
 // `INVALID_UTF8`, `INVALID_TOKEN`, `NOT_FOUND`, `STORE_UNAVAILABLE`, `CONTENTION`,
-// `CORRUPT_RECORD`, `PANIC` (each prefixed
+// `CORRUPT_RECORD`, `CLOCK_OUT_OF_RANGE`, `PANIC` (each prefixed
 // `PASSCODE_STATUS_`). Thread-safe.
 //
 // # Safety
@@ -755,8 +836,8 @@ PasscodeStatus passcode_cancel(const struct PasscodeEngine *engine,
 //
 // Returns `PASSCODE_STATUS_OK`, or: `NULL_PARAMETER` (`engine` or `identifier`),
 // `INPUT_TOO_LONG`, `INVALID_UTF8`, `INVALID_ARGUMENT` (channel), `INVALID_EMAIL`,
-// `INVALID_PHONE`, `STORE_UNAVAILABLE`, `CONTENTION`, `CORRUPT_RECORD`, `PANIC` (each
-// prefixed `PASSCODE_STATUS_`). Thread-safe.
+// `INVALID_PHONE`, `STORE_UNAVAILABLE`, `CONTENTION`, `CORRUPT_RECORD`, `CLOCK_OUT_OF_RANGE`,
+// `PANIC` (each prefixed `PASSCODE_STATUS_`). Thread-safe.
 //
 // # Safety
 // `engine` is NULL or a live engine; `identifier` is NULL or valid for reads of
@@ -765,6 +846,20 @@ PasscodeStatus passcode_unlock(const struct PasscodeEngine *engine,
                                uint32_t channel,
                                const char *identifier,
                                size_t identifier_len);
+
+// An operator's unlock of an account subject (see `passcode_issue_for_account`): clears its
+// failure count, failure budget and any lock.
+//
+// Returns `PASSCODE_STATUS_OK`, or: `NULL_PARAMETER` (`engine` or `account`),
+// `INPUT_TOO_LONG`, `INVALID_UTF8`, `INVALID_ARGUMENT` (the account), `STORE_UNAVAILABLE`,
+// `CONTENTION`, `CORRUPT_RECORD`, `CLOCK_OUT_OF_RANGE`, `PANIC` (each prefixed
+// `PASSCODE_STATUS_`). Thread-safe.
+//
+// # Safety
+// `engine` is NULL or a live engine; `account` is NULL or valid for reads of `account_len` bytes.
+PasscodeStatus passcode_unlock_account(const struct PasscodeEngine *engine,
+                                       const char *account,
+                                       size_t account_len);
 
 // Copies the text of `status` into `buf`, followed by a NUL byte, and writes the text's
 // length (without the NUL) to `*out_n`. The text is UTF-8, one sentence, and names no code,
@@ -892,6 +987,14 @@ void passcode_verified_free(struct PasscodeVerified *verified);
 // # Safety
 // `verified` is NULL or live; the view is valid until `passcode_verified_free`.
 struct PasscodeStr passcode_verified_identifier(const struct PasscodeVerified *verified);
+
+// The host's account id the code was issued for (`passcode_issue_for_account`); the empty
+// string for a code issued with `passcode_issue`, and for NULL. Check it is the account the
+// session signs in to.
+//
+// # Safety
+// `verified` is NULL or live; the view is valid until `passcode_verified_free`.
+struct PasscodeStr passcode_verified_account(const struct PasscodeVerified *verified);
 
 // The channel (a `PasscodeChannel` value); 0 for NULL.
 //

@@ -129,10 +129,15 @@ pub struct SubjectArgs {
     /// The config file (`-` for stdin).
     pub config: PathBuf,
     /// The subject's channel.
-    #[arg(long, value_enum)]
-    pub channel: ChannelArg,
-    /// The address or E.164 number (`-` reads one line from stdin, keeping it out of the
-    /// shell's history and the process list).
+    #[arg(long, value_enum, required_unless_present = "account")]
+    pub channel: Option<ChannelArg>,
+    /// The identifier is the host's own account id (hosts that call `issue_for_account`):
+    /// one subject across the account's address and number.
+    #[arg(long, conflicts_with = "channel")]
+    pub account: bool,
+    /// The address or number, spelled as users type it (a national number needs
+    /// `policy.sms_default_region`), or with `--account` the account id (`-` reads one line
+    /// from stdin, keeping it out of the shell's history and the process list).
     pub identifier: String,
 }
 

@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use passcode_core::config::StoreConfig;
 use passcode_core::delivery_config::{DeliveryConfig, SecretSource, SmtpTls};
 use passcode_core::message::MessagesConfig;
+use passcode_core::policy::{SendBucket, COSTLY_NUMBER_TYPES};
 use passcode_core::{Alphabet, Channel, Clock, Config, Engine, OsRandom, Policy, Purpose, Random, SystemClock};
 use passcode_redis::{Deployment, NodeAddress, RedisOptions};
 use serde_json::{json, Value};
@@ -33,7 +34,7 @@ fn row(section: &str, name: &str, value: Value, shown: impl Into<String>) -> Row
     Row { field: format!("{section}.{name}"), value, shown: shown.into() }
 }
 
-fn bucket(b: passcode_core::policy::SendBucket) -> (Value, String) {
+fn bucket(b: SendBucket) -> (Value, String) {
     (json!({ "max": b.max, "window_seconds": b.window_seconds }), format!("{} per {} s", b.max, b.window_seconds))
 }
 
@@ -47,11 +48,16 @@ fn alphabet_name(a: Alphabet) -> &'static str {
 /// Every `[policy]` field (a test holds this list to the engine's).
 fn policy_rows(p: &Policy) -> Vec<Row> {
     let n = |name: &str, v: u64, unit: &str| row("policy", name, json!(v), format!("{v}{unit}"));
-    let (subject, subject_shown) = bucket(p.subject_sends);
-    let (client, client_shown) = bucket(p.client_sends);
-    let (country, country_shown) = bucket(p.country_sends);
+    let b = |name: &str, v: SendBucket| {
+        let (value, shown) = bucket(v);
+        row("policy", name, value, shown)
+    };
     let countries = &p.sms_countries;
+    let types = &p.sms_number_types;
     let list = |l: &[String]| if l.is_empty() { "none".to_string() } else { l.join(", ") };
+    let every = |l: &[String], what: &str| if l.is_empty() { format!("every {what}") } else { list(l) };
+    let tenant = p.tenant_sends.map_or((Value::Null, "none".to_string()), bucket);
+    let region = p.sms_default_region.as_deref();
     vec![
         n("code_length", p.code_length.into(), ""),
         row("policy", "alphabet", json!(alphabet_name(p.alphabet)), alphabet_name(p.alphabet)),
@@ -62,19 +68,31 @@ fn policy_rows(p: &Policy) -> Vec<Row> {
         n("lockout_base_seconds", p.lockout_base_seconds, " s"),
         n("lockout_max_seconds", p.lockout_max_seconds, " s"),
         n("hard_lock_failures", p.hard_lock_failures.into(), " failures"),
+        b("failure_budget", p.failure_budget),
+        n("failure_record_seconds", p.failure_record_seconds, " s after the last failure"),
         n("resend_cooldown_seconds", p.resend_cooldown_seconds, " s"),
-        row("policy", "subject_sends", subject, subject_shown),
-        row("policy", "client_sends", client, client_shown),
-        row("policy", "country_sends", country, country_shown),
+        b("subject_sends", p.subject_sends),
+        b("client_sends", p.client_sends),
+        b("client_network_sends", p.client_network_sends),
+        b("country_sends", p.country_sends),
+        row("policy", "tenant_sends", tenant.0, tenant.1),
         row(
             "policy",
             "sms_countries",
             json!({ "allow": countries.allow, "deny": countries.deny }),
-            format!(
-                "allow {}, deny {}",
-                if countries.allow.is_empty() { "every country".to_string() } else { list(&countries.allow) },
-                list(&countries.deny)
-            ),
+            format!("allow {}, deny {}", every(&countries.allow, "country"), list(&countries.deny)),
+        ),
+        row(
+            "policy",
+            "sms_number_types",
+            json!({ "allow": types.allow, "deny": types.deny }),
+            format!("allow {}, deny {}", every(&types.allow, "type"), list(&types.deny)),
+        ),
+        row(
+            "policy",
+            "sms_default_region",
+            json!(region),
+            region.map_or("none: every number starts with +".to_string(), |r| format!("{r} (national numbers)")),
         ),
         row("policy", "email_second_factor", json!(p.email_second_factor), p.email_second_factor.to_string()),
     ]
@@ -273,8 +291,13 @@ fn store_addresses(store: &StoreConfig) -> impl Iterator<Item = &String> {
 fn keys_report(config: &Config) -> (Value, Vec<String>) {
     let ring = &config.keys.ring;
     if ring.is_empty() {
-        let line = "none: a random key for this process only (tokens and records die with it)".to_string();
-        return (json!([]), vec![line]);
+        let line = if config.keys.ephemeral {
+            "none, ephemeral = true: a random key for this engine only, even on a store the host gives it (tests only)"
+        } else {
+            "none: a random key for this process only (tokens and records die with it); an engine given a store by \
+             its host refuses to start"
+        };
+        return (json!([]), vec![line.to_string()]);
     }
     let active = config.keys.active.or(ring.last().map(|k| k.id));
     let index = config.keys.index.or(ring.first().map(|k| k.id));
@@ -293,12 +316,53 @@ fn keys_report(config: &Config) -> (Value, Vec<String>) {
         if index == Some(k.id) {
             roles.push("index");
         }
+        if k.index_only {
+            roles.push("index only: verifies nothing");
+        }
         let shown = if source == "env" { format!("${place}") } else { place.clone() };
         let roles_shown = if roles.is_empty() { "verifies only".to_string() } else { roles.join(", ") };
         lines.push(format!("id {}: {source} {shown} ({roles_shown})", k.id));
         values.push(json!({ "id": k.id, "source": source, "from": place, "roles": roles }));
     }
     (json!(values), lines)
+}
+
+/// What the failure rules add up to (S11, S13): the consecutive cap, the budget a success does
+/// not clear, the chance it leaves an attacker per window, and how long failures are kept.
+fn guessing_report(p: &Policy) -> (Value, Vec<String>) {
+    let budget = p.failure_budget;
+    let chance = guess_chance(p);
+    let codes = match p.alphabet {
+        Alphabet::Digits => format!("{}-digit codes", p.code_length),
+        Alphabet::Alphanumeric => format!("{}-character alphanumeric codes", p.code_length),
+    };
+    let lines = vec![
+        format!(
+            "at most {} wrong guesses per subject in any {} (a success does not clear them), and {} in a row; \
+             a chance of at most {chance:.1e} per window with {codes} (S13)",
+            budget.max,
+            crate::time::span(budget.window_seconds),
+            p.hard_lock_failures,
+        ),
+        format!(
+            "a subject's failures are kept {} after its last one; a hard lock ends then unless an operator \
+             unlocks it sooner",
+            crate::time::span(p.failure_record_seconds)
+        ),
+    ];
+    let value = json!({
+        "budget": budget.max, "window_seconds": budget.window_seconds, "consecutive": p.hard_lock_failures,
+        "chance_per_window": chance, "failure_record_seconds": p.failure_record_seconds,
+    });
+    (value, lines)
+}
+
+/// An attacker's chance per budget window: the most wrong guesses evaluated in a window
+/// (the budget, whatever the consecutive cap and the successes in between) over the number
+/// of codes.
+fn guess_chance(p: &Policy) -> f64 {
+    let symbols = p.alphabet.symbols().len() as f64;
+    f64::from(p.failure_budget.max) / symbols.powi(i32::from(p.code_length))
 }
 
 /// A choice worth a second look.
@@ -418,11 +482,48 @@ pub fn warnings(config: &Config) -> Vec<Warning> {
              (and each restart) gives an attacker a fresh guess budget; use a shared store (redis://)",
         ));
     }
-    if d.production && config.keys.ring.is_empty() {
+    if config.keys.ephemeral {
+        w.push(warn(
+            "ephemeral-key-for-tests",
+            "keys.ephemeral",
+            "a throwaway key even on a store the host gives the engine: for tests only; each engine counts failures \
+             on its own (two on one store give an attacker two budgets), and a restart resets the counts and locks",
+        ));
+    } else if config.keys.ring.is_empty() {
+        let production = if d.production { "a production config without keys: " } else { "no keys: " };
         w.push(warn(
             "ephemeral-key",
             "keys.ring",
-            "a production config without keys: every restart makes a new key, so codes and tokens in flight stop working",
+            format!(
+                "{production}every restart makes a new key, so codes and tokens in flight stop working and each \
+                 process counts failures on its own; an engine given its store by the host (the Rust builder, the \
+                 C ABI's store callbacks, the component's imported store) refuses to start; add keys from files \
+                 or environment variables (passcode keygen)"
+            ),
+        ));
+    }
+    let chance = guess_chance(p);
+    if chance > 1e-4 {
+        w.push(warn(
+            "guess-chance",
+            "policy.failure_budget",
+            format!(
+                "an attacker's chance per failure budget window is {chance:.1e}, over the 1e-4 of S13 \
+                 (failure_budget.max / codes)"
+            ),
+        ));
+    }
+    let costly: Vec<&str> =
+        COSTLY_NUMBER_TYPES.iter().filter(|t| p.sms_number_types.allows(**t)).map(|t| t.name()).collect();
+    if !costly.is_empty() {
+        w.push(warn(
+            "sms-costly-types",
+            "policy.sms_number_types",
+            format!(
+                "SMS may go to {} numbers, which cost the sender or reach no person's phone (SMS pumping pays \
+                 out through them); a configured deny list replaces the default one, so name them in yours",
+                costly.join(", ")
+            ),
         ));
     }
     if !config.store.is_memory() {
@@ -513,6 +614,7 @@ pub fn run(args: &CheckArgs, redactor: &mut Redactor) -> Result<Report, Failure>
     let probe = if args.connect { Some(probe_store(&file, &config)?) } else { None };
 
     let (keys_value, key_lines) = keys_report(&config);
+    let (guessing_value, guessing_lines) = guessing_report(&config.policy);
     let sections = [
         ("policy", policy_rows(&config.policy)),
         ("messages", messages_rows(&config.messages)),
@@ -534,6 +636,10 @@ pub fn run(args: &CheckArgs, redactor: &mut Redactor) -> Result<Report, Failure>
     }
     let _ = writeln!(human, "\nkeys");
     for l in &key_lines {
+        let _ = writeln!(human, "  {l}");
+    }
+    let _ = writeln!(human, "\nguessing");
+    for l in &guessing_lines {
         let _ = writeln!(human, "  {l}");
     }
     let mut json_sections = serde_json::Map::new();
@@ -592,6 +698,7 @@ pub fn run(args: &CheckArgs, redactor: &mut Redactor) -> Result<Report, Failure>
         "store": store_value,
         "store_probe": probe,
         "keys": keys_value,
+        "guessing": guessing_value,
         "policy": json_sections["policy"],
         "messages": json_sections["messages"],
         "delivery": json_sections["delivery"],
@@ -636,8 +743,41 @@ mod tests {
         let mut config = Config { policy: policy.build_noncompliant(), ..Config::default() };
         let ids: Vec<&str> = warnings(&config).iter().map(|w| w.id).collect();
         assert!(ids.contains(&"sms-lifetime") && ids.contains(&"failure-cap"), "{ids:?}");
+        let budget = SendBucket { max: 1000, window_seconds: 86_400 };
+        config.policy = Policy { failure_budget: budget, email_second_factor: false, ..Policy::default() };
+        let ids: Vec<&str> = warnings(&config).iter().map(|w| w.id).collect();
+        assert!(ids.contains(&"guess-chance"), "1000 / 1e6 per window is over S13's 1e-4: {ids:?}");
+
+        config.keys.ring =
+            vec![passcode_core::config::KeySource { id: 1, file: Some("key1".into()), env: None, index_only: false }];
         config.policy = Policy { email_second_factor: false, ..Policy::default() };
-        assert!(warnings(&config).is_empty(), "the defaults with AAL2 email are quiet");
+        assert!(warnings(&config).is_empty(), "the defaults with a key ring and AAL2 email are quiet");
+    }
+
+    #[test]
+    fn keys_and_costly_number_types_are_warned_about() {
+        let ids = |config: &Config| warnings(config).iter().map(|w| w.id).collect::<Vec<_>>();
+        let quiet = Policy { email_second_factor: false, ..Policy::default() };
+        let mut config = Config { policy: quiet.clone(), ..Config::default() };
+        assert_eq!(ids(&config), ["ephemeral-key"], "no keys: a host's store would refuse them");
+        config.keys.ephemeral = true;
+        assert_eq!(ids(&config), ["ephemeral-key-for-tests"]);
+
+        // A deny list of its own replaces the costly types' default.
+        let types = passcode_core::NumberTypeRules { allow: Vec::new(), deny: vec!["voip".into()] };
+        config.policy = Policy { sms_number_types: types, ..quiet };
+        let w = warnings(&config);
+        let costly = w.iter().find(|w| w.id == "sms-costly-types").expect("a warning for the costly types");
+        assert!(costly.message.contains("premium-rate") && costly.message.contains("toll-free"), "{}", costly.message);
+        assert_eq!(costly.field, "policy.sms_number_types");
+    }
+
+    #[test]
+    fn the_guessing_bound_is_reported() {
+        let (value, lines) = guessing_report(&Policy::default());
+        assert_eq!(value["chance_per_window"], 1e-4);
+        assert!(lines[0].starts_with("at most 100 wrong guesses per subject in any 30 d"), "{}", lines[0]);
+        assert!(lines[0].contains("a chance of at most 1.0e-4 per window with 6-digit codes (S13)"), "{}", lines[0]);
     }
 
     #[test]

@@ -146,10 +146,10 @@ pub fn run(args: &PreviewArgs, redactor: &mut Redactor) -> Result<Report, Failur
     });
     match &message {
         Message::Sms(sms) => {
-            let _ = write!(human, "\n-----\n{}\n-----\n\n", sms.text);
+            let _ = write!(human, "\n-----\n{}\n-----\n\n", sms.text.as_str());
             let (facts, value) = describe_sms(&config, &sms.text, sms.encoding, sms.segments);
             human.push_str(&facts);
-            json["text"] = json!(sms.text);
+            json["text"] = json!(sms.text.as_str());
             if let (Some(obj), Value::Object(facts)) = (json.as_object_mut(), value) {
                 obj.extend(facts);
             }
@@ -158,11 +158,13 @@ pub fn run(args: &PreviewArgs, redactor: &mut Redactor) -> Result<Report, Failur
             let _ = write!(
                 human,
                 "\nsubject  {}\n\n----- text -----\n{}\n----- html -----\n{}\n-----\n",
-                email.subject, email.text, email.html
+                email.subject.as_str(),
+                email.text.as_str(),
+                email.html.as_str()
             );
-            json["subject"] = json!(email.subject);
-            json["text"] = json!(email.text);
-            json["html"] = json!(email.html);
+            json["subject"] = json!(email.subject.as_str());
+            json["text"] = json!(email.text.as_str());
+            json["html"] = json!(email.html.as_str());
         }
     }
     Ok(Report::ok(human, json))

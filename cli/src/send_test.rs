@@ -11,9 +11,10 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use passcode_core::{Channel, EmailMessage, Error, Identifier, Message, Purpose, SmsMessage};
+use passcode_core::{Channel, Error, Identifier, Message, Purpose};
 use passcode_delivery::{Content, Delivery, DeliveryEvent, DeliveryEventKind, DeliveryEventLog, Outgoing, Receipt};
 use serde_json::{json, Value};
+use zeroize::Zeroizing;
 
 use crate::args::SendTestArgs;
 use crate::output::{Exit, Failure, Redactor, Report};
@@ -48,15 +49,14 @@ fn mark_html(html: &str) -> String {
 
 /// The engine's message, marked as a test. The origin-bound line stays last (S21).
 fn test_content(message: &Message) -> Content {
-    let marked = match message {
-        Message::Sms(sms) => Message::Sms(SmsMessage { text: format!("{TEST_MARK} {}", sms.text), ..sms.clone() }),
-        Message::Email(email) => Message::Email(EmailMessage {
-            subject: format!("{TEST_MARK} {}", email.subject),
-            text: format!("{TEST_NOTE}\n\n{}", email.text),
-            html: mark_html(&email.html),
-        }),
-    };
-    Content::from_message(&marked)
+    match message {
+        Message::Sms(sms) => Content::Sms { text: Zeroizing::new(format!("{TEST_MARK} {}", sms.text.as_str())) },
+        Message::Email(email) => Content::Email {
+            subject: Zeroizing::new(format!("{TEST_MARK} {}", email.subject.as_str())),
+            text: Zeroizing::new(format!("{TEST_NOTE}\n\n{}", email.text.as_str())),
+            html: Zeroizing::new(mark_html(&email.html)),
+        },
+    }
 }
 
 fn attempts(events: &[DeliveryEvent]) -> (Value, String) {
@@ -92,13 +92,12 @@ pub fn run(args: &SendTestArgs, redactor: &mut Redactor) -> Result<Report, Failu
     let config = file.parse()?;
     let channel = args.channel.map_or_else(|| infer_channel(&args.to), Channel::from);
     let purpose = Purpose::from(args.purpose);
-    let to = Identifier::parse(channel, &args.to)
+    let to = Identifier::parse_with_region(channel, &args.to, config.policy.sms_default_region.as_deref())
         .map_err(|e| Failure::new(Exit::Usage, format!("--to: {e}")).numbered(e.number(), e.name()))?;
-    if channel == Channel::Sms && !config.policy.sms_countries.allows(to.as_str()) {
+    if !config.policy.allows_destination(&to) {
         let e = Error::DestinationBlocked;
-        return Err(
-            Failure::new(Exit::Refused, format!("--to: {e} (policy.sms_countries)")).numbered(e.number(), e.name())
-        );
+        return Err(Failure::new(Exit::Refused, format!("--to: {e} (policy.sms_countries, policy.sms_number_types)"))
+            .numbered(e.number(), e.name()));
     }
     crate::preview::check_locale(args.locale.as_deref()).map_err(crate::preview::locale_failure)?;
     let code = sample_code(&config.policy);
@@ -181,7 +180,7 @@ mod tests {
 
     #[test]
     fn destinations_imply_their_channel() {
-        assert_eq!(infer_channel("+447700900123"), Channel::Sms);
+        assert_eq!(infer_channel("+447400123456"), Channel::Sms);
         assert_eq!(infer_channel(" +1 555"), Channel::Sms);
         assert_eq!(infer_channel("jane@example.com"), Channel::Email);
     }

@@ -1,6 +1,8 @@
-//! `passcode status` and `passcode unlock`: a subject's failure count and lock, read or
-//! cleared in the configured shared store through the engine itself (`Engine::status`,
-//! `Engine::unlock`), so the subject is found exactly as `issue` and `verify` find it.
+//! `passcode status` and `passcode unlock`: a subject's failure count, failure budget and
+//! lock, read or cleared in the configured shared store through the engine itself
+//! (`Engine::status`, `Engine::unlock`, and their `_account` forms), so the subject is found
+//! exactly as `issue` and `verify` find it: every spelling of one address or number (case,
+//! Unicode form, national format with `policy.sms_default_region`) is the one subject.
 //!
 //! The memory store is refused: its records live inside each process that runs an engine,
 //! where a separate command cannot reach them.
@@ -73,23 +75,33 @@ fn open(file: &ConfigFile, events: Arc<dyn EventSink>) -> Result<Engine, Failure
 /// The status for people and for `--json`.
 fn describe(status: &SubjectStatus, engine: &Engine, now: u64) -> (String, Value) {
     let p = engine.policy();
+    let budget = p.failure_budget;
     let lock = if status.hard_locked {
         "hard: only `passcode unlock` lifts it".to_string()
     } else if let Some(until) = status.locked_until {
-        format!("temporary, until {} (in {})", rfc3339(until), span(until.saturating_sub(now)))
+        let why = if status.budget_failures >= budget.max { "the failure budget is spent" } else { "temporary" };
+        format!("{why}, until {} (in {})", rfc3339(until), span(until.saturating_sub(now)))
     } else {
         "none".to_string()
     };
     let next_lock = (status.failures / p.lockout_threshold + 1) * p.lockout_threshold;
     let human = format!(
-        "failures  {} (a temporary lock every {}, the next at {}; the hard lock at {})\nlock      {lock}\n",
+        "failures  {} (a temporary lock every {}, the next at {}; the hard lock at {})
+         budget    {} of {} in {} (a success does not clear them)
+lock      {lock}
+",
         status.failures,
         p.lockout_threshold,
         next_lock.min(p.hard_lock_failures),
-        p.hard_lock_failures
+        p.hard_lock_failures,
+        status.budget_failures,
+        budget.max,
+        span(budget.window_seconds),
     );
     let value = json!({
         "failures": status.failures,
+        "budget_failures": status.budget_failures,
+        "failure_budget": { "max": budget.max, "window_seconds": budget.window_seconds },
         "locked": status.hard_locked || status.locked_until.is_some(),
         "hard_locked": status.hard_locked,
         "locked_until": status.locked_until,
@@ -101,13 +113,38 @@ fn describe(status: &SubjectStatus, engine: &Engine, now: u64) -> (String, Value
     (human, value)
 }
 
-fn read_status(
-    file: &ConfigFile,
-    engine: &Engine,
-    channel: Channel,
-    identifier: &str,
-) -> Result<SubjectStatus, Failure> {
-    engine.status(channel, identifier).map_err(|e| subject_failure(file, &e))
+/// Whom the command is about: an address or number on a channel, or a host's account id.
+enum Subject {
+    Identifier { channel: Channel, text: String },
+    Account(String),
+}
+
+impl Subject {
+    fn status(&self, engine: &Engine) -> Result<SubjectStatus, Error> {
+        match self {
+            Subject::Identifier { channel, text } => engine.status(*channel, text),
+            Subject::Account(account) => engine.status_account(account),
+        }
+    }
+
+    fn unlock(&self, engine: &Engine) -> Result<(), Error> {
+        match self {
+            Subject::Identifier { channel, text } => engine.unlock(*channel, text),
+            Subject::Account(account) => engine.unlock_account(account),
+        }
+    }
+
+    /// What the output names: the masked identifier and its channel, or `account`.
+    fn shown(&self, engine: &Engine) -> Result<(String, &'static str), Error> {
+        match self {
+            Subject::Identifier { channel, text } => {
+                let region = engine.policy().sms_default_region.as_deref();
+                Ok((Identifier::parse_with_region(*channel, text, region)?.masked(), channel.name()))
+            }
+            // An account id is the host's own, possibly personal: only its length is shown.
+            Subject::Account(account) => Ok((format!("account of {} bytes", account.len()), "account")),
+        }
+    }
 }
 
 /// An identifier the engine refuses is the caller's mistake; the rest are placed in the file.
@@ -121,38 +158,46 @@ fn subject_failure(file: &ConfigFile, e: &Error) -> Failure {
 /// Runs `status` (`unlock = false`) or `unlock`.
 pub fn run(args: &SubjectArgs, unlock: bool, redactor: &mut Redactor) -> Result<Report, Failure> {
     let file = ConfigFile::read(&args.config, redactor)?;
-    let channel = Channel::from(args.channel);
     let text = identifier_text(&args.identifier, &args.config)?;
-    let identifier = Identifier::parse(channel, &text).map_err(|e| subject_failure(&file, &e))?;
+    let subject = match args.channel {
+        Some(channel) if !args.account => Subject::Identifier { channel: Channel::from(channel), text },
+        _ => Subject::Account(text),
+    };
     let pseudonym = Arc::new(Pseudonym::default());
     let engine = open(&file, pseudonym.clone())?;
-    let shown = identifier.masked();
-    let before = read_status(&file, &engine, channel, identifier.as_str())?;
+    // The identifier is checked (and masked) as the engine reads it, with the config's
+    // default region; the engine itself derives the subject from the text as typed.
+    let (shown, channel) = subject.shown(&engine).map_err(|e| subject_failure(&file, &e))?;
+    let before = subject.status(&engine).map_err(|e| subject_failure(&file, &e))?;
     let now = SystemClock.now();
     if !unlock {
         let (human, value) = describe(&before, &engine, now);
-        let human = format!("subject   {shown} ({})\n{human}", channel.name());
-        let json = json!({ "ok": true, "subject": shown, "channel": channel.name(), "status": value });
+        let human = format!("subject   {shown} ({channel})\n{human}");
+        let json = json!({ "ok": true, "subject": shown, "channel": channel, "status": value });
         return Ok(Report::ok(human, json));
     }
     let was_locked = before.hard_locked || before.locked_until.is_some();
-    let mut human = format!("subject   {shown} ({})\n", channel.name());
-    let changed = before.failures > 0 || was_locked;
+    let mut human = format!("subject   {shown} ({channel})\n");
+    let changed = before.failures > 0 || before.budget_failures > 0 || was_locked;
     if changed {
-        engine.unlock(channel, identifier.as_str()).map_err(|e| subject_failure(&file, &e))?;
+        subject.unlock(&engine).map_err(|e| subject_failure(&file, &e))?;
     }
-    let after = read_status(&file, &engine, channel, identifier.as_str())?;
+    let after = subject.status(&engine).map_err(|e| subject_failure(&file, &e))?;
     let (after_human, after_value) = describe(&after, &engine, now);
     let (_, before_value) = describe(&before, &engine, now);
     if changed {
         let lifted = if before.hard_locked {
             "the hard lock lifted"
         } else if before.locked_until.is_some() {
-            "the temporary lock lifted"
+            "the lock lifted"
         } else {
             "it was not locked"
         };
-        let _ = writeln!(human, "unlocked  {} failures cleared, {lifted}", before.failures);
+        let _ = writeln!(
+            human,
+            "unlocked  {} failures and {} in the budget cleared, {lifted}",
+            before.failures, before.budget_failures
+        );
     } else {
         let _ = writeln!(human, "unlocked  nothing to do: no failures and no lock (nothing was written)");
     }
@@ -162,7 +207,7 @@ pub fn run(args: &SubjectArgs, unlock: bool, redactor: &mut Redactor) -> Result<
         let _ = writeln!(human, "pseudonym {p} (the subject as the hosts' events and logs name it)");
     }
     let json = json!({
-        "ok": true, "subject": shown, "channel": channel.name(), "changed": changed,
+        "ok": true, "subject": shown, "channel": channel, "changed": changed,
         "before": before_value, "after": after_value, "pseudonym": pseudonym,
     });
     Ok(Report::ok(human, json))

@@ -108,11 +108,20 @@ fn bad_configs_are_refused_naming_the_file_line_and_field() {
     refused(d, "[[keys.ring]]\nid = 1\nfile = \"missing\"\n", "key-unavailable", Some("keys.ring (id = 1)"), Some(3));
     refused(
         d,
-        "[[keys.ring]]\nid = 1\nfile = \"key1\"\n[[keys.ring]]\nid = 2\nfile = \"weak\"\n",
+        "[keys]\nindex = 1\n[[keys.ring]]\nid = 1\nfile = \"key1\"\n[[keys.ring]]\nid = 2\nfile = \"weak\"\n",
         "weak-key",
         Some("keys.ring (id = 2)"),
-        Some(6),
+        Some(8),
     );
+    // Two keys and no index key named: dropping the first would reset every count.
+    let e = refused(
+        d,
+        "[[keys.ring]]\nid = 1\nfile = \"key1\"\n[[keys.ring]]\nid = 2\nfile = \"key1\"\n",
+        "policy-out-of-bounds",
+        Some("keys.index"),
+        Some(1),
+    );
+    assert!(e["message"].as_str().unwrap().contains("name the index key"), "{e}");
     let long = "x".repeat(200);
     refused(
         d,

@@ -29,7 +29,7 @@ const CONFIGS: &[&str] = &[
 
 fn engine_message(config: &Config, channel: Channel, purpose: Purpose, locale: Option<&str>) -> (Message, String) {
     let engine = Engine::from_config(config).unwrap();
-    let identifier = if channel == Channel::Sms { "+447700900123" } else { "jane@example.com" };
+    let identifier = if channel == Channel::Sms { "+447400123456" } else { "jane@example.com" };
     let issued = engine.issue(&IssueRequest { channel, identifier, purpose, client: None, locale }).unwrap();
     (issued.message.clone(), issued.code.to_string())
 }

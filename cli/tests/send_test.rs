@@ -11,7 +11,7 @@ use std::time::Duration;
 use passcode_test_servers::{ProviderServer, SmtpOptions, SmtpServer};
 use support::passcode;
 
-const NUMBER: &str = "+447700900123";
+const NUMBER: &str = "+447400123456";
 
 fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).unwrap();
@@ -19,7 +19,7 @@ fn write(dir: &Path, name: &str, text: &str) {
 
 /// Neither the full number nor its local digits appear.
 fn assert_number_hidden(out: &str) {
-    assert!(!out.contains("7700900123"), "the number was printed:\n{out}");
+    assert!(!out.contains("7400123456"), "the number was printed:\n{out}");
 }
 
 #[test]
@@ -89,7 +89,7 @@ fn a_test_sms_reaches_the_provider_with_its_answer_reported() {
     sms_config(dir.path(), &p, "");
     let out = passcode(dir.path(), &["send-test", "sms.toml", "--to", NUMBER]).expect(0);
     assert_number_hidden(&out.all());
-    assert!(out.stdout.contains("sent a test sms to +44********23 through `sms`"), "{}", out.stdout);
+    assert!(out.stdout.contains("sent a test sms to +44********56 through `sms`"), "{}", out.stdout);
     let requests = p.wait_for(1, Duration::from_secs(10));
     let body = requests[0]["form"]["Body"].as_str().unwrap();
     assert!(body.starts_with("[TEST] 123456 is your Acme code"), "{body}");
@@ -167,8 +167,12 @@ fn send_test_refuses_what_the_engine_would_refuse() {
         !dir.path().join("outbox").exists() || std::fs::read_dir(dir.path().join("outbox")).unwrap().next().is_none()
     );
 
+    // Premium-rate numbers are refused by default, as the engine refuses them (SMS pumping).
+    let premium = passcode(dir.path(), &["send-test", "blocked.toml", "--to", "+1 900 234 5678"]).expect(1);
+    assert!(premium.stderr.contains("[destination-blocked]"), "{}", premium.stderr);
+
     // The outbox, in development: written, and said so.
-    let outbox = passcode(dir.path(), &["send-test", "blocked.toml", "--to", "+15005550006"]).expect(0);
+    let outbox = passcode(dir.path(), &["send-test", "blocked.toml", "--to", "+14155550100"]).expect(0);
     assert!(
         outbox.stdout.contains("wrote a test sms") && outbox.stdout.contains("DEVELOPMENT ONLY"),
         "{}",

@@ -48,7 +48,7 @@ fn fail(engine: &Engine, times: u32) {
     for _ in 0..times {
         assert!(matches!(
             engine.verify(&issued.token, &wrong),
-            Err(Error::WrongCode { .. } | Error::SubjectLocked { .. })
+            Err(Error::WrongCode { .. } | Error::WrongCodeLocked { .. } | Error::SubjectLocked { .. })
         ));
     }
 }
@@ -109,7 +109,7 @@ fn status_and_unlock_read_and_clear_what_the_engine_wrote() {
     assert_eq!((hard["status"]["hard_locked"].as_bool(), hard["status"]["failures"].as_u64()), (Some(true), Some(5)));
     assert_eq!(hard["status"]["locked_until"], Value::Null);
     let human = passcode(d, &["unlock", "hard.toml", "--channel", "email", ADDRESS]).expect(0);
-    assert!(human.stdout.contains("5 failures cleared, the hard lock lifted"), "{}", human.stdout);
+    assert!(human.stdout.contains("5 failures and 5 in the budget cleared, the hard lock lifted"), "{}", human.stdout);
     assert!(is_clear(engine.status(Channel::Email, ADDRESS).unwrap()));
 
     // Nothing to unlock: nothing is written.
@@ -131,10 +131,12 @@ fn identifiers_come_from_the_argument_or_stdin_and_are_checked() {
         &format!("{ADDRESS}\n"),
     );
     assert_eq!(from_stdin.expect(0).json()["status"]["failures"], 2);
-    // The engine normalises the domain, so the subject is the same.
-    let upper =
-        passcode(d, &["status", "--json", "passcode.toml", "--channel", "email", "jane.doe@EXAMPLE.com"]).expect(0);
-    assert_eq!(upper.json()["status"]["failures"], 2);
+    // The engine derives one subject from every spelling of the address: the domain's case
+    // and the local part's (`JANE.DOE@` reaches the same mailbox at almost every provider).
+    for spelling in ["jane.doe@EXAMPLE.com", "JANE.DOE@example.com", "Jane.Doe@Example.Com"] {
+        let upper = passcode(d, &["status", "--json", "passcode.toml", "--channel", "email", spelling]).expect(0);
+        assert_eq!(upper.json()["status"]["failures"], 2, "{spelling}");
+    }
 
     let bad = passcode(d, &["status", "passcode.toml", "--channel", "sms", "07700 900123"]).expect(2);
     assert!(
@@ -161,4 +163,76 @@ fn the_memory_store_is_refused_with_a_clear_message() {
     let json =
         passcode(dir.path(), &["unlock", "--json", "default.toml", "--channel", "email", ADDRESS]).expect(1).json();
     assert_eq!((json["error"]["field"].as_str(), json["error"]["line"].as_u64()), (Some("store"), None));
+}
+
+#[test]
+fn numbers_accounts_and_the_failure_budget_are_the_engines() {
+    let redis = RedisServer::start(None);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    config(d, &redis, "base.toml", 3);
+    // National numbers are read in the default region; the budget is small enough to see.
+    let text = std::fs::read_to_string(d.join("base.toml")).unwrap()
+        + "sms_default_region = \"GB\"\nfailure_budget = { max = 4, window_seconds = 86400 }\n\
+           failure_record_seconds = 86400\n";
+    std::fs::write(d.join("passcode.toml"), &text).unwrap();
+    let engine = passcode_redis::open_engine(Config::parse(&text).unwrap()).unwrap();
+    let request = |channel, identifier| IssueRequest {
+        channel,
+        identifier,
+        purpose: Purpose::SignIn,
+        client: None,
+        locale: None,
+    };
+    let wrong = |issued: &Issued| format!("{:06}", (issued.code.parse::<u32>().unwrap() + 1) % 1_000_000);
+
+    // Two failures, then a success: the consecutive count is cleared, the budget is not.
+    let issued = engine.issue(&request(Channel::Sms, "+44 (0)20 7946 0001")).unwrap();
+    for _ in 0..2 {
+        assert!(engine.verify(&issued.token, &wrong(&issued)).is_err());
+    }
+    engine.verify(&issued.token, &issued.code).unwrap();
+    for spelling in ["+442079460001", "+44 20 7946 0001", "020 7946 0001", "+44 (0)20 7946 0001"] {
+        let status = passcode(d, &["status", "--json", "passcode.toml", "--channel", "sms", spelling]).expect(0).json();
+        assert_eq!(status["subject"], "+44********01", "{spelling}");
+        let s = &status["status"];
+        assert_eq!((s["failures"].as_u64(), s["budget_failures"].as_u64()), (Some(0), Some(2)), "{spelling}");
+        assert_eq!(s["failure_budget"]["max"], 4);
+    }
+    let human = passcode(d, &["status", "passcode.toml", "--channel", "sms", "020 7946 0001"]).expect(0);
+    assert!(human.stdout.contains("budget    2 of 4 in 1 d (a success does not clear them)"), "{}", human.stdout);
+    // A trunk digit after +1 is no number at all (it would slip past a deny list naming 1876).
+    let bad = passcode(d, &["status", "passcode.toml", "--channel", "sms", "+1 1 876 555 0100"]).expect(2);
+    assert!(bad.stderr.contains("IDENTIFIER:") && !bad.stderr.contains("555"), "{}", bad.stderr);
+
+    // Two more failures spend the budget: the lock says so, and an unlock clears it.
+    let issued = engine.issue(&request(Channel::Sms, "+442079460001")).unwrap();
+    for _ in 0..2 {
+        assert!(engine.verify(&issued.token, &wrong(&issued)).is_err());
+    }
+    let spent = passcode(d, &["status", "passcode.toml", "--channel", "sms", "+442079460001"]).expect(0);
+    assert!(spent.stdout.contains("lock      the failure budget is spent, until 20"), "{}", spent.stdout);
+    let unlocked = passcode(d, &["unlock", "--json", "passcode.toml", "--channel", "sms", "020 7946 0001"]).expect(0);
+    let unlocked = unlocked.json();
+    assert_eq!(
+        (unlocked["before"]["budget_failures"].as_u64(), unlocked["after"]["budget_failures"].as_u64()),
+        (Some(4), Some(0))
+    );
+    assert_eq!(engine.status(Channel::Sms, "+442079460001").unwrap().budget_failures, 0);
+
+    // An account subject: its own count, read and cleared with --account; the id is not printed.
+    let issued = engine.issue_for_account("user-4711", &request(Channel::Email, ADDRESS)).unwrap();
+    assert!(engine.verify(&issued.token, &wrong(&issued)).is_err());
+    let account = passcode(d, &["status", "--json", "passcode.toml", "--account", "user-4711"]).expect(0);
+    assert!(!account.all().contains("4711"), "{}", account.all());
+    let account = account.json();
+    assert_eq!((account["channel"].as_str(), account["status"]["failures"].as_u64()), (Some("account"), Some(1)));
+    assert_eq!(
+        passcode(d, &["status", "--json", "passcode.toml", "--channel", "email", ADDRESS]).expect(0).json()["status"]
+            ["failures"],
+        0
+    );
+    passcode(d, &["unlock", "passcode.toml", "--account", "user-4711"]).expect(0);
+    assert_eq!(engine.status_account("user-4711").unwrap().failures, 0);
+    passcode(d, &["status", "passcode.toml", "--account", "--channel", "email", "user-4711"]).expect(2);
 }

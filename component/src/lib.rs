@@ -12,14 +12,134 @@
 //! unwrapping. The host tests feed huge strings, garbage tokens and garbage configs and
 //! check that each comes back as an `error`, never as a trap.
 //!
-//! `unsafe` is denied in this crate; the one exception is the module that wit-bindgen
-//! generates (the canonical ABI glue is raw pointers by nature).
+//! No plain copy of a code stays in the component's memory: core keeps codes and messages in
+//! buffers wiped when dropped, and the strings this crate hands to the canonical ABI (which
+//! frees them after the host has read them) are wiped too, because every heap block of the
+//! component is wiped when it is freed ([`wipe_on_free`]).
+//!
+//! `unsafe` is denied in this crate; the two exceptions are the module that wit-bindgen
+//! generates (the canonical ABI glue is raw pointers by nature) and the allocator that wipes.
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 use std::sync::Arc;
 
 use passcode_core as core_engine;
+
+/// The global allocator: the system's, but every block is wiped before it is freed (and a
+/// block that moves on `realloc` is wiped where it was). The canonical ABI copies every
+/// returned string (the code, the message) into memory it frees after the host has read it,
+/// and wit-bindgen gives no hook there: wiping on free is the one place that sees them all.
+#[allow(unsafe_code)]
+mod wipe_on_free {
+    use std::alloc::{GlobalAlloc, Layout, System};
+
+    use zeroize::Zeroize;
+
+    /// The allocator.
+    pub struct WipeOnFree;
+
+    // SAFETY: every method forwards to `System` with the caller's own layout; the only added
+    // work is writing zeros to a block the caller still owns, just before it is freed.
+    unsafe impl GlobalAlloc for WipeOnFree {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            // SAFETY: the caller's contract is `GlobalAlloc::alloc`'s, which `System` meets.
+            unsafe { System.alloc(layout) }
+        }
+
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            // SAFETY: as for `alloc`.
+            unsafe { System.alloc_zeroed(layout) }
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: the caller's contract is `GlobalAlloc::dealloc`'s: a live block from this
+            // allocator (that is, from `System`) with this layout.
+            unsafe { wipe_then_free(ptr, layout, system_free) }
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            // SAFETY: the caller promises `new_size`, rounded up to `layout.align()`, fits an
+            // `isize` (GlobalAlloc::realloc's contract), so this layout is valid.
+            let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+            // SAFETY: a fresh block for the new layout; moving by hand (instead of System's
+            // realloc) lets the old block be wiped.
+            let new = unsafe { System.alloc(new_layout) };
+            if !new.is_null() {
+                // SAFETY: both blocks are live, do not overlap, and hold at least this many bytes.
+                unsafe { std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size)) };
+                // SAFETY: the old block is the caller's, from `System`, given up now that its
+                // bytes moved.
+                unsafe { wipe_then_free(ptr, layout, system_free) };
+            }
+            new
+        }
+    }
+
+    /// Frees a block of `System`'s.
+    ///
+    /// # Safety
+    /// As `GlobalAlloc::dealloc`.
+    unsafe fn system_free(ptr: *mut u8, layout: Layout) {
+        // SAFETY: per the contract.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    /// Wipes a block, then frees it with `free`.
+    ///
+    /// # Safety
+    /// `ptr` is a live block of `layout.size()` bytes that the caller owns and gives up, and
+    /// `free` may free it (as `GlobalAlloc::dealloc`).
+    unsafe fn wipe_then_free(ptr: *mut u8, layout: Layout, free: unsafe fn(*mut u8, Layout)) {
+        // SAFETY: per the contract, nobody else reads or writes the block. `zeroize` writes
+        // with volatile stores, so the wipe is not removed as a dead store before the free.
+        unsafe { std::slice::from_raw_parts_mut(ptr, layout.size()) }.zeroize();
+        // SAFETY: per the contract.
+        unsafe { free(ptr, layout) }
+    }
+
+    #[global_allocator]
+    static GLOBAL: WipeOnFree = WipeOnFree;
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        /// A `free` that checks the block is all zeros before freeing it.
+        unsafe fn free_if_wiped(ptr: *mut u8, layout: Layout) {
+            // SAFETY: the block is still live here (freed just after).
+            let bytes = unsafe { std::slice::from_raw_parts(ptr, layout.size()) };
+            assert!(bytes.iter().all(|b| *b == 0), "the block was freed with its contents");
+            // SAFETY: from `System` with this layout.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+
+        #[test]
+        fn blocks_are_wiped_before_they_are_freed() {
+            let layout = Layout::from_size_align(64, 8).unwrap();
+            // SAFETY: a fresh block of 64 bytes, written within bounds, then given up once.
+            unsafe {
+                let p = System.alloc(layout);
+                assert!(!p.is_null());
+                std::ptr::copy_nonoverlapping(b"123456 is your code".as_ptr(), p, 19);
+                wipe_then_free(p, layout, free_if_wiped);
+            }
+        }
+
+        #[test]
+        fn a_moved_block_keeps_its_bytes() {
+            let layout = Layout::from_size_align(8, 1).unwrap();
+            // SAFETY: the global allocator's own contract, followed: alloc, write, realloc, free.
+            unsafe {
+                let p = WipeOnFree.alloc(layout);
+                std::ptr::copy_nonoverlapping(b"12345678".as_ptr(), p, 8);
+                let q = WipeOnFree.realloc(p, layout, 4096);
+                assert_eq!(std::slice::from_raw_parts(q, 8), b"12345678");
+                WipeOnFree.dealloc(q, Layout::from_size_align(4096, 1).unwrap());
+            }
+        }
+    }
+}
 
 /// The bindings wit-bindgen generates from `wit/`, and the export of [`Component`].
 #[allow(unsafe_code, missing_docs, clippy::all)]
@@ -38,7 +158,7 @@ use bindings::exports::passcode::engine::engine::{Engine as EngineHandle, Guest,
 use bindings::passcode::engine::store as host_store;
 use bindings::passcode::engine::types::{
     Channel, ChannelPurpose, EmailMessage, Error, FieldReason, IssueRequest, Issued, KeyProblem, LimitScope, Message,
-    Purpose, SendLimit, SmsMessage, TooLong, Verified,
+    Purpose, SendLimit, SmsMessage, TooLong, Verified, WrongCodeLocked,
 };
 
 /// The exported component.
@@ -114,23 +234,23 @@ impl GuestEngine for EngineResource {
     }
 
     fn issue(&self, request: IssueRequest) -> Result<Issued, Error> {
-        let request = core_engine::IssueRequest {
-            channel: channel_in(request.channel),
-            identifier: &request.identifier,
-            purpose: purpose_in(request.purpose),
-            client: request.client.as_deref(),
-            locale: request.locale.as_deref(),
-        };
-        self.0.issue(&request).map(issued_out).map_err(to_wit)
+        self.0.issue(&request_in(&request)).map(issued_out).map_err(to_wit)
+    }
+
+    fn issue_for_account(&self, account: String, request: IssueRequest) -> Result<Issued, Error> {
+        self.0.issue_for_account(&account, &request_in(&request)).map(issued_out).map_err(to_wit)
     }
 
     fn verify(&self, token: String, code: String) -> Result<Verified, Error> {
+        // The typed code came in a plain string: wiped here, as every block is when freed.
+        let code = zeroize::Zeroizing::new(code);
         self.0
             .verify(&token, &code)
             .map(|v| Verified {
                 identifier: v.identifier,
                 channel: channel_out(v.channel),
                 purpose: purpose_out(v.purpose),
+                account: v.account,
             })
             .map_err(to_wit)
     }
@@ -145,6 +265,20 @@ impl GuestEngine for EngineResource {
 
     fn unlock(&self, channel: Channel, identifier: String) -> Result<(), Error> {
         self.0.unlock(channel_in(channel), &identifier).map_err(to_wit)
+    }
+
+    fn unlock_account(&self, account: String) -> Result<(), Error> {
+        self.0.unlock_account(&account).map_err(to_wit)
+    }
+}
+
+fn request_in(request: &IssueRequest) -> core_engine::IssueRequest<'_> {
+    core_engine::IssueRequest {
+        channel: channel_in(request.channel),
+        identifier: &request.identifier,
+        purpose: purpose_in(request.purpose),
+        client: request.client.as_deref(),
+        locale: request.locale.as_deref(),
     }
 }
 
@@ -184,10 +318,12 @@ fn purpose_out(p: core_engine::Purpose) -> Purpose {
 
 fn issued_out(i: core_engine::Issued) -> Issued {
     let message = match &i.message {
-        core_engine::Message::Sms(s) => Message::Sms(SmsMessage { text: s.text.clone(), segments: s.segments }),
-        core_engine::Message::Email(e) => {
-            Message::Email(EmailMessage { subject: e.subject.clone(), text: e.text.clone(), html: e.html.clone() })
-        }
+        core_engine::Message::Sms(s) => Message::Sms(SmsMessage { text: s.text.to_string(), segments: s.segments }),
+        core_engine::Message::Email(e) => Message::Email(EmailMessage {
+            subject: e.subject.to_string(),
+            text: e.text.to_string(),
+            html: e.html.to_string(),
+        }),
     };
     Issued {
         token: i.token,
@@ -238,12 +374,16 @@ fn to_wit(e: core_engine::Error) -> Error {
         E::TooManyAttempts => Error::TooManyAttempts,
         E::SubjectLocked { retry_after } => Error::SubjectLocked(retry_after),
         E::NotFound => Error::NotFound,
+        E::WrongCodeLocked { attempts_left, retry_after } => {
+            Error::WrongCodeLocked(WrongCodeLocked { attempts_left, retry_after })
+        }
         E::ResendTooSoon { retry_after } => Error::ResendTooSoon(retry_after),
         E::SendLimit { scope, retry_after } => Error::SendLimit(SendLimit {
             scope: match scope {
                 core_engine::LimitScope::Subject => LimitScope::Subject,
                 core_engine::LimitScope::Client => LimitScope::Client,
                 core_engine::LimitScope::Country => LimitScope::Country,
+                core_engine::LimitScope::Tenant => LimitScope::Tenant,
             },
             retry_after,
         }),
@@ -252,6 +392,7 @@ fn to_wit(e: core_engine::Error) -> Error {
         E::Contention => Error::Contention,
         E::CorruptRecord => Error::CorruptRecord,
         E::RandomUnavailable => Error::RandomUnavailable,
+        E::ClockOutOfRange => Error::ClockOutOfRange,
         other => Error::Other((other.number(), other.to_string())),
     }
 }
@@ -278,6 +419,7 @@ fn number(e: &Error) -> u32 {
         Error::TooManyAttempts => 3003,
         Error::SubjectLocked(_) => 3004,
         Error::NotFound => 3005,
+        Error::WrongCodeLocked(_) => 3006,
         Error::ResendTooSoon(_) => 4001,
         Error::SendLimit(_) => 4002,
         Error::DestinationBlocked => 4003,
@@ -285,6 +427,7 @@ fn number(e: &Error) -> u32 {
         Error::Contention => 5002,
         Error::CorruptRecord => 5003,
         Error::RandomUnavailable => 6001,
+        Error::ClockOutOfRange => 6002,
         Error::Other((n, _)) => *n,
     }
 }
@@ -316,6 +459,7 @@ mod tests {
             E::TooManyAttempts,
             E::SubjectLocked { retry_after: Some(5) },
             E::NotFound,
+            E::WrongCodeLocked { attempts_left: 1, retry_after: None },
             E::ResendTooSoon { retry_after: 3 },
             E::SendLimit { scope: core_engine::LimitScope::Client, retry_after: 3 },
             E::DestinationBlocked,
@@ -323,6 +467,7 @@ mod tests {
             E::Contention,
             E::CorruptRecord,
             E::RandomUnavailable,
+            E::ClockOutOfRange,
         ]
     }
 

@@ -12,8 +12,8 @@ use passcode_core::{Channel, Config, Engine, Error, IssueRequest, Message, Purpo
 fn show(message: &Message, to: &str) {
     println!("---- DEVELOPMENT ONLY: the message that would be sent to {to} ----");
     match message {
-        Message::Sms(s) => println!("{}\n[{} segment(s), {:?}]", s.text, s.segments, s.encoding),
-        Message::Email(e) => println!("Subject: {}\n\n{}", e.subject, e.text),
+        Message::Sms(s) => println!("{}\n[{} segment(s), {:?}]", s.text.as_str(), s.segments, s.encoding),
+        Message::Email(e) => println!("Subject: {}\n\n{}", e.subject.as_str(), e.text.as_str()),
     }
     println!("---------------------------------------------------------------");
 }

@@ -4,6 +4,12 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+/// The earliest time the engine accepts from a clock: 2020-01-01T00:00:00Z.
+pub const MIN_CLOCK: u64 = 1_577_836_800;
+/// The latest time the engine accepts from a clock: 9999-12-31T23:59:59Z. Every sum of a time
+/// and a policy span (at most a year) then stays far below `u64::MAX`.
+pub const MAX_CLOCK: u64 = 253_402_300_799;
+
 /// Seconds since the Unix epoch.
 pub trait Clock: Send + Sync {
     /// The current time in Unix seconds.
@@ -48,6 +54,17 @@ impl Clock for ManualClock {
     }
 }
 
+/// The clock's time if it is in the range the engine accepts ([`MIN_CLOCK`]..=[`MAX_CLOCK`]):
+/// a host clock that is unset (0), wrapped or corrupt is an error, not a time to compute with.
+pub(crate) fn checked_now(clock: &dyn Clock) -> Result<u64, crate::Error> {
+    let now = clock.now();
+    if (MIN_CLOCK..=MAX_CLOCK).contains(&now) {
+        Ok(now)
+    } else {
+        Err(crate::Error::ClockOutOfRange)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +78,15 @@ mod tests {
         d.set(7);
         assert_eq!(c.now(), 7);
         assert!(SystemClock.now() > 1_700_000_000);
+    }
+
+    #[test]
+    fn times_outside_2020_to_9999_are_errors() {
+        for bad in [0, MIN_CLOCK - 1, MAX_CLOCK + 1, u64::MAX] {
+            assert_eq!(checked_now(&ManualClock::new(bad)), Err(crate::Error::ClockOutOfRange), "{bad}");
+        }
+        for good in [MIN_CLOCK, 1_800_000_000, MAX_CLOCK] {
+            assert_eq!(checked_now(&ManualClock::new(good)), Ok(good));
+        }
     }
 }

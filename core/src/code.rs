@@ -9,9 +9,11 @@ use crate::identifier::Purpose;
 use crate::keys::{hmac_parts, SecretKey};
 use crate::policy::{Alphabet, Policy};
 use crate::random::{uniform_below, Random};
+use crate::unicode::{ascii_digit, ascii_letter, is_separator};
 
-/// The most bytes of typed code the engine reads; longer input is a wrong code.
-pub const MAX_CODE_INPUT_BYTES: usize = 64;
+/// The most bytes of typed code the engine reads; longer input is a wrong code. Room for ten
+/// four-byte digits with a separator between each.
+pub const MAX_CODE_INPUT_BYTES: usize = 128;
 
 /// Draws a fresh code: uniform over the alphabet, leading zeros kept (S1, S3). This is the
 /// draw the engine uses; it is public so that its distribution can be tested and measured.
@@ -40,28 +42,38 @@ pub fn generate(policy: &Policy, random: &dyn Random) -> Result<Zeroizing<String
     Ok(code)
 }
 
-/// What the user typed, with spaces and dashes dropped and case folded for alphanumeric
-/// codes; `None` when it cannot be a code of this policy (then it is simply a wrong code).
+/// What the user typed, read the way they meant it; `None` when it cannot be a code of this
+/// policy (then it is simply a wrong code). The rule, in full:
+///
+/// - whitespace around the code, line breaks included, is ignored (a pasted `123456\n`);
+/// - inside it, spaces, dashes of every kind (`-`, en and em dashes, minus signs) and
+///   invisible format characters are ignored (`123 456`, `123–456`);
+/// - Unicode decimal digits of any script are read as ASCII digits (full-width `１２３`,
+///   Arabic-Indic `١٢٣`, Devanagari, ...), and for alphanumeric codes full-width letters as
+///   ASCII letters, with case folded;
+/// - anything else (a letter in a numeric code, a line break inside it) makes it wrong.
 pub(crate) fn normalise_input(policy: &Policy, typed: &str) -> Option<Zeroizing<String>> {
     if typed.len() > MAX_CODE_INPUT_BYTES {
         return None;
     }
     let symbols = policy.alphabet.symbols();
-    let mut out = Zeroizing::new(String::with_capacity(policy.code_length as usize));
-    for c in typed.chars() {
-        if c == ' ' || c == '-' || c == '\u{a0}' || c == '\t' {
+    let length = policy.code_length as usize;
+    // Allocated once at the code's length: a growing buffer would leave copies behind.
+    let mut out = Zeroizing::new(String::with_capacity(length));
+    for c in typed.trim_matches(|c: char| c.is_whitespace() || is_separator(c)).chars() {
+        if is_separator(c) {
             continue;
         }
         let c = match policy.alphabet {
-            Alphabet::Digits => c,
-            Alphabet::Alphanumeric => c.to_ascii_lowercase(),
+            Alphabet::Digits => ascii_digit(c)?,
+            Alphabet::Alphanumeric => ascii_digit(c).or_else(|| ascii_letter(c))?.to_ascii_lowercase(),
         };
-        if !c.is_ascii() || !symbols.contains(&(c as u8)) {
+        if !symbols.contains(&(c as u8)) || out.len() == length {
             return None;
         }
         out.push(c);
     }
-    (out.len() == policy.code_length as usize).then_some(out)
+    (out.len() == length).then_some(out)
 }
 
 /// The keyed hash a code is stored as: HMAC-SHA256(code key, challenge id | purpose | code).
@@ -117,11 +129,35 @@ mod tests {
         assert!(normalise_input(&p, "12345").is_none());
         assert!(normalise_input(&p, "1234567").is_none());
         assert!(normalise_input(&p, "12345a").is_none());
-        assert!(normalise_input(&p, "１２３４５６").is_none(), "full-width digits are not ours");
-        assert!(normalise_input(&p, &"1".repeat(100)).is_none());
+        assert!(normalise_input(&p, &"1".repeat(200)).is_none());
         let a = Policy { code_length: 6, alphabet: Alphabet::Alphanumeric, ..Policy::default() };
         assert_eq!(normalise_input(&a, "AB2-C3D").unwrap().as_str(), "ab2c3d");
         assert!(normalise_input(&a, "ab2c3o").is_none(), "o is not in the alphabet");
+    }
+
+    #[test]
+    fn what_keyboards_and_clipboards_add_costs_no_try() {
+        let p = Policy::default();
+        for typed in [
+            "123456\n",
+            "\r\n 123456 \r\n",
+            "\t123456\u{3000}",
+            "123–456",
+            "123—456",
+            "123\u{2212}456",
+            "１２３４５６",
+            "١٢٣٤٥٦",
+            "۱۲۳۴۵۶",
+            "१२३४५६",
+            "\u{feff}123\u{200b}456",
+        ] {
+            assert_eq!(normalise_input(&p, typed).as_deref().map(String::as_str), Some("123456"), "{typed:?}");
+        }
+        for wrong in ["123\n456", "123.456", "12345６７", "½23456", "123456\u{0}"] {
+            assert!(normalise_input(&p, wrong).is_none(), "{wrong:?}");
+        }
+        let a = Policy { code_length: 6, alphabet: Alphabet::Alphanumeric, ..Policy::default() };
+        assert_eq!(normalise_input(&a, "ＡＢ２ｃ３ｄ\n").unwrap().as_str(), "ab2c3d");
     }
 
     #[test]

@@ -27,6 +27,11 @@ pub struct KeySource {
     pub file: Option<String>,
     /// An environment variable holding the key as hex or base64.
     pub env: Option<String>,
+    /// The key only names subject records (it may be `keys.index`) and no longer verifies
+    /// codes or tokens: a retired key keeps the subjects' history without being able to
+    /// forge anything. Default false.
+    #[serde(default)]
+    pub index_only: bool,
 }
 
 /// The `[keys]` section.
@@ -38,9 +43,16 @@ pub struct KeysConfig {
     pub ring: Vec<KeySource>,
     /// The id of the key that signs new codes and tokens. Default: the last in the ring.
     pub active: Option<u8>,
-    /// The id of the key that indexes subjects. Default: the first in the ring. Changing it
-    /// makes every subject look new, so keep it when you rotate.
+    /// The id of the key that indexes subjects; required when the ring has more than one key.
+    /// Changing it makes every subject look new (resetting every failure count and lock), so
+    /// keep it when you rotate: retire it to `index_only` instead of dropping it.
     pub index: Option<u8>,
+    /// With an empty ring, accept a random key that dies with this engine. Needed only when
+    /// the host gives the engine its own store (the builder, the C ABI's callbacks, the
+    /// component's imported store): such a store may be shared, and engines with keys of
+    /// their own would each count failures apart. For tests and single-process demos only.
+    #[serde(default)]
+    pub ephemeral: bool,
 }
 
 /// Where records live: `store = "memory"` (the default), `store = "redis://..."`, or a
@@ -48,8 +60,9 @@ pub struct KeysConfig {
 /// named by exactly one of `url`, `sentinels` (with `master_name`) and `cluster`.
 ///
 /// Core keeps this as data and builds only the memory store; a store crate (such as
-/// `passcode-redis`) reads the rest, so core depends on no network client.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+/// `passcode-redis`) reads the rest, so core depends on no network client. Its `Debug`
+/// hides a URL's user information (`redis://***@host`).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     /// `memory`, or a URL: `redis://host:port/db`, `rediss://...` for TLS,
@@ -111,6 +124,42 @@ impl Default for StoreConfig {
             wait_replicas: None,
             wait_timeout_ms: None,
         }
+    }
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redact_all =
+            |list: &Option<Vec<String>>| list.as_ref().map(|l| l.iter().map(|u| redact_url(u)).collect::<Vec<_>>());
+        f.debug_struct("StoreConfig")
+            .field("url", &redact_url(&self.url))
+            .field("sentinels", &redact_all(&self.sentinels))
+            .field("master_name", &self.master_name)
+            .field("sentinel_username", &self.sentinel_username)
+            .field("sentinel_password_env", &self.sentinel_password_env)
+            .field("sentinel_password_file", &self.sentinel_password_file)
+            .field("cluster", &redact_all(&self.cluster))
+            .field("prefix", &self.prefix)
+            .field("pool_size", &self.pool_size)
+            .field("connect_timeout_ms", &self.connect_timeout_ms)
+            .field("command_timeout_ms", &self.command_timeout_ms)
+            .field("username", &self.username)
+            .field("password_env", &self.password_env)
+            .field("password_file", &self.password_file)
+            .field("wait_replicas", &self.wait_replicas)
+            .field("wait_timeout_ms", &self.wait_timeout_ms)
+            .finish()
+    }
+}
+
+/// A URL with its user information (`user:password@`) replaced by `***`: everything before
+/// the last `@` but the scheme, so that a malformed URL (`redis//:password@host`) is hidden too.
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").map_or(("", url), |(s, r)| (s, r));
+    match rest.rfind('@') {
+        Some(at) if scheme.is_empty() => format!("***{}", &rest[at..]),
+        Some(at) => format!("{scheme}://***{}", &rest[at..]),
+        None => url.to_string(),
     }
 }
 
@@ -191,14 +240,87 @@ impl Default for Config {
     }
 }
 
-/// Turns a serde message into our error: an unknown field by name, anything else as syntax.
-fn syntax_error(message: String) -> Error {
+/// Turns a parser's message into our error, quoting nothing of the config's text (a value
+/// can be a `redis://:password@host` URL): an unknown field by its name when that is a plain
+/// name, anything else as the line, the column and what was expected.
+fn syntax_error(message: &str, text: &str, offset: Option<usize>) -> Error {
     if let Some(rest) = message.split("unknown field `").nth(1) {
-        if let Some(field) = rest.split('`').next() {
-            return Error::UnknownConfigField { field: field.to_string() };
+        let field = rest.split('`').next().unwrap_or("");
+        let plain = !field.is_empty()
+            && field.len() <= 64
+            && field.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        return Error::UnknownConfigField { field: if plain { field.into() } else { "(not a field name)".into() } };
+    }
+    let place = offset.map(|o| {
+        let before = &text.as_bytes()[..o.min(text.len())];
+        let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+        let column = before.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+        format!("line {line}, column {column}: ")
+    });
+    Error::ConfigSyntax { message: format!("{}{}", place.unwrap_or_default(), describe_parse_error(message)) }
+}
+
+/// What a TOML or JSON parser's message says, without the values it quotes: serde's "invalid
+/// type: string \"hunter2\", expected u8" becomes "a value of the wrong type or form,
+/// expected u8" (what is expected comes from our schema, never from the config).
+fn describe_parse_error(message: &str) -> String {
+    let m = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    let expected = |m: &str| m.split_once(", expected ").map(|(_, e)| e.to_string());
+    if ["invalid type:", "invalid value:", "invalid length"].iter().any(|p| m.starts_with(p)) {
+        return match expected(&m) {
+            Some(e) => format!("a value of the wrong type or form, expected {e}"),
+            None => "a value of the wrong type or form".into(),
+        };
+    }
+    if m.starts_with("unknown variant") {
+        return match expected(&m) {
+            Some(e) => format!("an unknown value, expected {e}"),
+            None => "an unknown value".into(),
+        };
+    }
+    if m.starts_with("duplicate") {
+        return "a field or key given twice".into();
+    }
+    if m.starts_with("missing field `") {
+        return m; // the name is our schema's
+    }
+    scrub_quotes(&m)
+}
+
+/// Drops every quoted or backticked part of a grammar message but punctuation such as `]`.
+fn scrub_quotes(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find(['`', '"', '\'']) {
+        let quote = rest[start..].chars().next().unwrap_or('`');
+        out.push_str(&rest[..start]);
+        let after = &rest[start + quote.len_utf8()..];
+        match after.find(quote) {
+            Some(end) => {
+                let inner = &after[..end];
+                if !inner.is_empty() && inner.len() <= 2 && !inner.chars().any(char::is_alphanumeric) {
+                    out.push(quote);
+                    out.push_str(inner);
+                    out.push(quote);
+                } else {
+                    out.push('…');
+                }
+                rest = &after[end + quote.len_utf8()..];
+            }
+            None => {
+                out.push('…');
+                rest = "";
+            }
         }
     }
-    Error::ConfigSyntax { message: message.lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join(" ") }
+    out.push_str(rest);
+    out
+}
+
+/// The byte offset of a 1-based line and column in `text`.
+fn json_offset(text: &str, line: usize, column: usize) -> Option<usize> {
+    let start: usize = text.split_inclusive('\n').take(line.checked_sub(1)?).map(str::len).sum();
+    Some(start + column.saturating_sub(1))
 }
 
 impl Config {
@@ -208,9 +330,14 @@ impl Config {
             return Err(Error::InputTooLong { field: "config", max: MAX_CONFIG_BYTES });
         }
         let config: Config = if text.trim_start().starts_with('{') {
-            serde_json::from_str(text).map_err(|e| syntax_error(e.to_string()))?
+            serde_json::from_str(text).map_err(|e| {
+                let message = e.to_string();
+                let message = message.split(" at line ").next().unwrap_or("");
+                let offset = json_offset(text, e.line(), e.column());
+                syntax_error(message, text, offset)
+            })?
         } else {
-            toml::from_str(text).map_err(|e| syntax_error(e.to_string()))?
+            toml::from_str(text).map_err(|e| syntax_error(e.message(), text, e.span().map(|s| s.start)))?
         };
         config.validate()?;
         Ok(config)
@@ -240,6 +367,15 @@ impl Config {
                 })
             }
         }
+        if !self.store.url.is_empty()
+            && !self.store.is_memory()
+            && !self.store.url.split_once("://").is_some_and(|(s, r)| !s.is_empty() && !r.is_empty())
+        {
+            return Err(Error::PolicyOutOfBounds {
+                field: "store.url",
+                reason: "must be `memory` or a URL such as `redis://host:6379/0`".into(),
+            });
+        }
         if self.store.is_memory() && self.store.has_options() {
             return Err(Error::PolicyOutOfBounds {
                 field: "store",
@@ -255,6 +391,20 @@ impl Config {
                     .into(),
             });
         }
+        if self.keys.ephemeral && (!self.keys.ring.is_empty() || !self.store.is_memory()) {
+            return Err(Error::PolicyOutOfBounds {
+                field: "keys.ephemeral",
+                reason: "an ephemeral key is for an empty ring and no shared store in the config".into(),
+            });
+        }
+        if self.keys.ring.len() > 1 && self.keys.index.is_none() {
+            return Err(Error::PolicyOutOfBounds {
+                field: "keys.index",
+                reason: "name the index key when the ring has more than one: a default would move when a key is \
+                         dropped, and a new index key resets every subject's failures and locks"
+                    .into(),
+            });
+        }
         for k in &self.keys.ring {
             if k.id == 0 {
                 return Err(Error::PolicyOutOfBounds { field: "keys.ring", reason: "key ids are 1..=255".into() });
@@ -266,24 +416,48 @@ impl Config {
                 });
             }
         }
+        if self.keys.ring.iter().any(|k| k.index_only && Some(k.id) == self.active_key_id()) {
+            return Err(Error::PolicyOutOfBounds {
+                field: "keys.active",
+                reason: "the active key cannot be index-only: name another with `active`".into(),
+            });
+        }
         Ok(())
+    }
+
+    /// The active key's id: `keys.active`, or the last key of the ring that is not index-only.
+    fn active_key_id(&self) -> Option<u8> {
+        self.keys.active.or_else(|| self.keys.ring.iter().rev().find(|k| !k.index_only).map(|k| k.id))
+    }
+
+    /// Whether this config gives the engine no keys of its own and does not accept an
+    /// ephemeral one: then it may run only on a store the engine builds itself.
+    pub(crate) fn lacks_keys_for_a_host_store(&self) -> bool {
+        self.keys.ring.is_empty() && !self.keys.ephemeral
     }
 
     /// Reads the key ring from its files and variables, or makes a process-local one.
     pub fn load_key_ring(&self, random: &dyn Random) -> Result<KeyRing, Error> {
-        let (Some(first), Some(last)) = (self.keys.ring.first(), self.keys.ring.last()) else {
-            return KeyRing::ephemeral(random);
+        let (Some(first), Some(active)) = (self.keys.ring.first(), self.active_key_id()) else {
+            return match self.keys.ring.is_empty() {
+                true => KeyRing::ephemeral(random),
+                false => {
+                    Err(Error::PolicyOutOfBounds { field: "keys.active", reason: "every key is index-only".into() })
+                }
+            };
         };
         let mut material = Vec::with_capacity(self.keys.ring.len());
         for k in &self.keys.ring {
-            let bytes = match (&k.file, &k.env) {
+            let mut bytes = match (&k.file, &k.env) {
                 (Some(path), _) => read_key_file(k.id, path)?,
                 (_, Some(name)) => read_key_env(k.id, name)?,
-                _ => unreachable!("validate checks one source per key"),
+                _ => return Err(Error::PolicyOutOfBounds { field: "keys.ring", reason: "a key has no source".into() }),
             };
-            material.push((k.id, bytes));
+            // Moved, not copied: the ring wipes it once the keys are derived.
+            material.push((k.id, std::mem::take(&mut *bytes)));
         }
-        KeyRing::new(material, self.keys.active.unwrap_or(last.id), self.keys.index.unwrap_or(first.id))
+        let index_only: Vec<u8> = self.keys.ring.iter().filter(|k| k.index_only).map(|k| k.id).collect();
+        KeyRing::new(material, active, self.keys.index.unwrap_or(first.id))?.with_index_only(&index_only)
     }
 }
 
@@ -355,6 +529,95 @@ mod tests {
             Error::PolicyOutOfBounds { field: "tenant", .. }
         ));
         assert!(matches!(Config::parse(&" ".repeat(MAX_CONFIG_BYTES + 1)).unwrap_err(), Error::InputTooLong { .. }));
+    }
+
+    #[test]
+    fn errors_never_quote_the_config() {
+        let password = "hunter2-secret";
+        for text in [
+            format!("store = \"redis://:{password}@cache.internal:6379\"\n[policy]\ncode_length = \"{password}\""),
+            format!("store = \"redis://:{password}@cache.internal"),
+            format!("[store]\nurl = \"redis://u:{password}@h\"\npool_size = \"{password}\""),
+            format!("[policy]\nalphabet = \"{password}\""),
+            format!("[policy]\nmax_attempts = {password}"),
+            format!("\"redis://:{password}@h\" = 1"),
+            format!("[policy]\nsms_countries = {{ deny = [\"{password}\"] }}"),
+            format!("[policy]\nsms_default_region = \"{password}\""),
+            format!(r#"{{"store": "redis://:{password}@h", "policy": {{"code_length": "{password}"}}}}"#),
+            format!(r#"{{"store": "redis://:{password}@h", "#),
+            format!("[[messages.templates]]\nlocale = \"{password}!\"\nchannel = \"sms\"\nsms = \"{{code}}\""),
+            format!("[[messages.templates]]\nlocale = \"en\"\nchannel = \"sms\"\nsms = \"{{code}} {{{password}}}\""),
+        ] {
+            let e = Config::parse(&text).unwrap_err();
+            assert!(!e.to_string().contains(password), "{e}");
+            assert!(!format!("{e:?}").contains(password), "{e:?}");
+        }
+        let e = Config::parse("[policy]\ncode_length = \"six\"").unwrap_err();
+        assert_eq!(
+            e,
+            Error::ConfigSyntax { message: "line 2, column 15: a value of the wrong type or form, expected u8".into() }
+        );
+        let e = Config::parse("{\"policy\": {\"code_length\": \"six\"}}").unwrap_err();
+        assert!(matches!(&e, Error::ConfigSyntax { message } if message.starts_with("line 1, column ")), "{e:?}");
+        let config =
+            Config::parse(&format!("store = \"redis://:{password}@h:6379/0\"\n[[keys.ring]]\nid = 1\nfile = \"k\""))
+                .unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains(password) && shown.contains("redis://***@h:6379/0"), "{shown}");
+    }
+
+    #[test]
+    fn key_rules() {
+        let ring =
+            |extra: &str| format!("[[keys.ring]]\nid = 1\nfile = \"a\"\n[[keys.ring]]\nid = 2\nfile = \"b\"\n{extra}");
+        // Two keys and no index named: dropping the first one later would move the index silently.
+        assert!(matches!(Config::parse(&ring("")).unwrap_err(), Error::PolicyOutOfBounds { field: "keys.index", .. }));
+        let c = Config::parse(&ring("[keys]\nindex = 1")).unwrap();
+        assert_eq!(c.active_key_id(), Some(2));
+        // The first key retired to index-only: the last one signs.
+        let retired = "[[keys.ring]]\nid = 1\nfile = \"a\"\nindex_only = true\n[[keys.ring]]\nid = 2\nfile = \"b\"\n[keys]\nindex = 1";
+        assert_eq!(Config::parse(retired).unwrap().active_key_id(), Some(2));
+        let active_retired = format!("{retired}\nactive = 1");
+        assert!(matches!(
+            Config::parse(&active_retired).unwrap_err(),
+            Error::PolicyOutOfBounds { field: "keys.active", .. }
+        ));
+        // Ephemeral keys: only with an empty ring and no shared store.
+        assert!(Config::parse("[keys]\nephemeral = true").unwrap().keys.ephemeral);
+        assert!(matches!(
+            Config::parse(&ring("[keys]\nindex = 1\nephemeral = true")).unwrap_err(),
+            Error::PolicyOutOfBounds { field: "keys.ephemeral", .. }
+        ));
+        assert!(matches!(
+            Config::parse("store = \"redis://h\"\n[keys]\nephemeral = true").unwrap_err(),
+            Error::PolicyOutOfBounds { field: "keys.ring", .. }
+        ));
+    }
+
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(redact_url("redis://:pw@h:1/0"), "redis://***@h:1/0");
+        assert_eq!(redact_url("rediss://user:pw@h"), "rediss://***@h");
+        assert_eq!(redact_url("redis://h:1/0?x=a@b"), "redis://***@b", "hides too much rather than too little");
+        assert_eq!(redact_url("memory"), "memory");
+        // Found by the config fuzz target: a malformed URL kept its password in Debug.
+        assert_eq!(redact_url("redis2//:hunter2@cache.internal:6128/0"), "***@cache.internal:6128/0");
+        assert!(matches!(
+            Config::parse("store = \"redis2//:hunter2@cache.internal:6128/0\"\n[[keys.ring]]\nid = 1\nfile = \"k\""),
+            Err(Error::PolicyOutOfBounds { field: "store.url", .. })
+        ));
+        // Sentinel and Cluster addresses can carry credentials too.
+        let sentinel = Config::parse(
+            "[store]\nsentinels = [\"redis://:hunter2@s1:26379\"]\nmaster_name = \"m\"\n[[keys.ring]]\nid = 1\nfile = \"k\"",
+        )
+        .unwrap();
+        let cluster =
+            Config::parse("[store]\ncluster = [\"rediss://u:hunter2@c1:7000\"]\n[[keys.ring]]\nid = 1\nfile = \"k\"")
+                .unwrap();
+        for config in [sentinel, cluster] {
+            let debug = format!("{config:?}");
+            assert!(!debug.contains("hunter2") && debug.contains("***@"), "{debug}");
+        }
     }
 
     #[test]
@@ -451,7 +714,7 @@ mod tests {
         let c = Config::parse("[[keys.ring]]\nid = 2\nenv = \"PASSCODE_TEST_SURELY_UNSET\"").unwrap();
         assert_eq!(
             c.load_key_ring(&crate::random::OsRandom).unwrap_err(),
-            Error::KeyUnavailable { id: 2, source: "environment variable PASSCODE_TEST_SURELY_UNSET".into() }
+            Error::KeyUnavailable { id: 2, source: "its environment variable (unset or not UTF-8)".into() }
         );
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{checked_now, Clock, SystemClock};
 use crate::code::{code_mac, generate, macs_equal, normalise_input};
 use crate::config::Config;
 use crate::error::{Error, LimitScope};
@@ -22,7 +22,7 @@ use crate::policy::{Policy, SendBucket};
 use crate::random::{OsRandom, Random};
 use crate::record::{BucketRecord, ChallengeState, SubjectRecord};
 use crate::store::{Expected, MemoryStore, Store, StoreError, StoreKey};
-use crate::token::{self, TokenContents};
+use crate::token::{self, TokenContents, MAX_ACCOUNT_BYTES};
 
 /// How often a compare-and-swap is retried before the engine reports `Contention`.
 const MAX_CAS_ATTEMPTS: usize = 64;
@@ -91,6 +91,9 @@ pub struct Verified {
     pub channel: Channel,
     /// The purpose.
     pub purpose: Purpose,
+    /// The host's account id, when the code was issued with `issue_for_account`: check it is
+    /// the account the session is signing in to.
+    pub account: Option<String>,
 }
 
 impl std::fmt::Debug for Verified {
@@ -109,6 +112,10 @@ impl std::fmt::Debug for Verified {
 pub struct SubjectStatus {
     /// Consecutive failures across every challenge (reset by a success or an unlock).
     pub failures: u32,
+    /// Failures within the failure budget's window (`policy.failure_budget`): a success does
+    /// not clear them, an unlock does. At the budget's `max` the subject is locked until the
+    /// oldest of them leaves the window.
+    pub budget_failures: u32,
     /// When a temporary lock in force now ends (Unix seconds); `None` when there is none.
     pub locked_until: Option<u64>,
     /// Whether the subject reached the hard cap: only an operator's unlock lifts it.
@@ -157,8 +164,23 @@ impl EngineBuilder {
     }
 
     /// Checks the config and builds the engine.
+    ///
+    /// A store given here (or by the C ABI's callbacks, or the component's imported store)
+    /// may be shared with other engines, processes or nodes, which must all derive the same
+    /// keys: with such a store the engine refuses to start without a key ring (from the config
+    /// or `key_ring`), unless the config asks for `keys.ephemeral = true`. A random key per
+    /// engine would give each one its own failure counts, and every restart a fresh budget.
     pub fn build(self) -> Result<Engine, Error> {
         self.config.validate()?;
+        if self.store.is_some() && self.key_ring.is_none() && self.config.lacks_keys_for_a_host_store() {
+            return Err(Error::PolicyOutOfBounds {
+                field: "keys.ring",
+                reason: "the host gave the engine a store, which other engines may share: name the ring's key files \
+                         or variables so that every engine derives the same keys (keys.ephemeral = true accepts a \
+                         key that dies with this engine, for tests)"
+                    .into(),
+            });
+        }
         let store = match self.store {
             Some(s) => s,
             None if self.config.store.is_memory() => Arc::new(MemoryStore::new()),
@@ -213,28 +235,40 @@ struct Draft {
     attempts_left: Option<u32>,
     retry_after: Option<u64>,
     scope: Option<LimitScope>,
+    error: Option<u32>,
 }
 
 impl Draft {
     fn of(kind: EventKind) -> Self {
-        Draft { kind, attempts_left: None, retry_after: None, scope: None }
+        Draft { kind, attempts_left: None, retry_after: None, scope: None, error: None }
     }
 
-    /// The event an error stands for, if any.
-    fn of_error(e: &Error) -> Option<Self> {
-        let kind = match e {
-            Error::WrongCode { .. } => EventKind::Failed,
-            Error::SubjectLocked { .. } => EventKind::Locked,
-            Error::Expired => EventKind::Expired,
-            Error::ResendTooSoon { .. } | Error::SendLimit { .. } => EventKind::RateLimited,
-            Error::DestinationBlocked => EventKind::Blocked,
-            _ => return None,
+    /// The events an error stands for: none for bad input, which names no subject; two for a
+    /// counted wrong code that started a lock (`Failed`, then `Locked`).
+    fn of_error(e: &Error) -> Vec<Self> {
+        let kinds: &[EventKind] = match e {
+            Error::WrongCode { .. } => &[EventKind::Failed],
+            Error::WrongCodeLocked { .. } => &[EventKind::Failed, EventKind::Locked],
+            Error::SubjectLocked { .. } | Error::NotFound | Error::TooManyAttempts => &[EventKind::Refused],
+            Error::Expired => &[EventKind::Expired],
+            Error::ResendTooSoon { .. } | Error::SendLimit { .. } => &[EventKind::RateLimited],
+            Error::DestinationBlocked => &[EventKind::Blocked],
+            _ => &[],
         };
         let scope = match e {
             Error::SendLimit { scope, .. } => Some(*scope),
             _ => None,
         };
-        Some(Draft { kind, attempts_left: e.attempts_left(), retry_after: e.retry_after(), scope })
+        kinds
+            .iter()
+            .map(|kind| Draft {
+                kind: *kind,
+                attempts_left: e.attempts_left().filter(|_| *kind == EventKind::Failed),
+                retry_after: e.retry_after().filter(|_| *kind != EventKind::Failed),
+                scope,
+                error: Some(e.number()),
+            })
+            .collect()
     }
 }
 
@@ -252,6 +286,30 @@ impl<T> Step<T> {
 
 fn store_error(e: StoreError) -> Error {
     Error::StoreUnavailable { message: e.0 }
+}
+
+/// The buckets a client address falls in: its own (an IPv4 address, or an IPv6 /64: one
+/// subscriber's network), and for IPv6 its /48 too (a site's allocation of 65,536 /64s,
+/// which an attacker can otherwise rotate through for free).
+#[derive(Debug, PartialEq, Eq)]
+struct ClientBuckets {
+    host: Vec<u8>,
+    network: Option<Vec<u8>>,
+}
+
+impl ClientBuckets {
+    fn parse(text: &str) -> Result<Self, Error> {
+        if text.len() > MAX_CLIENT_BYTES {
+            return Err(Error::InputTooLong { field: "client", max: MAX_CLIENT_BYTES });
+        }
+        match text.trim().parse::<IpAddr>().map_err(|_| Error::InvalidClientAddress)? {
+            IpAddr::V4(v4) => Ok(ClientBuckets { host: v4.octets().to_vec(), network: None }),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => Ok(ClientBuckets { host: v4.octets().to_vec(), network: None }),
+                None => Ok(ClientBuckets { host: v6.octets()[..8].to_vec(), network: Some(v6.octets()[..6].to_vec()) }),
+            },
+        }
+    }
 }
 
 impl Engine {
@@ -284,10 +342,28 @@ impl Engine {
 
     /// Issues a new code for a new challenge, replacing any live challenge of the same
     /// subject and purpose. Send limits and the resend cooldown apply; the subject's failure
-    /// count is kept (S10).
+    /// count is kept (S10). The subject is the identifier's canonical form.
     pub fn issue(&self, request: &IssueRequest<'_>) -> Result<Issued, Error> {
-        let now = self.clock.now();
-        let identifier = Identifier::parse(request.channel, request.identifier)?;
+        self.issue_as(request, None)
+    }
+
+    /// As `issue`, but the subject is the host's own account id: failures, locks, the failure
+    /// budget and the send log are the account's, whichever address or number the code goes
+    /// to, so an account with an address and a number is one subject, not two. One live
+    /// challenge per purpose per account. `account` is at most 128 bytes, never logged, and
+    /// comes back in `Verified::account`.
+    pub fn issue_for_account(&self, account: &str, request: &IssueRequest<'_>) -> Result<Issued, Error> {
+        check_account(account)?;
+        self.issue_as(request, Some(account))
+    }
+
+    fn issue_as(&self, request: &IssueRequest<'_>, account: Option<&str>) -> Result<Issued, Error> {
+        let now = checked_now(self.clock.as_ref())?;
+        let identifier = Identifier::parse_with_region(
+            request.channel,
+            request.identifier,
+            self.policy.sms_default_region.as_deref(),
+        )?;
         check_locale(request.locale)?;
         if request.channel == Channel::Email
             && request.purpose == Purpose::SecondFactor
@@ -295,33 +371,19 @@ impl Engine {
         {
             return Err(Error::ChannelNotAllowed { channel: "email", purpose: request.purpose.name() });
         }
-        let client = request.client.map(client_prefix).transpose()?;
-        let key = self.subject_key(&identifier);
+        let client = request.client.map(ClientBuckets::parse).transpose()?;
+        let key = self.subject_key(&identifier, account);
         let purpose = request.purpose;
-        let emit = |d: Draft| self.emit(&d, now, identifier.channel(), Some(purpose), &key);
-        if request.channel == Channel::Sms && !self.policy.sms_countries.allows(identifier.as_str()) {
-            emit(Draft::of(EventKind::Blocked));
-            return Err(Error::DestinationBlocked);
-        }
+        let refuse = |e: Error| self.refuse(e, now, identifier.channel(), Some(purpose), &key);
+        self.check_destination(&identifier).map_err(refuse)?;
 
         // Check the subject before taking from shared buckets, so that a refused send does
         // not use up a client's or a country's budget; the checks run again under CAS.
         let current = self.store.get(&key, now).map_err(store_error)?;
         let mut record = decode_subject(current.as_ref())?;
-        record.prune(now, self.policy.subject_sends.window_seconds);
-        let precheck = self.check_lock(&record, now).and_then(|_| self.check_send(&record, purpose, now));
-        if let Err(e) = precheck {
-            if let Some(d) = Draft::of_error(&e) {
-                emit(d);
-            }
-            return Err(e);
-        }
-        if let Err(e) = self.take_shared_buckets(&identifier, client.as_deref(), now) {
-            if let Some(d) = Draft::of_error(&e) {
-                emit(d);
-            }
-            return Err(e);
-        }
+        record.prune(now, &self.policy);
+        self.check_lock(&record, now).and_then(|_| self.check_send(&record, purpose, now)).map_err(refuse)?;
+        self.take_shared_buckets(&identifier, client.as_ref(), now).map_err(refuse)?;
 
         let mut id = [0u8; 16];
         self.random.fill(&mut id)?;
@@ -333,8 +395,8 @@ impl Engine {
             id,
             key_id: active.id,
             mac: code_mac(&active.code, &id, purpose, &code),
-            expires_at: now + lifetime,
-            resend_after: now + self.policy.resend_cooldown_seconds,
+            expires_at: now.saturating_add(lifetime),
+            resend_after: now.saturating_add(self.policy.resend_cooldown_seconds),
             tries: 0,
         };
         self.update_subject(
@@ -354,41 +416,42 @@ impl Engine {
                 Step { write: Some(rec), result: Ok(()) }
             },
         )?;
-        let token = token::seal(
-            active,
-            &self.tenant,
-            &TokenContents { challenge_id: id, purpose, identifier: identifier.clone() },
-        );
+        let contents = TokenContents {
+            challenge_id: id,
+            purpose,
+            identifier: identifier.clone(),
+            account: account.map(str::to_string),
+        };
+        let token = token::seal(active, &self.tenant, &contents);
         Ok(self.issued(token, code, &challenge, identifier, &key, request.locale, lifetime))
     }
 
     /// Sends a new code for a live challenge: the previous code stops working (S7), the
     /// cooldown and send limits apply, and neither the challenge's tries nor the subject's
-    /// failures are reset (S10). The token stays the same.
+    /// failures are reset (S10). The token stays the same. The SMS destination rules are
+    /// checked again, under the policy in force now.
     pub fn resend(&self, token: &str, client: Option<&str>, locale: Option<&str>) -> Result<Issued, Error> {
-        let now = self.clock.now();
+        let now = checked_now(self.clock.as_ref())?;
         let t = token::open(&self.keys, &self.tenant, token)?;
         check_locale(locale)?;
-        let client = client.map(client_prefix).transpose()?;
-        let key = self.subject_key(&t.identifier);
+        let client = client.map(ClientBuckets::parse).transpose()?;
+        let key = self.subject_key(&t.identifier, t.account.as_deref());
         let channel = t.identifier.channel();
-        let emit = |d: Draft| self.emit(&d, now, channel, Some(t.purpose), &key);
+        let refuse = |e: Error| self.refuse(e, now, channel, Some(t.purpose), &key);
+        // A number read back from a token carries no metadata: parse its E.164 form again.
+        let destination = match channel {
+            Channel::Sms => {
+                Identifier::parse(channel, t.identifier.as_str()).map_err(|_| refuse(Error::DestinationBlocked))?
+            }
+            Channel::Email => t.identifier.clone(),
+        };
+        self.check_destination(&destination).map_err(refuse)?;
 
         let current = self.store.get(&key, now).map_err(store_error)?;
         let mut record = decode_subject(current.as_ref())?;
-        record.prune(now, self.policy.subject_sends.window_seconds);
-        if let Err(e) = self.check_resend(&record, &t, now) {
-            if let Some(d) = Draft::of_error(&e) {
-                emit(d);
-            }
-            return Err(e);
-        }
-        if let Err(e) = self.take_shared_buckets(&t.identifier, client.as_deref(), now) {
-            if let Some(d) = Draft::of_error(&e) {
-                emit(d);
-            }
-            return Err(e);
-        }
+        record.prune(now, &self.policy);
+        self.check_resend(&record, &t, now).map_err(refuse)?;
+        self.take_shared_buckets(&destination, client.as_ref(), now).map_err(refuse)?;
 
         let code = generate(&self.policy, self.random.as_ref())?;
         let active = self.keys.active();
@@ -398,11 +461,13 @@ impl Engine {
                 if let Err(e) = self.check_resend(&rec, &t, now) {
                     return Step::refuse(e);
                 }
-                let c = rec.challenge_mut(t.purpose).expect("checked by check_resend");
+                let Some(c) = rec.challenge_mut(t.purpose) else {
+                    return Step::refuse(Error::NotFound);
+                };
                 c.key_id = active.id;
                 c.mac = code_mac(&active.code, &t.challenge_id, t.purpose, &code);
-                c.expires_at = now + lifetime;
-                c.resend_after = now + self.policy.resend_cooldown_seconds;
+                c.expires_at = now.saturating_add(lifetime);
+                c.resend_after = now.saturating_add(self.policy.resend_cooldown_seconds);
                 let updated = c.clone();
                 rec.sends.push(now);
                 Step { write: Some(rec), result: Ok(updated) }
@@ -410,13 +475,16 @@ impl Engine {
         Ok(self.issued(token.trim().to_string(), code, &challenge, t.identifier, &key, locale, lifetime))
     }
 
-    /// Checks a code. On success the challenge is used up and the subject's failures reset
-    /// (S5, S12). A wrong code counts against the challenge (S8) and the subject (S9).
+    /// Checks a code. On success the challenge is used up and the subject's consecutive
+    /// failures and temporary lock reset (S5, S12); its failure budget does not. A wrong code
+    /// counts against the challenge (S8), the subject (S9) and its budget; the answer is
+    /// `WrongCode`, or `WrongCodeLocked` when that failure started a lock. A guess refused
+    /// without being evaluated (locked, expired, used up, not found) is told apart from both.
     pub fn verify(&self, token: &str, code: &str) -> Result<Verified, Error> {
-        let now = self.clock.now();
+        let now = checked_now(self.clock.as_ref())?;
         let t = token::open(&self.keys, &self.tenant, token)?;
         let typed = normalise_input(&self.policy, code);
-        let key = self.subject_key(&t.identifier);
+        let key = self.subject_key(&t.identifier, t.account.as_deref());
         let channel = t.identifier.channel();
         self.update_subject(&key, now, None, EventKind::Verified, channel, Some(t.purpose), |mut rec| {
             let Some(c) = rec.challenge(t.purpose).filter(|c| c.id == t.challenge_id).cloned() else {
@@ -441,19 +509,27 @@ impl Engine {
                 rec.remove_challenge(t.purpose);
                 rec.failures = 0;
                 rec.locked_until = 0;
-                let verified = Verified { identifier: t.identifier.as_str().to_string(), channel, purpose: t.purpose };
+                let verified = Verified {
+                    identifier: t.identifier.as_str().to_string(),
+                    channel,
+                    purpose: t.purpose,
+                    account: t.account.clone(),
+                };
                 return Step { write: Some(rec), result: Ok(verified) };
             }
             let tries = c.tries.saturating_add(1);
-            rec.challenge_mut(t.purpose).expect("found above").tries = tries;
-            rec.failures = rec.failures.saturating_add(1);
-            let result = if rec.failures >= self.policy.hard_lock_failures {
-                Err(Error::SubjectLocked { retry_after: None })
-            } else if let Some(wait) = self.policy.lock_seconds(rec.failures) {
-                rec.locked_until = now + wait;
-                Err(Error::SubjectLocked { retry_after: Some(wait) })
-            } else {
-                Err(Error::WrongCode { attempts_left: self.policy.max_attempts.saturating_sub(u32::from(tries)) })
+            if let Some(challenge) = rec.challenge_mut(t.purpose) {
+                challenge.tries = tries;
+            }
+            rec.add_failure(now, &self.policy);
+            if let Some(wait) = self.policy.lock_seconds(rec.failures) {
+                rec.locked_until = now.saturating_add(wait);
+            }
+            let attempts_left = self.policy.max_attempts.saturating_sub(u32::from(tries));
+            let result = match self.check_lock(&rec, now) {
+                Ok(()) => Err(Error::WrongCode { attempts_left }),
+                Err(Error::SubjectLocked { retry_after }) => Err(Error::WrongCodeLocked { attempts_left, retry_after }),
+                Err(other) => Err(other),
             };
             Step { write: Some(rec), result }
         })
@@ -461,9 +537,9 @@ impl Engine {
 
     /// Cancels a live challenge; its code stops working.
     pub fn cancel(&self, token: &str) -> Result<(), Error> {
-        let now = self.clock.now();
+        let now = checked_now(self.clock.as_ref())?;
         let t = token::open(&self.keys, &self.tenant, token)?;
-        let key = self.subject_key(&t.identifier);
+        let key = self.subject_key(&t.identifier, t.account.as_deref());
         self.update_subject(
             &key,
             now,
@@ -481,33 +557,53 @@ impl Engine {
         )
     }
 
-    /// An operator's unlock: clears the subject's failure count and any lock (temporary or
-    /// hard). Live challenges keep their own try counts.
+    /// An operator's unlock: clears the subject's failure count, its failure budget and any
+    /// lock (temporary, budget or hard). Live challenges keep their own try counts.
     pub fn unlock(&self, channel: Channel, identifier: &str) -> Result<(), Error> {
-        let now = self.clock.now();
-        let identifier = Identifier::parse(channel, identifier)?;
-        let key = self.subject_key(&identifier);
+        let identifier = Identifier::parse_with_region(channel, identifier, self.policy.sms_default_region.as_deref())?;
+        self.unlock_key(channel, self.subject_key(&identifier, None))
+    }
+
+    /// An operator's unlock of an account subject (see `issue_for_account`).
+    pub fn unlock_account(&self, account: &str) -> Result<(), Error> {
+        check_account(account)?;
+        self.unlock_key(Channel::Email, self.account_key(account))
+    }
+
+    fn unlock_key(&self, channel: Channel, key: StoreKey) -> Result<(), Error> {
+        let now = checked_now(self.clock.as_ref())?;
         self.update_subject(&key, now, None, EventKind::Unlocked, channel, None, |mut rec| {
-            rec.failures = 0;
-            rec.locked_until = 0;
+            rec.clear_failures();
             Step { write: Some(rec), result: Ok(()) }
         })
     }
 
-    /// An operator's read of a subject's failure count and lock, as `issue` and `verify`
-    /// would judge it now. Read-only: it writes nothing and emits no event.
+    /// An operator's read of a subject's failure count, failure budget and lock, as `issue`
+    /// and `verify` would judge them now. The identifier names the same subject as in
+    /// `issue` (every spelling of one address or number is one subject). Read-only: it writes
+    /// nothing and emits no event.
     pub fn status(&self, channel: Channel, identifier: &str) -> Result<SubjectStatus, Error> {
-        let now = self.clock.now();
-        let identifier = Identifier::parse(channel, identifier)?;
-        let key = self.subject_key(&identifier);
-        let current = self.store.get(&key, now).map_err(store_error)?;
+        let identifier = Identifier::parse_with_region(channel, identifier, self.policy.sms_default_region.as_deref())?;
+        self.status_key(&self.subject_key(&identifier, None))
+    }
+
+    /// An operator's read of an account subject (see `issue_for_account`), like `status`.
+    pub fn status_account(&self, account: &str) -> Result<SubjectStatus, Error> {
+        check_account(account)?;
+        self.status_key(&self.account_key(account))
+    }
+
+    fn status_key(&self, key: &StoreKey) -> Result<SubjectStatus, Error> {
+        let now = checked_now(self.clock.as_ref())?;
+        let current = self.store.get(key, now).map_err(store_error)?;
         let record = decode_subject(current.as_ref())?;
         let (locked_until, hard_locked) = match self.check_lock(&record, now) {
-            Err(Error::SubjectLocked { retry_after: Some(wait) }) => (Some(now + wait), false),
+            Err(Error::SubjectLocked { retry_after: Some(wait) }) => (Some(now.saturating_add(wait)), false),
             Err(Error::SubjectLocked { retry_after: None }) => (None, true),
             _ => (None, false),
         };
-        Ok(SubjectStatus { failures: record.failures, locked_until, hard_locked })
+        let budget_failures = record.budget.count(now, self.policy.failure_budget.window_seconds);
+        Ok(SubjectStatus { failures: record.failures, budget_failures, locked_until, hard_locked })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -535,14 +631,21 @@ impl Engine {
         }
     }
 
+    /// Refuses when the subject is locked: for good at `hard_lock_failures` consecutive
+    /// failures, until its failure budget has room again, or until a temporary lock ends.
     fn check_lock(&self, rec: &SubjectRecord, now: u64) -> Result<(), Error> {
         if rec.failures >= self.policy.hard_lock_failures {
             return Err(Error::SubjectLocked { retry_after: None });
         }
-        if rec.locked_until > now {
-            return Err(Error::SubjectLocked { retry_after: Some(rec.locked_until - now) });
+        let budget = self.policy.failure_budget;
+        let mut wait = rec.locked_until.saturating_sub(now);
+        if rec.budget.count(now, budget.window_seconds) >= budget.max {
+            wait = wait.max(rec.budget.wait(now, budget.window_seconds, budget.max));
         }
-        Ok(())
+        match wait {
+            0 => Ok(()),
+            w => Err(Error::SubjectLocked { retry_after: Some(w) }),
+        }
     }
 
     /// The cooldown of the purpose's live challenge and the subject's send bucket.
@@ -567,54 +670,83 @@ impl Engine {
         self.check_send(rec, t.purpose, now)
     }
 
-    fn subject_key(&self, identifier: &Identifier) -> StoreKey {
-        hmac_parts(
-            &self.keys.index().index,
-            &[b"subject", self.tenant.as_bytes(), &[identifier.channel().byte()], identifier.as_str().as_bytes()],
-        )
+    /// The SMS rules of the policy (`Policy::allows_destination`), as an error.
+    fn check_destination(&self, identifier: &Identifier) -> Result<(), Error> {
+        match self.policy.allows_destination(identifier) {
+            true => Ok(()),
+            false => Err(Error::DestinationBlocked),
+        }
+    }
+
+    /// The subject's record key: the account's, or the identifier's canonical form's.
+    fn subject_key(&self, identifier: &Identifier, account: Option<&str>) -> StoreKey {
+        match account {
+            Some(account) => self.account_key(account),
+            None => hmac_parts(
+                &self.keys.index().index,
+                &[
+                    b"subject",
+                    self.tenant.as_bytes(),
+                    &[identifier.channel().byte()],
+                    identifier.canonical().as_bytes(),
+                ],
+            ),
+        }
+    }
+
+    fn account_key(&self, account: &str) -> StoreKey {
+        hmac_parts(&self.keys.index().index, &[b"account", self.tenant.as_bytes(), account.as_bytes()])
     }
 
     fn bucket_key(&self, kind: &[u8], value: &[u8]) -> StoreKey {
         hmac_parts(&self.keys.index().index, &[kind, self.tenant.as_bytes(), value])
     }
 
-    /// Takes one send from the client's bucket and, for SMS, the country's.
-    fn take_shared_buckets(&self, identifier: &Identifier, client: Option<&[u8]>, now: u64) -> Result<(), Error> {
-        if let Some(prefix) = client {
-            let key = self.bucket_key(b"client", prefix);
-            self.take_bucket(&key, self.policy.client_sends, now)
-                .map_err(|retry_after| Error::SendLimit { scope: LimitScope::Client, retry_after })??;
+    /// Takes one send from every shared bucket the send falls in: the client's address and
+    /// IPv6 /48, the SMS destination's region, and the tenant's ceiling.
+    fn take_shared_buckets(
+        &self,
+        identifier: &Identifier,
+        client: Option<&ClientBuckets>,
+        now: u64,
+    ) -> Result<(), Error> {
+        let policy = &self.policy;
+        let mut buckets: Vec<(StoreKey, SendBucket, LimitScope)> = Vec::with_capacity(4);
+        if let Some(c) = client {
+            buckets.push((self.bucket_key(b"client", &c.host), policy.client_sends, LimitScope::Client));
+            if let Some(network) = &c.network {
+                buckets.push((self.bucket_key(b"network", network), policy.client_network_sends, LimitScope::Client));
+            }
         }
-        if let Some(cc) = identifier.calling_code() {
-            let key = self.bucket_key(b"country", cc.as_bytes());
-            self.take_bucket(&key, self.policy.country_sends, now)
-                .map_err(|retry_after| Error::SendLimit { scope: LimitScope::Country, retry_after })??;
+        if let Some(region) = identifier.region() {
+            buckets.push((self.bucket_key(b"region", region.as_bytes()), policy.country_sends, LimitScope::Country));
+        }
+        if let Some(tenant) = policy.tenant_sends {
+            buckets.push((self.bucket_key(b"tenant", b""), tenant, LimitScope::Tenant));
+        }
+        for (key, bucket, scope) in buckets {
+            self.take_bucket(&key, bucket, scope, now)?;
         }
         Ok(())
     }
 
-    /// `Err(retry_after)` when the bucket is empty; `Ok(Err(e))` when the store failed.
-    fn take_bucket(&self, key: &StoreKey, bucket: SendBucket, now: u64) -> Result<Result<(), Error>, u64> {
+    /// Takes one send from a bucket, or refuses with `SendLimit` when it is full.
+    fn take_bucket(&self, key: &StoreKey, bucket: SendBucket, scope: LimitScope, now: u64) -> Result<(), Error> {
         for _ in 0..MAX_CAS_ATTEMPTS {
-            let current = match self.store.get(key, now) {
-                Ok(c) => c,
-                Err(e) => return Ok(Err(store_error(e))),
-            };
+            let current = self.store.get(key, now).map_err(store_error)?;
             let (state, expected) = match &current {
-                Some((bytes, v)) => match BucketRecord::decode(bytes) {
-                    Ok(b) => (b, Expected::Version(*v)),
-                    Err(e) => return Ok(Err(e)),
-                },
+                Some((bytes, v)) => (BucketRecord::decode(bytes)?, Expected::Version(*v)),
                 None => (BucketRecord::default(), Expected::Absent),
             };
-            let (next, ttl) = state.take(now, bucket.max, bucket.window_seconds)?;
-            match self.store.put(key, &next.encode(), Some(ttl), expected, now) {
-                Ok(Some(_)) => return Ok(Ok(())),
-                Ok(None) => backoff(),
-                Err(e) => return Ok(Err(store_error(e))),
+            let (next, ttl) = state
+                .take(now, bucket.max, bucket.window_seconds)
+                .map_err(|retry_after| Error::SendLimit { scope, retry_after })?;
+            if self.store.put(key, &next.encode(), Some(ttl), expected, now).map_err(store_error)?.is_some() {
+                return Ok(());
             }
+            backoff();
         }
-        Ok(Err(Error::Contention))
+        Err(Error::Contention)
     }
 
     /// One compare-and-swap update of a subject record, retried on conflict. `first` is a
@@ -631,34 +763,40 @@ impl Engine {
         purpose: Option<Purpose>,
         mut decide: impl FnMut(SubjectRecord) -> Step<T>,
     ) -> Result<T, Error> {
-        let window = self.policy.subject_sends.window_seconds;
         for _ in 0..MAX_CAS_ATTEMPTS {
             let current = match first.take() {
                 Some(c) => c,
                 None => self.store.get(key, now).map_err(store_error)?,
             };
             let mut record = decode_subject(current.as_ref())?;
-            record.prune(now, window);
+            record.prune(now, &self.policy);
             let expected = current.as_ref().map_or(Expected::Absent, |(_, v)| Expected::Version(*v));
             let step = decide(record);
             if let Some(new) = &step.write {
-                let stored =
-                    self.store.put(key, &new.encode(), new.ttl(now, window), expected, now).map_err(store_error)?;
+                let ttl = new.ttl(now, &self.policy);
+                let stored = self.store.put(key, &new.encode(), Some(ttl), expected, now).map_err(store_error)?;
                 if stored.is_none() {
                     backoff();
                     continue;
                 }
             }
-            let draft = match &step.result {
-                Ok(_) => Some(Draft::of(ok_kind)),
-                Err(e) => Draft::of_error(e),
+            return match step.result {
+                Ok(v) => {
+                    self.emit(&Draft::of(ok_kind), now, channel, purpose, key);
+                    Ok(v)
+                }
+                Err(e) => Err(self.refuse(e, now, channel, purpose, key)),
             };
-            if let Some(d) = draft {
-                self.emit(&d, now, channel, purpose, key);
-            }
-            return step.result;
         }
         Err(Error::Contention)
+    }
+
+    /// Emits the events a refusal stands for, and gives it back.
+    fn refuse(&self, e: Error, now: u64, channel: Channel, purpose: Option<Purpose>, key: &StoreKey) -> Error {
+        for d in Draft::of_error(&e) {
+            self.emit(&d, now, channel, purpose, key);
+        }
+        e
     }
 
     fn emit(&self, d: &Draft, now: u64, channel: Channel, purpose: Option<Purpose>, key: &StoreKey) {
@@ -671,6 +809,7 @@ impl Engine {
             attempts_left: d.attempts_left,
             retry_after: d.retry_after,
             scope: d.scope,
+            error: d.error,
         });
     }
 }
@@ -688,7 +827,7 @@ fn decode_subject(current: Option<&(Vec<u8>, u64)>) -> Result<SubjectRecord, Err
 fn check_subject_bucket(rec: &SubjectRecord, bucket: SendBucket, now: u64) -> Result<(), Error> {
     if rec.sends.len() >= bucket.max as usize {
         let oldest = rec.sends.iter().min().copied().unwrap_or(now);
-        let retry_after = (oldest + bucket.window_seconds).saturating_sub(now).max(1);
+        let retry_after = oldest.saturating_add(bucket.window_seconds).saturating_sub(now).max(1);
         return Err(Error::SendLimit { scope: LimitScope::Subject, retry_after });
     }
     Ok(())
@@ -704,19 +843,16 @@ fn check_locale(locale: Option<&str>) -> Result<(), Error> {
     }
 }
 
-/// The bucket a client address falls in: an IPv4 address, or an IPv6 /64 (one subscriber's
-/// network, which an attacker can otherwise rotate through for free).
-fn client_prefix(text: &str) -> Result<Vec<u8>, Error> {
-    if text.len() > MAX_CLIENT_BYTES {
-        return Err(Error::InputTooLong { field: "client", max: MAX_CLIENT_BYTES });
+/// A host's account id: 1 to 128 bytes, no control characters. It is personal data: it goes
+/// into the sealed token and the keyed subject hash, never into the store, an event or an error.
+fn check_account(account: &str) -> Result<(), Error> {
+    if account.len() > MAX_ACCOUNT_BYTES {
+        return Err(Error::InputTooLong { field: "account", max: MAX_ACCOUNT_BYTES });
     }
-    match text.trim().parse::<IpAddr>().map_err(|_| Error::InvalidClientAddress)? {
-        IpAddr::V4(v4) => Ok(v4.octets().to_vec()),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => Ok(v4.octets().to_vec()),
-            None => Ok(v6.octets()[..8].to_vec()),
-        },
+    if account.is_empty() || account.chars().any(char::is_control) {
+        return Err(Error::InvalidArgument { field: "account" });
     }
+    Ok(())
 }
 
 fn backoff() {
@@ -728,13 +864,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn client_addresses_bucket_by_host_or_v6_64() {
-        assert_eq!(client_prefix("203.0.113.5").unwrap(), vec![203, 0, 113, 5]);
-        assert_eq!(client_prefix("::ffff:203.0.113.5").unwrap(), vec![203, 0, 113, 5]);
-        assert_eq!(client_prefix("2001:db8:1:2::1").unwrap(), client_prefix("2001:db8:1:2:ffff::9").unwrap());
-        assert_ne!(client_prefix("2001:db8:1:2::1").unwrap(), client_prefix("2001:db8:1:3::1").unwrap());
-        assert_eq!(client_prefix("not-an-ip"), Err(Error::InvalidClientAddress));
-        assert!(matches!(client_prefix(&"1".repeat(100)), Err(Error::InputTooLong { .. })));
+    fn client_addresses_bucket_by_host_or_v6_64_and_48() {
+        let parse = |s: &str| ClientBuckets::parse(s).unwrap();
+        assert_eq!(parse("203.0.113.5"), ClientBuckets { host: vec![203, 0, 113, 5], network: None });
+        assert_eq!(parse("::ffff:203.0.113.5"), parse("203.0.113.5"));
+        assert_eq!(parse("2001:db8:1:2::1"), parse("2001:db8:1:2:ffff::9"));
+        assert_ne!(parse("2001:db8:1:2::1").host, parse("2001:db8:1:3::1").host);
+        assert_eq!(parse("2001:db8:1:2::1").network, parse("2001:db8:1:ffff::1").network, "one /48");
+        assert_ne!(parse("2001:db8:1:2::1").network, parse("2001:db8:2:2::1").network);
+        assert_eq!(ClientBuckets::parse("not-an-ip"), Err(Error::InvalidClientAddress));
+        assert!(matches!(ClientBuckets::parse(&"1".repeat(100)), Err(Error::InputTooLong { .. })));
+    }
+
+    #[test]
+    fn account_ids_are_checked() {
+        assert!(check_account("user-42").is_ok());
+        assert_eq!(check_account(""), Err(Error::InvalidArgument { field: "account" }));
+        assert_eq!(check_account("a\nb"), Err(Error::InvalidArgument { field: "account" }));
+        assert!(matches!(check_account(&"a".repeat(129)), Err(Error::InputTooLong { field: "account", .. })));
     }
 
     #[test]
@@ -745,7 +892,8 @@ mod tests {
         let store = Arc::new(MemoryStore::new());
         let events = Arc::new(EventLog::default());
         let config = Config::parse(
-            "[policy]\nmax_attempts = 10\nlockout_threshold = 3\nlockout_base_seconds = 60\nhard_lock_failures = 6",
+            "[keys]\nephemeral = true\n[policy]\nmax_attempts = 10\nlockout_threshold = 3\nlockout_base_seconds = 60\n\
+             hard_lock_failures = 6",
         )
         .unwrap();
         let engine = Engine::builder(config)
@@ -754,7 +902,7 @@ mod tests {
             .events(events.clone())
             .build()
             .unwrap();
-        let none = SubjectStatus { failures: 0, locked_until: None, hard_locked: false };
+        let none = SubjectStatus { failures: 0, budget_failures: 0, locked_until: None, hard_locked: false };
         assert_eq!(engine.status(Channel::Email, "jane@example.com").unwrap(), none);
         assert!(store.is_empty(), "reading an unknown subject creates no record");
 
@@ -772,22 +920,34 @@ mod tests {
         fail();
         fail();
         let status = engine.status(Channel::Email, "jane@EXAMPLE.com").unwrap();
-        assert_eq!(status, SubjectStatus { failures: 2, ..none }, "the domain is normalised as in issue");
+        assert_eq!(
+            status,
+            SubjectStatus { failures: 2, budget_failures: 2, ..none },
+            "the domain is normalised as in issue"
+        );
+        let status = engine.status(Channel::Email, "JANE@example.com").unwrap();
+        assert_eq!(status.failures, 2, "every spelling of the local part is the one subject issue counts");
 
         fail();
         let locked = engine.status(Channel::Email, "jane@example.com").unwrap();
-        assert_eq!(locked, SubjectStatus { failures: 3, locked_until: Some(1_800_000_060), hard_locked: false });
+        assert_eq!(
+            locked,
+            SubjectStatus { failures: 3, budget_failures: 3, locked_until: Some(1_800_000_060), hard_locked: false }
+        );
         clock.advance(60);
-        assert_eq!(engine.status(Channel::Email, "jane@example.com").unwrap(), SubjectStatus { failures: 3, ..none });
+        assert_eq!(
+            engine.status(Channel::Email, "jane@example.com").unwrap(),
+            SubjectStatus { failures: 3, budget_failures: 3, ..none }
+        );
 
         for _ in 0..3 {
             fail();
         }
-        let key = engine.subject_key(&Identifier::parse(Channel::Email, "jane@example.com").unwrap());
+        let key = engine.subject_key(&Identifier::parse(Channel::Email, "jane@example.com").unwrap(), None);
         let before = store.get(&key, clock.now()).unwrap();
         let events_before = events.events().len();
         let hard = engine.status(Channel::Email, "jane@example.com").unwrap();
-        assert_eq!(hard, SubjectStatus { failures: 6, locked_until: None, hard_locked: true });
+        assert_eq!(hard, SubjectStatus { failures: 6, budget_failures: 6, locked_until: None, hard_locked: true });
         assert_eq!(store.get(&key, clock.now()).unwrap(), before, "status writes nothing");
         assert_eq!(events.events().len(), events_before, "status emits no event");
 
@@ -795,6 +955,45 @@ mod tests {
         assert_eq!(engine.status(Channel::Email, "jane@example.com").unwrap(), none);
         assert!(matches!(engine.status(Channel::Email, "not an address"), Err(Error::InvalidEmail { .. })));
         assert!(matches!(engine.status(Channel::Sms, "0770"), Err(Error::InvalidPhone { .. })));
+    }
+
+    #[test]
+    fn status_finds_the_subject_issue_counts_its_budget_and_accounts() {
+        use crate::clock::ManualClock;
+        let clock = ManualClock::new(1_800_000_000);
+        let config = Config::parse("[keys]\nephemeral = true\n[policy]\nsms_default_region = \"GB\"\n").unwrap();
+        let engine =
+            Engine::builder(config).store(Arc::new(MemoryStore::new())).clock(Arc::new(clock)).build().unwrap();
+        let request = |channel, identifier| IssueRequest {
+            channel,
+            identifier,
+            purpose: Purpose::SignIn,
+            client: None,
+            locale: None,
+        };
+        let wrong = |code: &str| format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
+
+        // Two failures and a success by SMS to a national spelling: the consecutive count is
+        // cleared, the budget is not; every spelling of the number reads the same subject.
+        let issued = engine.issue(&request(Channel::Sms, "020 7946 0001")).unwrap();
+        for _ in 0..2 {
+            assert!(engine.verify(&issued.token, &wrong(&issued.code)).is_err());
+        }
+        engine.verify(&issued.token, &issued.code).unwrap();
+        for spelling in ["+44 (0)20 7946 0001", "+442079460001", "020 7946 0001"] {
+            let status = engine.status(Channel::Sms, spelling).unwrap();
+            assert_eq!((status.failures, status.budget_failures), (0, 2), "{spelling}");
+        }
+        assert!(matches!(engine.status(Channel::Sms, "+1 1 876 555 0100"), Err(Error::InvalidPhone { .. })));
+
+        // An account subject spans its address and number; it is not the address's subject.
+        let issued = engine.issue_for_account("user-42", &request(Channel::Email, "jane@example.com")).unwrap();
+        assert!(engine.verify(&issued.token, &wrong(&issued.code)).is_err());
+        assert_eq!(engine.status_account("user-42").unwrap().failures, 1);
+        assert_eq!(engine.status(Channel::Email, "jane@example.com").unwrap().failures, 0);
+        engine.unlock_account("user-42").unwrap();
+        assert_eq!(engine.status_account("user-42").unwrap().budget_failures, 0, "an unlock clears the budget");
+        assert_eq!(engine.status_account(""), Err(Error::InvalidArgument { field: "account" }));
     }
 
     #[test]

@@ -25,8 +25,10 @@ pub enum LimitScope {
     Subject,
     /// The bucket of the client address that asked for the send.
     Client,
-    /// The bucket of the SMS destination's country calling code.
+    /// The bucket of the SMS destination's region (its country, by libphonenumber's metadata).
     Country,
+    /// The tenant's ceiling on sends (`policy.tenant_sends`).
+    Tenant,
 }
 
 impl LimitScope {
@@ -36,6 +38,7 @@ impl LimitScope {
             LimitScope::Subject => "subject",
             LimitScope::Client => "client",
             LimitScope::Country => "country",
+            LimitScope::Tenant => "tenant",
         }
     }
 }
@@ -88,7 +91,8 @@ pub enum Error {
     // ---- 2000s: configuration ----
     /// The configuration is not valid TOML or JSON, or has a wrongly typed field.
     ConfigSyntax {
-        /// The parser's message (it quotes the config, never a key: keys are not in it).
+        /// Where and what: the line and column, and what was expected. It never quotes the
+        /// config's text, so a password in a URL cannot leak through it.
         message: String,
     },
     /// The configuration names a field that does not exist.
@@ -143,6 +147,16 @@ pub enum Error {
     },
     /// No such live challenge: unknown, already used, cancelled, or replaced by a newer one.
     NotFound,
+    /// The code is wrong, the guess was counted, and it started a lock of the subject: the
+    /// temporary lock after every `lockout_threshold` failures, the failure budget running
+    /// out, or the hard lock. Unlike `SubjectLocked`, which refuses a guess unseen, this one
+    /// tells the caller that the guess was evaluated.
+    WrongCodeLocked {
+        /// Tries left on this challenge once the lock lifts.
+        attempts_left: u32,
+        /// Seconds until the lock lifts; `None` for a hard lock.
+        retry_after: Option<u64>,
+    },
 
     // ---- 4000s: limits ----
     /// The resend cooldown has not passed.
@@ -174,6 +188,9 @@ pub enum Error {
     // ---- 6000s: internal ----
     /// The operating system's random source failed.
     RandomUnavailable,
+    /// The clock (the host's, through the C ABI or WASI) reads a time outside 2020..=9999:
+    /// it is unset, wrapped or corrupt, and no time computed from it can be trusted.
+    ClockOutOfRange,
 }
 
 impl Error {
@@ -199,6 +216,7 @@ impl Error {
             Error::TooManyAttempts => 3003,
             Error::SubjectLocked { .. } => 3004,
             Error::NotFound => 3005,
+            Error::WrongCodeLocked { .. } => 3006,
             Error::ResendTooSoon { .. } => 4001,
             Error::SendLimit { .. } => 4002,
             Error::DestinationBlocked => 4003,
@@ -206,6 +224,7 @@ impl Error {
             Error::Contention => 5002,
             Error::CorruptRecord => 5003,
             Error::RandomUnavailable => 6001,
+            Error::ClockOutOfRange => 6002,
         }
     }
 
@@ -231,6 +250,7 @@ impl Error {
             Error::TooManyAttempts => "too-many-attempts",
             Error::SubjectLocked { .. } => "subject-locked",
             Error::NotFound => "not-found",
+            Error::WrongCodeLocked { .. } => "wrong-code-locked",
             Error::ResendTooSoon { .. } => "resend-too-soon",
             Error::SendLimit { .. } => "send-limit",
             Error::DestinationBlocked => "destination-blocked",
@@ -238,13 +258,14 @@ impl Error {
             Error::Contention => "contention",
             Error::CorruptRecord => "corrupt-record",
             Error::RandomUnavailable => "random-unavailable",
+            Error::ClockOutOfRange => "clock-out-of-range",
         }
     }
 
     /// Seconds the caller should wait before trying again, for every limited answer.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            Error::SubjectLocked { retry_after } => *retry_after,
+            Error::SubjectLocked { retry_after } | Error::WrongCodeLocked { retry_after, .. } => *retry_after,
             Error::ResendTooSoon { retry_after } | Error::SendLimit { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
@@ -253,7 +274,7 @@ impl Error {
     /// Tries left on the challenge, for a wrong code.
     pub fn attempts_left(&self) -> Option<u32> {
         match self {
-            Error::WrongCode { attempts_left } => Some(*attempts_left),
+            Error::WrongCode { attempts_left } | Error::WrongCodeLocked { attempts_left, .. } => Some(*attempts_left),
             _ => None,
         }
     }
@@ -280,6 +301,7 @@ pub const ERROR_TABLE: &[(u32, &str)] = &[
     (3003, "too-many-attempts"),
     (3004, "subject-locked"),
     (3005, "not-found"),
+    (3006, "wrong-code-locked"),
     (4001, "resend-too-soon"),
     (4002, "send-limit"),
     (4003, "destination-blocked"),
@@ -287,6 +309,7 @@ pub const ERROR_TABLE: &[(u32, &str)] = &[
     (5002, "contention"),
     (5003, "corrupt-record"),
     (6001, "random-unavailable"),
+    (6002, "clock-out-of-range"),
 ];
 
 impl fmt::Display for Error {
@@ -328,6 +351,12 @@ impl fmt::Display for Error {
                 write!(f, "too many failures; locked until an operator unlocks it")
             }
             Error::NotFound => write!(f, "no such challenge: unknown, used, cancelled or replaced"),
+            Error::WrongCodeLocked { retry_after: Some(s), .. } => {
+                write!(f, "wrong code; too many failures, locked for {s} seconds")
+            }
+            Error::WrongCodeLocked { retry_after: None, .. } => {
+                write!(f, "wrong code; too many failures, locked until an operator unlocks it")
+            }
             Error::ResendTooSoon { retry_after } => {
                 write!(f, "a code was sent recently; retry in {retry_after} seconds")
             }
@@ -339,6 +368,7 @@ impl fmt::Display for Error {
             Error::Contention => write!(f, "the record is too busy; try again"),
             Error::CorruptRecord => write!(f, "a stored record could not be decoded"),
             Error::RandomUnavailable => write!(f, "the operating system's random source failed"),
+            Error::ClockOutOfRange => write!(f, "the clock reads a time outside 2020 to 9999"),
         }
     }
 }
@@ -370,6 +400,7 @@ mod tests {
             Error::TooManyAttempts,
             Error::SubjectLocked { retry_after: Some(5) },
             Error::NotFound,
+            Error::WrongCodeLocked { attempts_left: 3, retry_after: Some(60) },
             Error::ResendTooSoon { retry_after: 3 },
             Error::SendLimit { scope: LimitScope::Client, retry_after: 3 },
             Error::DestinationBlocked,
@@ -377,6 +408,7 @@ mod tests {
             Error::Contention,
             Error::CorruptRecord,
             Error::RandomUnavailable,
+            Error::ClockOutOfRange,
         ]
     }
 
@@ -415,6 +447,7 @@ mod tests {
             "too many wrong attempts on this challenge",
             "too many failures; locked for 5 more seconds",
             "no such challenge: unknown, used, cancelled or replaced",
+            "wrong code; too many failures, locked for 60 seconds",
             "a code was sent recently; retry in 3 seconds",
             "send limit reached for this client; retry in 3 seconds",
             "SMS to this destination is not allowed",
@@ -422,6 +455,7 @@ mod tests {
             "the record is too busy; try again",
             "a stored record could not be decoded",
             "the operating system's random source failed",
+            "the clock reads a time outside 2020 to 9999",
         ];
         for (e, want) in every_error().iter().zip(expected) {
             assert_eq!(e.to_string(), want);
@@ -438,6 +472,8 @@ mod tests {
         assert_eq!(Error::SendLimit { scope: LimitScope::Subject, retry_after: 9 }.retry_after(), Some(9));
         assert_eq!(Error::SubjectLocked { retry_after: Some(4) }.retry_after(), Some(4));
         assert_eq!(Error::WrongCode { attempts_left: 3 }.attempts_left(), Some(3));
+        let locked = Error::WrongCodeLocked { attempts_left: 2, retry_after: None };
+        assert_eq!((locked.attempts_left(), locked.retry_after()), (Some(2), None));
         assert_eq!(Error::Expired.retry_after(), None);
     }
 }

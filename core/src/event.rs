@@ -3,6 +3,12 @@
 //! A subject appears only as a pseudonym: the first 8 bytes of its keyed index hash, in hex.
 //! It is stable for one index key, so a host can correlate events, and reveals nothing about
 //! the address or number without the key.
+//!
+//! Every guess that reaches a subject emits one event, counted or not: `Failed` (and then
+//! `Locked` if it started a lock) for a wrong code that was evaluated, `Refused` or `Expired`
+//! for one refused unseen, `Verified` for the right one. So an audit log sees every guess.
+//! A token that fails authentication names no subject and emits nothing (the host sees its
+//! `invalid-token` answer).
 
 use std::sync::Mutex;
 
@@ -18,9 +24,10 @@ pub enum EventKind {
     Resent,
     /// A code was verified; the challenge is used up.
     Verified,
-    /// A wrong code was entered.
+    /// A wrong code was entered and counted (against the challenge and the subject).
     Failed,
-    /// The subject was locked (temporarily, or for good until an unlock).
+    /// A counted wrong code started a lock of the subject (temporary, by the failure budget,
+    /// or hard until an unlock); it follows that code's `Failed`.
     Locked,
     /// A verify came after the challenge expired.
     Expired,
@@ -32,6 +39,10 @@ pub enum EventKind {
     Cancelled,
     /// An operator unlocked the subject.
     Unlocked,
+    /// A guess or a send refused without being evaluated: the challenge is unknown, used,
+    /// cancelled or replaced (`not-found`), used up its tries (`too-many-attempts`), or the
+    /// subject is locked (`subject-locked`). `error` says which.
+    Refused,
 }
 
 impl EventKind {
@@ -48,6 +59,7 @@ impl EventKind {
             EventKind::Blocked => "blocked",
             EventKind::Cancelled => "cancelled",
             EventKind::Unlocked => "unlocked",
+            EventKind::Refused => "refused",
         }
     }
 }
@@ -71,6 +83,9 @@ pub struct Event {
     pub retry_after: Option<u64>,
     /// Which bucket, for `RateLimited` by a send limit.
     pub scope: Option<LimitScope>,
+    /// For an event that stands for a refusal, the error's stable number (3001 for `Failed`,
+    /// 3005 for a `Refused` not-found, ...); `None` for a success.
+    pub error: Option<u32>,
 }
 
 /// Receives events. Called synchronously after the store write; keep it quick.

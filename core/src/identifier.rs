@@ -1,10 +1,22 @@
 //! Channels, purposes, and the addresses and numbers codes are sent to.
 //!
-//! An identifier is normalised before anything is derived from it, so that "User@Example.COM"
-//! and "User@example.com" are one subject (S20), and "+44 20 7946 0000" and "+442079460000"
-//! are one number (S19). What is refused is refused with the rule it broke, never echoed.
+//! An identifier is normalised before anything is derived from it, so that every spelling of
+//! one mailbox or line is one subject: `Jane@Example.COM`, `JANE@example.com` and the local
+//! part in NFD form are one address (S20), and `+44 (0)20 7946 0000` and `+442079460000` are
+//! one number (S19). Numbers are parsed and validated with libphonenumber's metadata (the
+//! `phonenumber` crate): unassigned country codes, impossible lengths and unassigned ranges
+//! are refused, and each number gets its region (ISO 3166) and type (mobile, premium-rate...)
+//! for the SMS rules. What is refused is refused with the rule it broke, never echoed.
+//!
+//! What stays distinct, on purpose: sub-addresses (`jane+news@` and `jane@`) and dots in a
+//! local part (`j.ane@`), because whether they reach one mailbox is each provider's own rule
+//! (`+` is a plain character at some, `-` the tag separator at others, dots matter at most).
+//! Merging them would merge different people's mailboxes at some providers. A host whose
+//! accounts treat them as one person gives its account id as the subject instead
+//! (`Engine::issue_for_account`).
 
 use crate::error::Error;
+use crate::unicode::{ascii_digit, caseless, is_separator};
 
 /// The most bytes of identifier text the engine looks at; anything longer is refused unread.
 pub const MAX_IDENTIFIER_BYTES: usize = 320;
@@ -103,11 +115,115 @@ impl Purpose {
     }
 }
 
-/// A normalised address or number: the subject a code is sent to.
+/// What kind of line a phone number is, from libphonenumber's metadata. SMS to the costly
+/// kinds (premium-rate, shared-cost, ...) is refused by default (`policy.sms_number_types`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PhoneType {
+    /// A fixed line.
+    FixedLine,
+    /// A mobile number.
+    Mobile,
+    /// Where the numbering plan does not tell the two apart (North America).
+    FixedLineOrMobile,
+    /// A freephone number.
+    TollFree,
+    /// A premium-rate number: the sender pays the owner.
+    PremiumRate,
+    /// A shared-cost number.
+    SharedCost,
+    /// A personal number, forwarded to another line.
+    PersonalNumber,
+    /// A VoIP number.
+    Voip,
+    /// A pager.
+    Pager,
+    /// A universal access (company) number.
+    Uan,
+    /// A voicemail access number.
+    Voicemail,
+}
+
+impl PhoneType {
+    /// Every type, in the order of their names' table.
+    pub const ALL: [PhoneType; 11] = [
+        PhoneType::FixedLine,
+        PhoneType::Mobile,
+        PhoneType::FixedLineOrMobile,
+        PhoneType::TollFree,
+        PhoneType::PremiumRate,
+        PhoneType::SharedCost,
+        PhoneType::PersonalNumber,
+        PhoneType::Voip,
+        PhoneType::Pager,
+        PhoneType::Uan,
+        PhoneType::Voicemail,
+    ];
+
+    /// The stable name used in the config: `mobile`, `premium-rate`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            PhoneType::FixedLine => "fixed-line",
+            PhoneType::Mobile => "mobile",
+            PhoneType::FixedLineOrMobile => "fixed-line-or-mobile",
+            PhoneType::TollFree => "toll-free",
+            PhoneType::PremiumRate => "premium-rate",
+            PhoneType::SharedCost => "shared-cost",
+            PhoneType::PersonalNumber => "personal-number",
+            PhoneType::Voip => "voip",
+            PhoneType::Pager => "pager",
+            PhoneType::Uan => "uan",
+            PhoneType::Voicemail => "voicemail",
+        }
+    }
+
+    /// Parses a stable name.
+    pub fn parse(name: &str) -> Option<PhoneType> {
+        PhoneType::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    fn of(t: phonenumber::Type) -> Option<PhoneType> {
+        use phonenumber::Type as T;
+        Some(match t {
+            T::FixedLine => PhoneType::FixedLine,
+            T::Mobile => PhoneType::Mobile,
+            T::FixedLineOrMobile => PhoneType::FixedLineOrMobile,
+            T::TollFree => PhoneType::TollFree,
+            T::PremiumRate => PhoneType::PremiumRate,
+            T::SharedCost => PhoneType::SharedCost,
+            T::PersonalNumber => PhoneType::PersonalNumber,
+            T::Voip => PhoneType::Voip,
+            T::Pager => PhoneType::Pager,
+            T::Uan => PhoneType::Uan,
+            T::Voicemail => PhoneType::Voicemail,
+            _ => return None,
+        })
+    }
+}
+
+/// What libphonenumber's metadata says about a valid number.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct PhoneFacts {
+    /// The region: an ISO 3166 country code such as `GB` or `JM`, or `001` for the
+    /// non-geographic codes (+800, +881, ...).
+    region: String,
+    /// The country calling code's digits.
+    calling_code_len: usize,
+    kind: PhoneType,
+}
+
+/// A normalised address or number: who a code is sent to.
+///
+/// It has two forms. The delivery form (`as_str`) is what messages go to and what verify
+/// returns: an address with its local part as typed and its domain in lowercase ASCII, or an
+/// E.164 number. The canonical form (`canonical`) is what the subject key is derived from,
+/// so that every spelling of one mailbox or line is one subject: for email, the local part
+/// also case-folded and NFC-normalised; for a number, E.164 (which is already canonical).
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Identifier {
     channel: Channel,
     normalised: String,
+    /// For a number parsed here (not one read back from a token): its region and type.
+    phone: Option<PhoneFacts>,
 }
 
 impl std::fmt::Debug for Identifier {
@@ -118,21 +234,30 @@ impl std::fmt::Debug for Identifier {
 }
 
 impl Identifier {
-    /// Checks and normalises `text` for `channel`.
+    /// Checks and normalises `text` for `channel`. A number must be international (`+` and
+    /// the country code); see [`Identifier::parse_with_region`] for national formats.
     pub fn parse(channel: Channel, text: &str) -> Result<Self, Error> {
+        Identifier::parse_with_region(channel, text, None)
+    }
+
+    /// As [`Identifier::parse`], but a number without `+` is read in the national format of
+    /// `default_region` (an ISO 3166 code such as `GB`), as a user of that country types it.
+    pub fn parse_with_region(channel: Channel, text: &str, default_region: Option<&str>) -> Result<Self, Error> {
         if text.len() > MAX_IDENTIFIER_BYTES {
             return Err(Error::InputTooLong { field: "identifier", max: MAX_IDENTIFIER_BYTES });
         }
-        let normalised = match channel {
-            Channel::Email => normalise_email(text)?,
-            Channel::Sms => normalise_phone(text)?,
-        };
-        Ok(Identifier { channel, normalised })
+        match channel {
+            Channel::Email => Ok(Identifier { channel, normalised: normalise_email(text)?, phone: None }),
+            Channel::Sms => {
+                let (normalised, facts) = parse_phone(text, default_region)?;
+                Ok(Identifier { channel, normalised, phone: Some(facts) })
+            }
+        }
     }
 
     /// An identifier normalised earlier and sealed since (in a token).
     pub(crate) fn trusted(channel: Channel, normalised: String) -> Self {
-        Identifier { channel, normalised }
+        Identifier { channel, normalised, phone: None }
     }
 
     /// The channel.
@@ -140,9 +265,23 @@ impl Identifier {
         self.channel
     }
 
-    /// The normalised text (the address with its domain in lowercase ASCII, or `+` and digits).
+    /// The delivery form: the address with its domain in lowercase ASCII and its local part
+    /// as typed, or the E.164 number.
     pub fn as_str(&self) -> &str {
         &self.normalised
+    }
+
+    /// The canonical form the subject is derived from: for email, the local part also
+    /// case-folded and NFC-normalised (`Jane@` and `JANE@` are one subject); for a number,
+    /// its E.164 form.
+    pub fn canonical(&self) -> std::borrow::Cow<'_, str> {
+        match self.channel {
+            Channel::Sms => std::borrow::Cow::Borrowed(&self.normalised),
+            Channel::Email => {
+                let (local, domain) = self.normalised.rsplit_once('@').unwrap_or(("", &self.normalised));
+                std::borrow::Cow::Owned(format!("{}@{domain}", caseless(local)))
+            }
+        }
     }
 
     /// A form safe for a screen or a support log: `j***@example.com`, `+44*******00`.
@@ -154,22 +293,38 @@ impl Identifier {
                 format!("{first}***@{domain}")
             }
             Channel::Sms => {
-                let digits = &self.normalised[1..];
-                let keep_head = calling_code(digits).len();
+                let digits = self.normalised.get(1..).unwrap_or("");
+                let keep_head = self.calling_code().map_or(0, str::len);
                 let n = digits.len();
                 let tail = if n > keep_head + 2 { &digits[n - 2..] } else { "" };
                 let stars = n.saturating_sub(keep_head + tail.len());
-                format!("+{}{}{}", &digits[..keep_head], "*".repeat(stars), tail)
+                format!("+{}{}{}", &digits[..keep_head.min(n)], "*".repeat(stars), tail)
             }
         }
     }
 
     /// For SMS, the country calling code (1 to 3 digits) of the number; `None` for email.
     pub fn calling_code(&self) -> Option<&str> {
-        match self.channel {
-            Channel::Sms => Some(calling_code(&self.normalised[1..])),
-            Channel::Email => None,
+        if self.channel != Channel::Sms {
+            return None;
         }
+        let digits = self.normalised.get(1..).unwrap_or("");
+        let len = match &self.phone {
+            Some(facts) => facts.calling_code_len,
+            None => calling_code_len(digits),
+        };
+        digits.get(..len)
+    }
+
+    /// For a number parsed here, its region: an ISO 3166 code (`GB`, `JM`), or `001` for a
+    /// non-geographic code. `None` for email and for numbers read back from a token.
+    pub fn region(&self) -> Option<&str> {
+        self.phone.as_ref().map(|p| p.region.as_str())
+    }
+
+    /// For a number parsed here, its type. `None` for email and for numbers read back from a token.
+    pub fn phone_type(&self) -> Option<PhoneType> {
+        self.phone.as_ref().map(|p| p.kind)
     }
 }
 
@@ -227,45 +382,97 @@ fn normalise_email(text: &str) -> Result<String, Error> {
     Ok(whole)
 }
 
-/// E.164: `+`, a first digit 1-9, 7 to 15 digits in all. Spaces, dashes, dots and
-/// parentheses that people type are dropped first.
-fn normalise_phone(text: &str) -> Result<String, Error> {
+/// The most digits a typed number may have: 15 for E.164, plus room for a trunk prefix or
+/// an international dialling prefix in a national format.
+const MAX_PHONE_DIGITS: usize = 20;
+
+/// A number, parsed and validated with libphonenumber's metadata: its E.164 form and what
+/// the metadata says about it. Digits of any script count as digits; spaces, dashes, dots,
+/// slashes and parentheses are dropped; anything else (letters, `;`, `tel:`) is refused
+/// before the parser sees it, so it only ever reads `+`, digits and those separators.
+fn parse_phone(text: &str, default_region: Option<&str>) -> Result<(String, PhoneFacts), Error> {
     let bad = |reason| Error::InvalidPhone { reason };
     let text = text.trim();
-    let rest = text.strip_prefix('+').ok_or(bad("it does not start with +"))?;
-    let mut digits = String::with_capacity(16);
+    let (international, rest) = match text.strip_prefix('+').or_else(|| text.strip_prefix('\u{ff0b}')) {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let mut plain = String::with_capacity(MAX_PHONE_DIGITS + 1);
+    if international {
+        plain.push('+');
+    }
+    let mut digits = 0usize;
     for c in rest.chars() {
-        match c {
-            '0'..='9' => digits.push(c),
-            ' ' | '-' | '.' | '(' | ')' => {}
-            _ => return Err(bad("it has a character that is not a digit")),
+        if let Some(d) = ascii_digit(c) {
+            digits += 1;
+            if digits > MAX_PHONE_DIGITS {
+                return Err(bad("it has too many digits"));
+            }
+            plain.push(d);
+        } else if is_separator(c) || matches!(c, '.' | '(' | ')' | '/') {
+            plain.push(' ');
+        } else {
+            return Err(bad("it has a character that is not a digit"));
         }
     }
-    if digits.starts_with('0') {
-        return Err(bad("the country code cannot start with 0"));
+    if digits == 0 {
+        return Err(bad("it has no digits"));
     }
-    if digits.len() < 7 {
-        return Err(bad("it has fewer than 7 digits"));
+    let region = match (international, default_region) {
+        (true, _) => None,
+        (false, Some(r)) => {
+            Some(region_id(r).ok_or(bad("it does not start with + and the default region is unknown"))?)
+        }
+        (false, None) => return Err(bad("it does not start with + and no default region is configured")),
+    };
+    let number = phonenumber::parse(region, &plain).map_err(|e| match e {
+        phonenumber::ParseError::InvalidCountryCode => bad("its country calling code is not assigned"),
+        _ => bad("it is not a phone number"),
+    })?;
+    if number.extension().is_some() {
+        return Err(bad("it has an extension"));
     }
-    if digits.len() > 15 {
-        return Err(bad("it has more than 15 digits"));
+    let database = &phonenumber::metadata::DATABASE;
+    if !number.is_valid_with(database) {
+        return Err(bad("it is not a valid number for its country (length or range)"));
     }
-    Ok(format!("+{digits}"))
+    let e164 = number.format_with(database).mode(phonenumber::Mode::E164).to_string();
+    let e164_digits = e164.len().saturating_sub(1);
+    if !e164.starts_with('+') || !(7..=15).contains(&e164_digits) || e164.starts_with("+0") {
+        return Err(bad("it is not a valid E.164 number"));
+    }
+    let region = number.metadata(database).map(|m| m.id().to_string()).ok_or(bad("it is not a phone number"))?;
+    let kind =
+        PhoneType::of(number.number_type(database)).ok_or(bad("it is not a valid number for its country (type)"))?;
+    let calling_code_len = number.code().value().to_string().len();
+    Ok((e164, PhoneFacts { region, calling_code_len, kind }))
 }
 
-/// ITU-T E.164 country calling codes: 1 and 7 are one digit, the listed ones two, all others three.
-fn calling_code(digits: &str) -> &str {
+/// libphonenumber's id of a region code (`GB`, `US`, ...), if it knows the region.
+fn region_id(code: &str) -> Option<phonenumber::country::Id> {
+    code.parse().ok()
+}
+
+/// Whether `code` is a region libphonenumber has metadata for: an ISO 3166 code it knows,
+/// or `001` for the non-geographic codes.
+pub(crate) fn is_known_region(code: &str) -> bool {
+    phonenumber::metadata::DATABASE.by_id(code).is_some()
+}
+
+/// ITU-T E.164 country calling codes: 1 and 7 are one digit, the listed ones two, all others
+/// three. Used only to mask a number read back from a token (no metadata lookup on verify).
+fn calling_code_len(digits: &str) -> usize {
     const TWO: [&str; 44] = [
         "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45", "46", "47", "48", "49",
         "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "63", "64", "65", "66", "81", "82", "84",
         "86", "90", "91", "92", "93", "94", "95", "98",
     ];
     if digits.starts_with('1') || digits.starts_with('7') {
-        &digits[..1]
-    } else if TWO.contains(&&digits[..2]) {
-        &digits[..2]
+        1
+    } else if digits.get(..2).is_some_and(|two| TWO.contains(&two)) {
+        2
     } else {
-        &digits[..3]
+        3.min(digits.len())
     }
 }
 
@@ -335,21 +542,73 @@ mod tests {
     }
 
     #[test]
-    fn s19_e164_accepted_and_normalised() {
-        assert_eq!(phone("+44 20 7946 0000").unwrap(), "+442079460000");
-        assert_eq!(phone("+1 (415) 555-2671").unwrap(), "+14155552671");
-        assert_eq!(phone("+123456789012345").unwrap(), "+123456789012345");
+    fn s20_spellings_of_one_address_have_one_canonical_form() {
+        let canonical = |s: &str| Identifier::parse(Channel::Email, s).unwrap().canonical().into_owned();
+        let jane = canonical("jane@example.com");
+        for spelling in ["Jane@example.com", "JANE@EXAMPLE.COM", " jAnE@Example.Com\n"] {
+            assert_eq!(canonical(spelling), jane, "{spelling:?}");
+        }
+        // NFC and NFD forms of one local part, in either case.
+        assert_eq!(canonical("jos\u{e9}@example.com"), canonical("JOSE\u{301}@example.com"));
+        assert_eq!(canonical("stra\u{df}e@example.de"), canonical("STRASSE@example.de"));
+        // The delivery form keeps the local part as typed.
+        assert_eq!(email("JANE@Example.com").unwrap(), "JANE@example.com");
+        // What stays distinct: sub-addresses and dots are each provider's own rules.
+        assert_ne!(canonical("jane+news@example.com"), jane);
+        assert_ne!(canonical("j.ane@example.com"), jane);
     }
 
     #[test]
-    fn s19_not_e164_refused() {
+    fn s19_numbers_are_parsed_to_e164_with_their_region_and_type() {
+        assert_eq!(phone("+44 20 7946 0000").unwrap(), "+442079460000");
+        assert_eq!(phone("+44 (0)20 7946 0000").unwrap(), "+442079460000", "the trunk 0 in brackets");
+        assert_eq!(phone("+1 (415) 555-2671").unwrap(), "+14155552671");
+        assert_eq!(phone("＋４４ ２０ ７９４６ ００００").unwrap(), "+442079460000", "full-width");
+        assert_eq!(phone("+44\u{2013}20\u{2013}7946\u{2013}0000").unwrap(), "+442079460000", "en dashes");
+        let facts = |s: &str| {
+            let i = Identifier::parse(Channel::Sms, s).unwrap();
+            (i.region().unwrap().to_string(), i.phone_type().unwrap())
+        };
+        assert_eq!(facts("+18765550100"), ("JM".into(), PhoneType::Mobile), "Jamaica, not the whole of +1");
+        assert_eq!(facts("+14155552671"), ("US".into(), PhoneType::FixedLineOrMobile));
+        assert_eq!(facts("+442079460000"), ("GB".into(), PhoneType::FixedLine));
+        assert_eq!(facts("+449098790000"), ("GB".into(), PhoneType::PremiumRate));
+        assert_eq!(facts("+19005550100"), ("US".into(), PhoneType::PremiumRate));
+        assert_eq!(facts("+881612345678"), ("001".into(), PhoneType::Mobile), "non-geographic");
+    }
+
+    #[test]
+    fn s19_national_formats_need_a_default_region() {
+        assert_eq!(
+            phone("020 7946 0000"),
+            Err(Error::InvalidPhone { reason: "it does not start with + and no default region is configured" })
+        );
+        let gb = Identifier::parse_with_region(Channel::Sms, "020 7946 0000", Some("GB")).unwrap();
+        assert_eq!(gb.as_str(), "+442079460000");
+        let us = Identifier::parse_with_region(Channel::Sms, "(415) 555-2671", Some("US")).unwrap();
+        assert_eq!(us.as_str(), "+14155552671");
+        // An international number ignores the default region.
+        let intl = Identifier::parse_with_region(Channel::Sms, "+33 6 12 34 56 78", Some("GB")).unwrap();
+        assert_eq!(intl.as_str(), "+33612345678");
+    }
+
+    #[test]
+    fn s19_numbers_that_are_not_numbers_refused() {
         for (s, reason) in [
-            ("4155552671", "it does not start with +"),
-            ("+0123456789", "the country code cannot start with 0"),
-            ("+1234567890123456", "it has more than 15 digits"),
-            ("+12345", "it has fewer than 7 digits"),
+            ("4155552671", "it does not start with + and no default region is configured"),
+            ("+0123456789", "its country calling code is not assigned"),
+            ("+9991234567", "its country calling code is not assigned"),
+            ("+1 1 876 555 0100", "it is not a valid number for its country (length or range)"),
+            ("+123456789012345", "it is not a valid number for its country (length or range)"),
+            ("+44 7700 900123", "it is not a valid number for its country (length or range)"),
+            ("+12345", "it is not a valid number for its country (length or range)"),
             ("+1415555267a", "it has a character that is not a digit"),
-            ("+", "it has fewer than 7 digits"),
+            ("tel:+14155552671", "it has a character that is not a digit"),
+            ("+14155552671;phone-context=x", "it has a character that is not a digit"),
+            ("+14155552671 ext 12", "it has a character that is not a digit"),
+            ("+123456789012345678901", "it has too many digits"),
+            ("+", "it has no digits"),
+            ("", "it has no digits"),
         ] {
             assert_eq!(phone(s), Err(Error::InvalidPhone { reason }), "{s}");
         }
@@ -364,6 +623,18 @@ mod tests {
         assert_eq!(cc("+33612345678"), "33");
         assert_eq!(cc("+2348012345678"), "234");
         assert_eq!(cc("+881612345678"), "881");
+        let trusted = |s: &str| Identifier::trusted(Channel::Sms, s.into()).calling_code().unwrap().to_string();
+        assert_eq!(trusted("+442079460000"), "44");
+        assert_eq!(trusted("+2348012345678"), "234");
+        assert_eq!(Identifier::parse(Channel::Email, "a@example.com").unwrap().calling_code(), None);
+    }
+
+    #[test]
+    fn phone_type_names_round_trip() {
+        for t in PhoneType::ALL {
+            assert_eq!(PhoneType::parse(t.name()), Some(t));
+        }
+        assert_eq!(PhoneType::parse("landline"), None);
     }
 
     #[test]

@@ -9,11 +9,16 @@
 //!
 //! The active key signs new codes and tokens; any key in the ring still verifies, so keys
 //! rotate without breaking live challenges. The index key is chosen separately and should
-//! not change: a new index key makes every subject look new (see ARCHITECTURE.md).
+//! not change: a new index key makes every subject look new, resetting every failure count
+//! and lock. A retired key can stay in the ring as index-only: it keeps naming subjects but
+//! no longer verifies codes or tokens (SECURITY.md gives the rotation step by step).
+//!
+//! Key material is wiped wherever it passes: file contents and environment values are read
+//! into zeroizing buffers, decoded into zeroizing buffers, and wiped once the keys are derived.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::error::Error;
 
@@ -21,6 +26,9 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// The fewest bytes a ring key may have (256 bits).
 pub const MIN_KEY_BYTES: usize = 32;
+/// The most bytes a key file may have: a key is 32 to a few hundred bytes in any encoding,
+/// and a file path pointing somewhere else (a log, a device) must not be read whole.
+pub const MAX_KEY_FILE_BYTES: u64 = 1024;
 
 /// A 32-byte secret that is wiped when dropped.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
@@ -45,6 +53,8 @@ pub struct DerivedKeys {
     pub(crate) code: SecretKey,
     pub(crate) token: SecretKey,
     pub(crate) index: SecretKey,
+    /// A retired key that only names subject records.
+    index_only: bool,
 }
 
 impl DerivedKeys {
@@ -55,7 +65,7 @@ impl DerivedKeys {
             mac.update(l);
             SecretKey(mac.finalize().into_bytes().into())
         };
-        DerivedKeys { id, code: label(b"code"), token: label(b"token"), index: label(b"index") }
+        DerivedKeys { id, code: label(b"code"), token: label(b"token"), index: label(b"index"), index_only: false }
     }
 }
 
@@ -105,15 +115,39 @@ impl KeyRing {
         KeyRing::new(vec![(1, material)], 1, 1)
     }
 
+    /// Marks keys as index-only: they keep naming subject records (one of them may be the
+    /// index key) but no longer verify codes or tokens. The active key cannot be one.
+    pub fn with_index_only(mut self, ids: &[u8]) -> Result<Self, Error> {
+        for id in ids {
+            if *id == self.active {
+                return Err(Error::PolicyOutOfBounds {
+                    field: "keys.active",
+                    reason: "the active key is index-only".into(),
+                });
+            }
+            let key = self.keys.iter_mut().find(|k| k.id == *id).ok_or_else(|| Error::PolicyOutOfBounds {
+                field: "keys.ring",
+                reason: format!("no key with id {id} to make index-only"),
+            })?;
+            key.index_only = true;
+        }
+        Ok(self)
+    }
+
     pub(crate) fn active(&self) -> &DerivedKeys {
-        self.get(self.active).expect("checked in new")
+        self.find(self.active).expect("checked in new")
     }
 
     pub(crate) fn index(&self) -> &DerivedKeys {
-        self.get(self.index).expect("checked in new")
+        self.find(self.index).expect("checked in new")
     }
 
+    /// The key with this id, for codes and tokens: index-only keys are not returned.
     pub(crate) fn get(&self, id: u8) -> Option<&DerivedKeys> {
+        self.find(id).filter(|k| !k.index_only)
+    }
+
+    fn find(&self, id: u8) -> Option<&DerivedKeys> {
         self.keys.iter().find(|k| k.id == id)
     }
 }
@@ -132,12 +166,18 @@ fn check_strength(id: u8, material: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-/// Decodes key text as hex or base64 (standard or URL-safe, padded or not).
-pub(crate) fn decode_key_text(text: &str) -> Option<Vec<u8>> {
+/// Decodes key text as hex or base64 (standard or URL-safe, padded or not), into a buffer
+/// that is wiped when dropped (a failed attempt's partial output too).
+pub(crate) fn decode_key_text(text: &str) -> Option<Zeroizing<Vec<u8>>> {
     use base64::Engine as _;
     let t = text.trim();
     if t.len() % 2 == 0 && !t.is_empty() && t.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return (0..t.len()).step_by(2).map(|i| u8::from_str_radix(&t[i..i + 2], 16).ok()).collect();
+        let mut out = Zeroizing::new(Vec::with_capacity(t.len() / 2));
+        for pair in t.as_bytes().chunks_exact(2) {
+            let hex = std::str::from_utf8(pair).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+        }
+        return Some(out);
     }
     let engines = [
         base64::engine::general_purpose::STANDARD,
@@ -145,25 +185,41 @@ pub(crate) fn decode_key_text(text: &str) -> Option<Vec<u8>> {
         base64::engine::general_purpose::URL_SAFE,
         base64::engine::general_purpose::URL_SAFE_NO_PAD,
     ];
-    engines.iter().find_map(|e| e.decode(t).ok())
+    engines.iter().find_map(|e| {
+        let mut out = Zeroizing::new(vec![0u8; t.len().div_ceil(4) * 3]);
+        let n = e.decode_slice(t, &mut out[..]).ok()?;
+        out.truncate(n);
+        Some(out)
+    })
 }
 
-/// Reads a key file: hex or base64 text, or raw bytes when the file is not text.
-pub(crate) fn read_key_file(id: u8, path: &str) -> Result<Vec<u8>, Error> {
-    let unavailable = || Error::KeyUnavailable { id, source: format!("file {path}") };
-    let raw = std::fs::read(path).map_err(|_| unavailable())?;
+/// Reads a key file: hex or base64 text, or raw bytes when the file is not text. At most
+/// `MAX_KEY_FILE_BYTES` are read; the contents are wiped once decoded.
+pub(crate) fn read_key_file(id: u8, path: &str) -> Result<Zeroizing<Vec<u8>>, Error> {
+    use std::io::Read as _;
+    let unavailable = |why: &str| Error::KeyUnavailable { id, source: format!("its file ({why})") };
+    let file = std::fs::File::open(path).map_err(|_| unavailable("missing or unreadable"))?;
+    let mut raw = Zeroizing::new(Vec::with_capacity(MAX_KEY_FILE_BYTES as usize + 1));
+    file.take(MAX_KEY_FILE_BYTES + 1).read_to_end(&mut raw).map_err(|_| unavailable("unreadable"))?;
+    if raw.len() as u64 > MAX_KEY_FILE_BYTES {
+        return Err(unavailable("larger than 1024 bytes"));
+    }
     let is_text = raw.iter().all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace());
     if !is_text {
         return Ok(raw);
     }
-    let text = std::str::from_utf8(&raw).map_err(|_| unavailable())?;
+    let text = std::str::from_utf8(&raw).map_err(|_| unavailable("unreadable"))?;
     decode_key_text(text).ok_or(Error::WeakKey { id, reason: "the key file is text but not hex or base64" })
 }
 
-/// Reads a key from an environment variable holding hex or base64.
-pub(crate) fn read_key_env(id: u8, name: &str) -> Result<Vec<u8>, Error> {
-    let value = std::env::var(name)
-        .map_err(|_| Error::KeyUnavailable { id, source: format!("environment variable {name}") })?;
+/// Reads a key from an environment variable holding hex or base64. The copy read is wiped;
+/// the process environment itself keeps the value (clear it once the engine is built).
+pub(crate) fn read_key_env(id: u8, name: &str) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let value =
+        Zeroizing::new(std::env::var(name).map_err(|_| Error::KeyUnavailable {
+            id,
+            source: "its environment variable (unset or not UTF-8)".into(),
+        })?);
     decode_key_text(&value).ok_or(Error::WeakKey { id, reason: "the variable is not hex or base64" })
 }
 
@@ -220,11 +276,41 @@ mod tests {
     fn key_text_decodes_hex_and_base64() {
         let bytes = random_key();
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(decode_key_text(&hex).unwrap(), bytes);
+        assert_eq!(*decode_key_text(&hex).unwrap(), bytes);
         use base64::Engine as _;
         let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
-        assert_eq!(decode_key_text(&format!("{b64}\n")).unwrap(), bytes);
+        assert_eq!(*decode_key_text(&format!("{b64}\n")).unwrap(), bytes);
+        let url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes);
+        assert_eq!(*decode_key_text(&url).unwrap(), bytes);
         assert!(decode_key_text("not a key!").is_none());
+    }
+
+    #[test]
+    fn index_only_keys_name_subjects_but_verify_nothing() {
+        let ring = KeyRing::new(vec![(1, random_key()), (2, key_bytes_2())], 2, 1).unwrap();
+        let ring = ring.with_index_only(&[1]).unwrap();
+        assert_eq!(ring.index().id, 1);
+        assert!(ring.get(1).is_none(), "no longer verifies codes or tokens");
+        assert_eq!(ring.get(2).map(|k| k.id), Some(2));
+        let e = KeyRing::new(vec![(1, random_key())], 1, 1).unwrap().with_index_only(&[1]).unwrap_err();
+        assert!(matches!(e, Error::PolicyOutOfBounds { field: "keys.active", .. }));
+    }
+
+    fn key_bytes_2() -> Vec<u8> {
+        (0u8..32).map(|i| i.wrapping_mul(91).wrapping_add(201)).collect()
+    }
+
+    #[test]
+    fn key_files_are_read_up_to_a_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big");
+        std::fs::write(&big, "ab".repeat(600)).unwrap();
+        assert_eq!(
+            read_key_file(4, big.to_str().unwrap()).unwrap_err(),
+            Error::KeyUnavailable { id: 4, source: "its file (larger than 1024 bytes)".into() }
+        );
+        let e = read_key_file(4, dir.path().join("nope").to_str().unwrap()).unwrap_err();
+        assert!(!e.to_string().contains("nope"), "the path is the config's value: {e}");
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub mod delivery_config;
 mod engine;
 pub mod error;
 pub mod event;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod identifier;
 pub mod keys;
 pub mod message;
@@ -40,6 +43,7 @@ pub mod random;
 mod record;
 pub mod store;
 mod token;
+mod unicode;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use code::{generate as generate_code, MAX_CODE_INPUT_BYTES};
@@ -47,13 +51,13 @@ pub use config::Config;
 pub use engine::{Engine, EngineBuilder, IssueRequest, Issued, SubjectStatus, Verified};
 pub use error::{Error, LimitScope, ERROR_TABLE};
 pub use event::{Event, EventKind, EventLog, EventSink};
-pub use identifier::{Channel, Identifier, Purpose};
+pub use identifier::{Channel, Identifier, PhoneType, Purpose};
 pub use keys::KeyRing;
-pub use message::{EmailMessage, Message, SmsEncoding, SmsMessage};
-pub use policy::{Alphabet, Policy};
+pub use message::{EmailMessage, Message, SecretText, SmsEncoding, SmsMessage};
+pub use policy::{Alphabet, NumberTypeRules, Policy};
 pub use random::{OsRandom, Random};
 pub use store::{Expected, MemoryStore, Store, StoreError, StoreKey};
-pub use token::MAX_TOKEN_BYTES;
+pub use token::{MAX_ACCOUNT_BYTES, MAX_TOKEN_BYTES};
 
 /// This crate's version, as in Cargo.toml.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -4,10 +4,16 @@
 //! so browsers (WebOTP) and iOS autofill the code only on that site (S21), and can carry the
 //! Android SMS Retriever hash (S22). Its size is counted in GSM-7 septets or UCS-2 units and a
 //! template that could exceed the configured number of segments is refused at load (S23).
+//!
+//! A rendered message holds the code, so it lives only in [`SecretText`]: a buffer wiped when
+//! dropped, whose `Debug` shows nothing. Rendering measures the text first and writes it into
+//! one buffer allocated at its exact size, so no growing buffer leaves a copy of the code in
+//! memory it frees.
 
 use std::collections::HashMap;
 
 use serde::Deserialize;
+use zeroize::Zeroizing;
 
 use crate::error::Error;
 use crate::identifier::{Channel, Purpose};
@@ -71,6 +77,91 @@ pub struct TemplateConfig {
     pub email_html: Option<String>,
 }
 
+/// Text that carries a code: wiped from memory when dropped, redacted in `Debug`, and with
+/// no `Display`, so that formatting it into a log takes a deliberate `as_str()`. It derefs to
+/// `str` for reading.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct SecretText(Zeroizing<String>);
+
+impl SecretText {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for SecretText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for SecretText {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for SecretText {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for SecretText {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<SecretText> for str {
+    fn eq(&self, other: &SecretText) -> bool {
+        self == other.as_str()
+    }
+}
+
+impl PartialEq<SecretText> for &str {
+    fn eq(&self, other: &SecretText) -> bool {
+        *self == other.as_str()
+    }
+}
+
+impl PartialEq<SecretText> for String {
+    fn eq(&self, other: &SecretText) -> bool {
+        self == other.as_str()
+    }
+}
+
+impl AsRef<str> for SecretText {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretText({} bytes)", self.0.len())
+    }
+}
+
+/// Writes text by pieces: rendering runs twice through one of these, to measure and to write.
+type Sink<'a> = &'a mut dyn FnMut(&str);
+
+/// Renders into one zeroizing buffer allocated once at its exact size.
+fn render_secret(write: impl Fn(Sink<'_>)) -> SecretText {
+    let mut len = 0usize;
+    write(&mut |piece: &str| len = len.saturating_add(piece.len()));
+    let mut out = Zeroizing::new(String::with_capacity(len));
+    write(&mut |piece: &str| {
+        // Never grow past the measured size (the two passes write the same text).
+        if out.len().saturating_add(piece.len()) <= len {
+            out.push_str(piece)
+        }
+    });
+    SecretText(out)
+}
+
 /// A rendered message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message {
@@ -111,7 +202,7 @@ pub enum SmsEncoding {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SmsMessage {
     /// The text, origin-bound line last when a domain is configured.
-    pub text: String,
+    pub text: SecretText,
     /// Its encoding.
     pub encoding: SmsEncoding,
     /// Segments it takes.
@@ -121,12 +212,12 @@ pub struct SmsMessage {
 /// A rendered email.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EmailMessage {
-    /// The subject.
-    pub subject: String,
+    /// The subject (it holds the code when `code_in_email_subject` is set).
+    pub subject: SecretText,
     /// The plain-text body.
-    pub text: String,
+    pub text: SecretText,
     /// The HTML body.
-    pub html: String,
+    pub html: SecretText,
 }
 
 #[derive(Clone, Debug)]
@@ -172,27 +263,30 @@ fn builtin(channel: Channel, purpose: Purpose, code_in_subject: bool) -> Templat
     }
 }
 
-/// Fills placeholders; the caller has already checked the template with `check_template`.
-fn fill(template: &str, vars: &[(&str, &str)]) -> String {
-    let mut out = String::with_capacity(template.len() + 16);
+/// Fills placeholders, writing each value through `value` (plain, or escaped for HTML); the
+/// caller has already checked the template with `check_template`.
+fn fill(template: &str, vars: &[(&str, &str)], value: fn(&str, Sink<'_>), out: Sink<'_>) {
     let mut rest = template;
     while let Some(i) = rest.find(['{', '}']) {
-        out.push_str(&rest[..i]);
+        out(&rest[..i]);
         let tail = &rest[i..];
         if tail.starts_with("{{") || tail.starts_with("}}") {
-            out.push_str(&tail[..1]);
+            out(&tail[..1]);
             rest = &tail[2..];
         } else if let (true, Some(end)) = (tail.starts_with('{'), tail.find('}')) {
             let name = &tail[1..end];
-            out.push_str(vars.iter().find(|(k, _)| *k == name).map_or("", |(_, v)| v));
+            value(vars.iter().find(|(k, _)| *k == name).map_or("", |(_, v)| v), out);
             rest = &tail[end + 1..];
         } else {
-            out.push_str(&tail[..1]);
+            out(&tail[..1]);
             rest = &tail[1..];
         }
     }
-    out.push_str(rest);
-    out
+    out(rest);
+}
+
+fn plain(text: &str, out: Sink<'_>) {
+    out(text);
 }
 
 fn check_template(name: &str, template: &str, needs_code: bool) -> Result<(), Error> {
@@ -212,11 +306,11 @@ fn check_template(name: &str, template: &str, needs_code: bool) -> Result<(), Er
             return Err(bad("a lone `}` (write `}}`)".into()));
         }
         let end = tail.find('}').ok_or_else(|| bad("an unclosed `{`".into()))?;
-        let placeholder = &tail[1..end];
-        match placeholder {
+        match &tail[1..end] {
             "code" => has_code = true,
             "app" | "minutes" | "domain" => {}
-            other => return Err(bad(format!("unknown placeholder `{{{other}}}`"))),
+            // Not quoted: the error names the template, never the config's text.
+            _ => return Err(bad("an unknown placeholder (the known ones: {code}, {app}, {minutes}, {domain})".into())),
         }
         rest = &tail[end + 1..];
     }
@@ -247,17 +341,27 @@ fn check_host(field: &'static str, value: &str) -> Result<(), Error> {
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn html_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
+    escape_html(s, &mut |piece| out.push_str(piece));
     out
+}
+
+/// Writes `s` escaped for HTML, by pieces (runs of plain text, and entities).
+fn escape_html(s: &str, out: Sink<'_>) {
+    let mut plain_from = 0;
+    for (i, c) in s.char_indices() {
+        let entity = match c {
+            '&' => "&amp;",
+            '<' => "&lt;",
+            '>' => "&gt;",
+            '"' => "&quot;",
+            '\'' => "&#39;",
+            _ => continue,
+        };
+        out(&s[plain_from..i]);
+        out(entity);
+        plain_from = i + c.len_utf8();
+    }
+    out(&s[plain_from..]);
 }
 
 impl Messages {
@@ -297,13 +401,24 @@ impl Messages {
             });
         }
         let mut templates = HashMap::new();
-        for t in &config.templates {
+        for (i, t) in config.templates.iter().enumerate() {
+            // Errors name a template by its locale, channel and purpose once those are known
+            // to be plain tokens, and by its position before: never by arbitrary config text.
+            let plain_locale = !t.locale.is_empty()
+                && t.locale.len() <= 35
+                && t.locale.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !plain_locale {
+                return Err(Error::InvalidTemplate {
+                    template: format!("templates[{i}]"),
+                    reason: "locale must be a tag such as `fr` or `pt-BR`".into(),
+                });
+            }
             let channel = Channel::parse(&t.channel).map_err(|_| Error::InvalidTemplate {
-                template: format!("{}/{}", t.locale, t.channel),
+                template: format!("{}/templates[{i}]", t.locale),
                 reason: "channel must be `sms` or `email`".into(),
             })?;
             let purpose = t.purpose.as_deref().map(Purpose::parse).transpose().map_err(|_| Error::InvalidTemplate {
-                template: format!("{}/{}", t.locale, t.channel),
+                template: format!("{}/{}/templates[{i}]", t.locale, t.channel),
                 reason: "unknown purpose".into(),
             })?;
             let name = format!("{}/{}/{}", t.locale, t.channel, t.purpose.as_deref().unwrap_or("*"));
@@ -434,22 +549,25 @@ impl Messages {
 
     fn render_sms_with(&self, t: &str, code: &str, lifetime: u64) -> SmsMessage {
         let minutes = lifetime.div_ceil(60).to_string();
-        let mut text = fill(t, &self.vars(code, &minutes));
-        if let Some(hash) = &self.config.android_app_hash {
-            text.push('\n');
-            text.push_str(hash);
-        }
-        if let Some(domain) = &self.config.domain {
-            // S21: the origin-bound line is the last line, and nothing precedes its `@`.
-            text.push_str("\n\n@");
-            text.push_str(domain);
-            text.push_str(" #");
-            text.push_str(code);
-            if let Some(embedded) = &self.config.embedded_domain {
-                text.push_str(" @");
-                text.push_str(embedded);
+        let vars = self.vars(code, &minutes);
+        let text = render_secret(|out| {
+            fill(t, &vars, plain, out);
+            if let Some(hash) = &self.config.android_app_hash {
+                out("\n");
+                out(hash);
             }
-        }
+            if let Some(domain) = &self.config.domain {
+                // S21: the origin-bound line is the last line, and nothing precedes its `@`.
+                out("\n\n@");
+                out(domain);
+                out(" #");
+                out(code);
+                if let Some(embedded) = &self.config.embedded_domain {
+                    out(" @");
+                    out(embedded);
+                }
+            }
+        });
         let (encoding, segments) = sms_segments(&text);
         SmsMessage { text, encoding, segments }
     }
@@ -460,26 +578,29 @@ impl Messages {
         };
         let minutes = lifetime.div_ceil(60).to_string();
         let vars = self.vars(code, &minutes);
-        let text_body = fill(text, &vars);
+        let text_body = render_secret(|out| fill(text, &vars, plain, out));
         let html_body = match html {
-            Some(h) => {
-                let escaped: Vec<(String, String)> =
-                    vars.iter().map(|(k, v)| (k.to_string(), html_escape(v))).collect();
-                let refs: Vec<(&str, &str)> = escaped.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-                fill(h, &refs)
-            }
-            None => {
-                let paragraphs: Vec<String> = text_body
-                    .split("\n\n")
-                    .map(|p| format!("<p>{}</p>", html_escape(p.trim()).replace('\n', "<br>")))
-                    .collect();
-                format!(
-                    "<!doctype html><html><body style=\"font-family:sans-serif\">{}</body></html>",
-                    paragraphs.join("")
-                )
-            }
+            Some(h) => render_secret(|out| fill(h, &vars, escape_html, out)),
+            None => render_secret(|out| {
+                out("<!doctype html><html><body style=\"font-family:sans-serif\">");
+                for paragraph in text_body.split("\n\n") {
+                    out("<p>");
+                    for (i, line) in paragraph.trim().split('\n').enumerate() {
+                        if i > 0 {
+                            out("<br>");
+                        }
+                        escape_html(line, out);
+                    }
+                    out("</p>");
+                }
+                out("</body></html>");
+            }),
         };
-        EmailMessage { subject: fill(subject, &vars), text: text_body, html: html_body }
+        EmailMessage {
+            subject: render_secret(|out| fill(subject, &vars, plain, out)),
+            text: text_body,
+            html: html_body,
+        }
     }
 }
 
@@ -659,6 +780,26 @@ mod tests {
     }
 
     #[test]
+    fn rendered_text_is_secret_and_sized_once() {
+        let m = messages(|c| {
+            c.domain = Some("example.com".into());
+            c.app_name = "Acme & <Co>".into();
+        })
+        .unwrap();
+        let sms = m.render(Channel::Sms, Purpose::SignIn, None, "482913", 600);
+        let text = &sms.sms().unwrap().text;
+        assert_eq!(text.0.capacity(), text.len(), "one allocation at the exact size: no grown buffer left behind");
+        assert!(!format!("{sms:?}").contains("482913"), "Debug redacts the code");
+        let mail = m.render(Channel::Email, Purpose::SignIn, None, "482913", 600);
+        let e = mail.email().unwrap();
+        for part in [&e.subject, &e.text, &e.html] {
+            assert_eq!(part.0.capacity(), part.len());
+        }
+        assert!(e.html.contains("Acme &amp; &lt;Co&gt;") && e.html.contains("<p>482913</p>"), "{}", e.html.as_str());
+        assert!(!format!("{mail:?}").contains("482913"));
+    }
+
+    #[test]
     fn bad_templates_refused_with_their_name() {
         let t = |sms: &str| TemplateConfig {
             locale: "en".into(),
@@ -671,7 +812,7 @@ mod tests {
         };
         for (s, reason) in [
             ("no code here", "it has no `{code}`"),
-            ("{code} {nope}", "unknown placeholder `{nope}`"),
+            ("{code} {nope}", "an unknown placeholder (the known ones: {code}, {app}, {minutes}, {domain})"),
             ("{code", "an unclosed `{`"),
             ("{code} }", "a lone `}` (write `}}`)"),
         ] {

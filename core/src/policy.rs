@@ -7,7 +7,7 @@
 use serde::Deserialize;
 
 use crate::error::Error;
-use crate::identifier::{Channel, Purpose};
+use crate::identifier::{is_known_region, Channel, Identifier, PhoneType, Purpose};
 
 /// The characters a code is drawn from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
@@ -39,7 +39,8 @@ impl Alphabet {
     }
 }
 
-/// A send bucket: at most `max` sends in any `window_seconds`.
+/// A limit: at most `max` events (sends, or failures for the failure budget) in any window of
+/// `window_seconds`. It means what it says: no window of that length ever holds more.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SendBucket {
@@ -49,24 +50,78 @@ pub struct SendBucket {
     pub window_seconds: u64,
 }
 
-/// Which SMS destinations may be sent to, by E.164 prefix (a country calling code such as
-/// `44`, or a longer prefix such as `1876`). An empty allow list allows every country.
+/// Which SMS destinations may be sent to. Each entry is a region, as libphonenumber's
+/// metadata names it (an ISO 3166 code such as `GB` or `JM`, or `001` for the non-geographic
+/// codes), or an E.164 prefix (a calling code such as `44`, or a longer one such as `1876`),
+/// matched against the number's canonical E.164 form. An empty allow list allows every region.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CountryRules {
-    /// Prefixes allowed; empty means all.
+    /// Regions or prefixes allowed; empty means all.
     #[serde(default)]
     pub allow: Vec<String>,
-    /// Prefixes refused, checked after the allow list.
+    /// Regions or prefixes refused, checked after the allow list.
     #[serde(default)]
     pub deny: Vec<String>,
 }
 
 impl CountryRules {
-    /// Whether an E.164 number (`+` and digits) may receive SMS.
-    pub fn allows(&self, number: &str) -> bool {
+    /// Whether an E.164 number (`+` and digits) in `region` may receive SMS.
+    pub fn allows(&self, number: &str, region: &str) -> bool {
         let digits = number.trim_start_matches('+');
-        let matches = |p: &String| digits.starts_with(p.trim_start_matches('+'));
+        let matches = |p: &String| {
+            let p = p.trim_start_matches('+');
+            if p.bytes().all(|b| b.is_ascii_digit()) && !is_region_code(p) {
+                digits.starts_with(p)
+            } else {
+                p.eq_ignore_ascii_case(region)
+            }
+        };
+        (self.allow.is_empty() || self.allow.iter().any(matches)) && !self.deny.iter().any(matches)
+    }
+}
+
+/// `001` names libphonenumber's non-geographic region, not the prefix 001 (no E.164 number
+/// starts with 0 anyway).
+fn is_region_code(entry: &str) -> bool {
+    entry == "001" || (entry.len() == 2 && entry.bytes().all(|b| b.is_ascii_alphabetic()))
+}
+
+/// Which kinds of number may receive SMS, by libphonenumber's type names: `mobile`,
+/// `fixed-line`, `fixed-line-or-mobile`, `voip`, `toll-free`, `premium-rate`, `shared-cost`,
+/// `personal-number`, `pager`, `uan`, `voicemail`. An empty allow list allows every type not
+/// denied. By default the costly types are denied (SMS pumping and toll fraud pay out through
+/// them); a configured `deny` list replaces that default, so name them in yours.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NumberTypeRules {
+    /// Types allowed; empty means every type not denied.
+    pub allow: Vec<String>,
+    /// Types refused, checked after the allow list.
+    pub deny: Vec<String>,
+}
+
+/// The types SMS is refused to by default: each can cost the sender, or is no person's phone.
+pub const COSTLY_NUMBER_TYPES: [PhoneType; 7] = [
+    PhoneType::PremiumRate,
+    PhoneType::SharedCost,
+    PhoneType::PersonalNumber,
+    PhoneType::Uan,
+    PhoneType::TollFree,
+    PhoneType::Pager,
+    PhoneType::Voicemail,
+];
+
+impl Default for NumberTypeRules {
+    fn default() -> Self {
+        NumberTypeRules { allow: Vec::new(), deny: COSTLY_NUMBER_TYPES.iter().map(|t| t.name().to_string()).collect() }
+    }
+}
+
+impl NumberTypeRules {
+    /// Whether a number of type `kind` may receive SMS.
+    pub fn allows(&self, kind: PhoneType) -> bool {
+        let matches = |name: &String| name == kind.name();
         (self.allow.is_empty() || self.allow.iter().any(matches)) && !self.deny.iter().any(matches)
     }
 }
@@ -93,16 +148,38 @@ pub struct Policy {
     pub lockout_max_seconds: u64,
     /// Consecutive failures after which only an operator's unlock helps (S11). Default 100; at most 100.
     pub hard_lock_failures: u32,
+    /// Failures of a subject in a long window, which a success does not clear: once `max`
+    /// wrong guesses were counted in any window of `window_seconds`, the subject is locked
+    /// until the oldest leave the window. Default 100 per 30 days; max 1..=100, window 1 to
+    /// 365 days. So the chance of S13 (max / 10^digits) holds per window even against an
+    /// attacker who stops short of the hard lock before every success of the real user.
+    pub failure_budget: SendBucket,
+    /// How long a subject's failures (count, locks, budget) are kept after its last failure,
+    /// refreshed by each one; then the record is forgotten. Default 30 days; at least the
+    /// budget's window and the longest temporary lock, at most 366 days. A hard lock lasts
+    /// this long after the last failure unless an operator unlocks it sooner.
+    pub failure_record_seconds: u64,
     /// The wait between two sends for one challenge or purpose, in seconds. Default 30.
     pub resend_cooldown_seconds: u64,
     /// Sends per subject. Default 5 per 600 s; at most 20 per window.
     pub subject_sends: SendBucket,
     /// Sends per client address (IPv4, or IPv6 /64). Default 20 per 600 s.
     pub client_sends: SendBucket,
-    /// SMS sends per destination country calling code. Default 500 per 600 s.
+    /// Sends per client IPv6 /48 (a site's whole allocation: 65,536 /64s). Default 200 per 600 s.
+    pub client_network_sends: SendBucket,
+    /// SMS sends per destination region (Jamaica and the United States are two). Default 500 per 600 s.
     pub country_sends: SendBucket,
-    /// Which SMS destinations are allowed (S17).
+    /// An optional ceiling on sends for the whole tenant, e.g. `{ max = 50, window_seconds = 1 }`.
+    /// Default none. Every issue and resend then also writes one shared record.
+    pub tenant_sends: Option<SendBucket>,
+    /// Which SMS destinations are allowed, by region or E.164 prefix (S17).
     pub sms_countries: CountryRules,
+    /// Which kinds of number may receive SMS; premium-rate and the other costly types are
+    /// refused by default.
+    pub sms_number_types: NumberTypeRules,
+    /// The region whose national format numbers without `+` are read in (`GB`: `020 7946 0000`
+    /// is `+442079460000`). Default none: every number must start with `+`.
+    pub sms_default_region: Option<String>,
     /// Whether email codes may be used as a second factor. NIST rev4 3.1.3.1 says email is not
     /// an out-of-band authenticator at AAL2 (S18): set this to `false` for AAL2. Default true.
     pub email_second_factor: bool,
@@ -120,11 +197,17 @@ impl Default for Policy {
             lockout_base_seconds: 60,
             lockout_max_seconds: 3600,
             hard_lock_failures: 100,
+            failure_budget: SendBucket { max: 100, window_seconds: 30 * 86_400 },
+            failure_record_seconds: 30 * 86_400,
             resend_cooldown_seconds: 30,
             subject_sends: SendBucket { max: 5, window_seconds: 600 },
             client_sends: SendBucket { max: 20, window_seconds: 600 },
+            client_network_sends: SendBucket { max: 200, window_seconds: 600 },
             country_sends: SendBucket { max: 500, window_seconds: 600 },
+            tenant_sends: None,
             sms_countries: CountryRules::default(),
+            sms_number_types: NumberTypeRules::default(),
+            sms_default_region: None,
             email_second_factor: true,
         }
     }
@@ -138,6 +221,19 @@ fn out(field: &'static str, reason: impl Into<String>) -> Error {
 }
 
 impl Policy {
+    /// Whether an SMS may go to this number: its region or prefix (`sms_countries`) and its
+    /// type (`sms_number_types`, costly types refused by default). A number whose region or
+    /// type is unknown (one read back from a token) is refused. Email is always allowed.
+    pub fn allows_destination(&self, identifier: &Identifier) -> bool {
+        if identifier.channel() != Channel::Sms {
+            return true;
+        }
+        let (Some(region), Some(kind)) = (identifier.region(), identifier.phone_type()) else {
+            return false;
+        };
+        self.sms_countries.allows(identifier.as_str(), region) && self.sms_number_types.allows(kind)
+    }
+
     /// Checks every bound. Called when a configuration is loaded.
     pub fn validate(&self) -> Result<(), Error> {
         let min = self.alphabet.min_length();
@@ -177,23 +273,57 @@ impl Policy {
         if self.lockout_max_seconds < self.lockout_base_seconds || self.lockout_max_seconds > 7 * 86_400 {
             return Err(out("policy.lockout_max_seconds", "must be lockout_base_seconds..=604800"));
         }
+        let budget = self.failure_budget;
+        if !(1..=100).contains(&budget.max) || !(86_400..=365 * 86_400).contains(&budget.window_seconds) {
+            return Err(out(
+                "policy.failure_budget",
+                "max must be 1..=100 and window_seconds 86400..=31536000 (S13: at most 1e-4 per window with six digits)",
+            ));
+        }
+        let shortest_life = budget.window_seconds.max(self.lockout_max_seconds);
+        if !(shortest_life..=366 * 86_400).contains(&self.failure_record_seconds) {
+            return Err(out(
+                "policy.failure_record_seconds",
+                "must be at least failure_budget.window_seconds and lockout_max_seconds, and at most 31622400",
+            ));
+        }
         if self.resend_cooldown_seconds > 3600 {
             return Err(out("policy.resend_cooldown_seconds", "must be 0..=3600"));
         }
         check_bucket("policy.subject_sends", self.subject_sends, MAX_SUBJECT_SENDS)?;
         check_bucket("policy.client_sends", self.client_sends, 1_000_000)?;
+        check_bucket("policy.client_network_sends", self.client_network_sends, 1_000_000)?;
         check_bucket("policy.country_sends", self.country_sends, 1_000_000)?;
+        if let Some(t) = self.tenant_sends {
+            check_bucket("policy.tenant_sends", t, 10_000_000)?;
+        }
         for p in self.sms_countries.allow.iter().chain(&self.sms_countries.deny) {
-            let digits = p.trim_start_matches('+');
-            if digits.is_empty()
-                || digits.len() > 6
-                || !digits.bytes().all(|b| b.is_ascii_digit())
-                || digits.starts_with('0')
-            {
+            let entry = p.trim_start_matches('+');
+            let prefix = !entry.is_empty()
+                && entry.len() <= 6
+                && entry.bytes().all(|b| b.is_ascii_digit())
+                && !entry.starts_with('0');
+            let region =
+                is_region_code(entry) && entry.bytes().all(|b| !b.is_ascii_lowercase()) && is_known_region(entry);
+            if !prefix && !region {
                 return Err(out(
                     "policy.sms_countries",
-                    format!("`{p}` is not a calling-code prefix (1 to 6 digits, not starting with 0)"),
+                    "an entry is neither a region (`GB`, `JM`, `001`) nor an E.164 prefix (1 to 6 digits, not starting with 0)",
                 ));
+            }
+        }
+        for t in self.sms_number_types.allow.iter().chain(&self.sms_number_types.deny) {
+            if PhoneType::parse(t).is_none() {
+                return Err(out(
+                    "policy.sms_number_types",
+                    "an entry is not a number type (mobile, fixed-line, fixed-line-or-mobile, voip, toll-free, \
+                     premium-rate, shared-cost, personal-number, pager, uan, voicemail)",
+                ));
+            }
+        }
+        if let Some(r) = &self.sms_default_region {
+            if r.len() != 2 || !r.bytes().all(|b| b.is_ascii_uppercase()) || !is_known_region(r) {
+                return Err(out("policy.sms_default_region", "must be a region with a numbering plan, such as `GB`"));
             }
         }
         Ok(())
@@ -331,6 +461,29 @@ mod tests {
         );
         let rules = CountryRules { allow: vec!["4x".into()], deny: vec![] };
         assert_eq!(field_of(Policy { sms_countries: rules, ..d() }), "policy.sms_countries");
+        let rules = CountryRules { allow: vec![], deny: vec!["UK".into()] };
+        assert_eq!(field_of(Policy { sms_countries: rules, ..d() }), "policy.sms_countries", "UK is not a region code");
+        let types = NumberTypeRules { allow: vec!["landline".into()], deny: vec![] };
+        assert_eq!(field_of(Policy { sms_number_types: types, ..d() }), "policy.sms_number_types");
+        assert_eq!(field_of(Policy { sms_default_region: Some("gb".into()), ..d() }), "policy.sms_default_region");
+        assert_eq!(field_of(Policy { sms_default_region: Some("001".into()), ..d() }), "policy.sms_default_region");
+        assert_eq!(
+            field_of(Policy { failure_budget: SendBucket { max: 101, window_seconds: 86_400 }, ..d() }),
+            "policy.failure_budget"
+        );
+        assert_eq!(
+            field_of(Policy { failure_budget: SendBucket { max: 10, window_seconds: 3600 }, ..d() }),
+            "policy.failure_budget"
+        );
+        assert_eq!(
+            field_of(Policy { failure_record_seconds: 29 * 86_400, ..d() }),
+            "policy.failure_record_seconds",
+            "shorter than the budget's window"
+        );
+        assert_eq!(
+            field_of(Policy { tenant_sends: Some(SendBucket { max: 0, window_seconds: 1 }), ..d() }),
+            "policy.tenant_sends"
+        );
     }
 
     #[test]
@@ -346,13 +499,29 @@ mod tests {
     }
 
     #[test]
-    fn s17_country_rules_by_prefix() {
+    fn s17_country_rules_by_prefix_and_region() {
         let all = CountryRules::default();
-        assert!(all.allows("+442079460000"));
+        assert!(all.allows("+442079460000", "GB"));
         let r = CountryRules { allow: vec!["+44".into(), "1".into()], deny: vec!["1876".into()] };
-        assert!(r.allows("+442079460000"));
-        assert!(r.allows("+14155552671"));
-        assert!(!r.allows("+18765550000"), "Jamaica denied inside NANP");
-        assert!(!r.allows("+33612345678"), "not in the allow list");
+        assert!(r.allows("+442079460000", "GB"));
+        assert!(r.allows("+14155552671", "US"));
+        assert!(!r.allows("+18765550000", "JM"), "Jamaica denied inside NANP");
+        assert!(!r.allows("+33612345678", "FR"), "not in the allow list");
+        let r = CountryRules { allow: vec!["US".into(), "CA".into(), "001".into()], deny: vec![] };
+        assert!(r.allows("+14155552671", "US"));
+        assert!(!r.allows("+18765550000", "JM"), "+1 is not one country");
+        assert!(r.allows("+881612345678", "001"));
+        Policy { sms_countries: r, ..Policy::default() }.validate().unwrap();
+    }
+
+    #[test]
+    fn s17_costly_number_types_refused_by_default() {
+        let d = NumberTypeRules::default();
+        for t in PhoneType::ALL {
+            assert_eq!(d.allows(t), !COSTLY_NUMBER_TYPES.contains(&t), "{}", t.name());
+        }
+        let mobile_only = NumberTypeRules { allow: vec!["mobile".into()], deny: vec![] };
+        assert!(mobile_only.allows(PhoneType::Mobile));
+        assert!(!mobile_only.allows(PhoneType::FixedLine));
     }
 }

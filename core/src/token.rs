@@ -4,8 +4,10 @@
 //! (a forged or altered token is refused before the store is touched) and opaque (a token
 //! in a cookie does not reveal the address or number it was sent to):
 //!
-//! `version(1) | key id(1) | challenge id(16) | seal(channel | purpose | identifier)`,
-//! with the tenant as associated data, encoded as unpadded base64url.
+//! `version(1) | key id(1) | challenge id(16) | seal(channel | purpose | account | identifier)`,
+//! with the version, key id and tenant as associated data, encoded as unpadded base64url.
+//! `account` is a length byte and the host's account id when the code was issued for an
+//! account (empty otherwise). Version 1 tokens (no account field) are still read.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -16,9 +18,13 @@ use crate::error::Error;
 use crate::identifier::{Channel, Identifier, Purpose};
 use crate::keys::{DerivedKeys, KeyRing};
 
-const VERSION: u8 = 1;
-/// The longest token text accepted; longer input is refused unread.
-pub const MAX_TOKEN_BYTES: usize = 512;
+const VERSION: u8 = 2;
+const VERSION_1: u8 = 1;
+/// The longest token text accepted; longer input is refused unread. It fits the longest
+/// address (254 bytes) with the longest account id (128 bytes).
+pub const MAX_TOKEN_BYTES: usize = 640;
+/// The longest account id a host may give as the subject.
+pub const MAX_ACCOUNT_BYTES: usize = 128;
 
 /// What a token names.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,6 +32,8 @@ pub(crate) struct TokenContents {
     pub challenge_id: [u8; 16],
     pub purpose: Purpose,
     pub identifier: Identifier,
+    /// The host's account id, when the code was issued for an account.
+    pub account: Option<String>,
 }
 
 fn nonce(challenge_id: &[u8; 16]) -> XNonce {
@@ -36,8 +44,8 @@ fn nonce(challenge_id: &[u8; 16]) -> XNonce {
     XNonce::from(n)
 }
 
-fn aad(tenant: &str, key_id: u8) -> Vec<u8> {
-    let mut a = vec![VERSION, key_id];
+fn aad(version: u8, tenant: &str, key_id: u8) -> Vec<u8> {
+    let mut a = vec![version, key_id];
     a.extend_from_slice(tenant.as_bytes());
     a
 }
@@ -45,12 +53,16 @@ fn aad(tenant: &str, key_id: u8) -> Vec<u8> {
 pub(crate) fn seal(keys: &DerivedKeys, tenant: &str, contents: &TokenContents) -> String {
     let cipher = XChaCha20Poly1305::new(keys.token.bytes().into());
     let id = contents.identifier.as_str().as_bytes();
-    let mut plain = Vec::with_capacity(2 + id.len());
+    let account = contents.account.as_deref().unwrap_or("").as_bytes();
+    let mut plain = Vec::with_capacity(3 + account.len() + id.len());
     plain.push(contents.identifier.channel().byte());
     plain.push(contents.purpose.byte());
+    // The engine refuses account ids over MAX_ACCOUNT_BYTES before sealing.
+    plain.push(account.len().min(MAX_ACCOUNT_BYTES) as u8);
+    plain.extend_from_slice(&account[..account.len().min(MAX_ACCOUNT_BYTES)]);
     plain.extend_from_slice(id);
     let sealed = cipher
-        .encrypt(&nonce(&contents.challenge_id), Payload { msg: &plain, aad: &aad(tenant, keys.id) })
+        .encrypt(&nonce(&contents.challenge_id), Payload { msg: &plain, aad: &aad(VERSION, tenant, keys.id) })
         .expect("XChaCha20-Poly1305 sealing cannot fail for short messages");
     let mut raw = Vec::with_capacity(18 + sealed.len());
     raw.push(VERSION);
@@ -65,21 +77,32 @@ pub(crate) fn open(ring: &KeyRing, tenant: &str, token: &str) -> Result<TokenCon
         return Err(Error::InvalidToken);
     }
     let raw = URL_SAFE_NO_PAD.decode(token.trim()).map_err(|_| Error::InvalidToken)?;
-    if raw.len() < 18 + 2 + 16 || raw[0] != VERSION {
+    let (&[version, key_id], rest) = raw.split_first_chunk::<2>().ok_or(Error::InvalidToken)?;
+    let (challenge_id, sealed) = rest.split_first_chunk::<16>().ok_or(Error::InvalidToken)?;
+    if sealed.len() < 2 + 16 || (version != VERSION && version != VERSION_1) {
         return Err(Error::InvalidToken);
     }
-    let keys = ring.get(raw[1]).ok_or(Error::InvalidToken)?;
-    let challenge_id: [u8; 16] = raw[2..18].try_into().expect("length checked");
+    let keys = ring.get(key_id).ok_or(Error::InvalidToken)?;
     let cipher = XChaCha20Poly1305::new(keys.token.bytes().into());
     let plain = cipher
-        .decrypt(&nonce(&challenge_id), Payload { msg: &raw[18..], aad: &aad(tenant, raw[1]) })
+        .decrypt(&nonce(challenge_id), Payload { msg: sealed, aad: &aad(version, tenant, key_id) })
         .map_err(|_| Error::InvalidToken)?;
-    let channel = Channel::from_byte(plain[0]).ok_or(Error::InvalidToken)?;
-    let purpose = Purpose::from_byte(plain[1]).ok_or(Error::InvalidToken)?;
-    let text = std::str::from_utf8(&plain[2..]).map_err(|_| Error::InvalidToken)?;
+    let (&[channel, purpose], mut rest) = plain.split_first_chunk::<2>().ok_or(Error::InvalidToken)?;
+    let channel = Channel::from_byte(channel).ok_or(Error::InvalidToken)?;
+    let purpose = Purpose::from_byte(purpose).ok_or(Error::InvalidToken)?;
+    let mut account = None;
+    if version == VERSION {
+        let (&len, after) = rest.split_first().ok_or(Error::InvalidToken)?;
+        let (id, after) = after.split_at_checked(usize::from(len)).ok_or(Error::InvalidToken)?;
+        if !id.is_empty() {
+            account = Some(std::str::from_utf8(id).map_err(|_| Error::InvalidToken)?.to_string());
+        }
+        rest = after;
+    }
+    let text = std::str::from_utf8(rest).map_err(|_| Error::InvalidToken)?;
     // Sealed by us from a normalised identifier: no need to parse it again.
     let identifier = Identifier::trusted(channel, text.to_string());
-    Ok(TokenContents { challenge_id, purpose, identifier })
+    Ok(TokenContents { challenge_id: *challenge_id, purpose, identifier, account })
 }
 
 #[cfg(test)]
@@ -92,6 +115,7 @@ mod tests {
             challenge_id: [9; 16],
             purpose: Purpose::SignIn,
             identifier: Identifier::parse(Channel::Email, "jane@example.com").unwrap(),
+            account: None,
         }
     }
 
@@ -103,6 +127,25 @@ mod tests {
         let raw = URL_SAFE_NO_PAD.decode(&t).unwrap();
         assert!(!raw.windows(4).any(|w| w == b"jane"), "the identifier is encrypted");
         assert_eq!(open(&ring, "realm", &t).unwrap(), contents());
+        let for_account = TokenContents { account: Some("acct-42".into()), ..contents() };
+        let t = seal(ring.active(), "realm", &for_account);
+        assert!(!URL_SAFE_NO_PAD.decode(&t).unwrap().windows(7).any(|w| w == b"acct-42"));
+        assert_eq!(open(&ring, "realm", &t).unwrap(), for_account);
+    }
+
+    #[test]
+    fn version_1_tokens_are_still_read() {
+        let ring = KeyRing::ephemeral(&OsRandom).unwrap();
+        let keys = ring.active();
+        let cipher = XChaCha20Poly1305::new(keys.token.bytes().into());
+        let mut plain = vec![Channel::Email.byte(), Purpose::SignIn.byte()];
+        plain.extend_from_slice(b"jane@example.com");
+        let sealed =
+            cipher.encrypt(&nonce(&[9; 16]), Payload { msg: &plain, aad: &aad(VERSION_1, "realm", keys.id) }).unwrap();
+        let mut raw = vec![VERSION_1, keys.id];
+        raw.extend_from_slice(&[9; 16]);
+        raw.extend_from_slice(&sealed);
+        assert_eq!(open(&ring, "realm", &URL_SAFE_NO_PAD.encode(raw)).unwrap(), contents());
     }
 
     #[test]

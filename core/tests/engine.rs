@@ -374,7 +374,7 @@ fn engine_from_config_refuses_unknown_store_and_weak_ring() {
 
 #[test]
 fn s13_guessing_bound_holds_under_the_default_policy() {
-    // With the defaults, an attacker makes at most 99 evaluated guesses (the 100th failure
+    // With the defaults, an attacker gets at most 100 evaluated guesses (the 100th failure
     // locks the subject for good) against six-digit codes: at most 1e-4 success chance.
     let r = rig("[policy]\nresend_cooldown_seconds = 0\nsubject_sends = { max = 20, window_seconds = 1 }");
     let mut evaluated = 0;
@@ -384,11 +384,11 @@ fn s13_guessing_bound_holds_under_the_default_policy() {
         loop {
             match r.engine.verify(&issued.token, &wrong(&issued.code)) {
                 Err(Error::WrongCode { .. }) => evaluated += 1,
-                Err(Error::SubjectLocked { retry_after: None }) => {
+                Err(Error::WrongCodeLocked { retry_after: None, .. }) => {
                     evaluated += 1;
                     break 'outer;
                 }
-                Err(Error::SubjectLocked { .. }) => {
+                Err(Error::WrongCodeLocked { .. }) => {
                     evaluated += 1;
                     break;
                 }
@@ -400,12 +400,14 @@ fn s13_guessing_bound_holds_under_the_default_policy() {
     assert_eq!(evaluated, 100);
     let chance = evaluated as f64 / 1e6;
     assert!(chance <= 1e-4);
-    r.clock.advance(86_400 * 365);
+    r.clock.advance(29 * 86_400);
     assert_eq!(
         email(&r.engine, "victim@example.com", Purpose::SignIn).unwrap_err(),
         Error::SubjectLocked { retry_after: None },
-        "a hard lock does not wear off"
+        "a hard lock holds for the failure record's life (30 days by default) after the last failure"
     );
+    r.clock.advance(86_400);
+    email(&r.engine, "victim@example.com", Purpose::SignIn).expect("then the record is forgotten");
 }
 
 /// Draws a fixed value for the code (8-byte draws) and a fixed challenge id (16-byte draws).
@@ -452,4 +454,193 @@ fn the_engine_is_shared_between_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Engine>();
     assert_send_sync::<MemoryStore>();
+}
+
+#[test]
+fn two_engines_on_one_host_store_without_keys_refuse_to_start() {
+    // Each would draw a key of its own: two counts of failures for one address, and a fresh
+    // count after every restart. With a store the host gave, a key ring is required.
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    for config in ["", "[messages]\napp_name = \"Acme\""] {
+        let e = Engine::builder(Config::parse(config).unwrap()).store(store.clone()).build().unwrap_err();
+        assert!(matches!(e, Error::PolicyOutOfBounds { field: "keys.ring", .. }), "{e}");
+    }
+    // A test that wants it says so.
+    let ephemeral = Config::parse("[keys]\nephemeral = true").unwrap();
+    Engine::builder(ephemeral).store(store.clone()).build().unwrap();
+    // The engine's own memory store dies with it: no ring is needed there.
+    Engine::from_config(&Config::default()).unwrap();
+}
+
+#[test]
+fn a_retired_index_only_key_keeps_the_counts_and_verifies_nothing() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let clock = ManualClock::new(T0);
+    let engine = |ring: KeyRing| {
+        Engine::builder(Config::parse("[policy]\nlockout_threshold = 3").unwrap())
+            .clock(Arc::new(clock.clone()))
+            .store(store.clone())
+            .key_ring(ring)
+            .build()
+            .unwrap()
+    };
+    let old = engine(ring(&[1], 1, 1));
+    let first = email(&old, "jane@example.com", Purpose::SignIn).unwrap();
+    old.verify(&first.token, &wrong(&first.code)).unwrap_err();
+    old.verify(&first.token, &wrong(&first.code)).unwrap_err();
+    // Step 3 of the rotation: key 1 retired to index-only, key 2 signs.
+    let retired = engine(ring(&[1, 2], 2, 1).with_index_only(&[1]).unwrap());
+    assert_eq!(retired.verify(&first.token, &first.code), Err(Error::InvalidToken), "key 1 no longer verifies");
+    let second = email(&retired, "jane@example.com", Purpose::SignUp).unwrap();
+    assert!(
+        matches!(retired.verify(&second.token, &wrong(&second.code)), Err(Error::WrongCodeLocked { .. })),
+        "the third failure locks: the count survived the rotation"
+    );
+    // Dropping key 1 instead would have moved the index and reset the count: a config with
+    // two keys must name the index key, and one that names a dropped key is refused.
+    let e = KeyRing::new(vec![(2, key_bytes(2))], 2, 1).unwrap_err();
+    assert!(matches!(e, Error::PolicyOutOfBounds { field: "keys.index", .. }));
+}
+
+/// A store that keeps every time to live it is asked for.
+#[derive(Default)]
+struct Ttls {
+    inner: MemoryStore,
+    ttls: Mutex<Vec<Option<u64>>>,
+}
+
+impl Store for Ttls {
+    fn get(&self, key: &StoreKey, now: u64) -> Result<Option<(Vec<u8>, u64)>, StoreError> {
+        self.inner.get(key, now)
+    }
+    fn put(
+        &self,
+        key: &StoreKey,
+        v: &[u8],
+        ttl: Option<u64>,
+        e: Expected,
+        now: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        self.ttls.lock().unwrap().push(ttl);
+        self.inner.put(key, v, ttl, e, now)
+    }
+    fn delete(&self, key: &StoreKey, version: u64, now: u64) -> Result<bool, StoreError> {
+        self.inner.delete(key, version, now)
+    }
+}
+
+#[test]
+fn a_failure_record_expires_after_its_configured_life() {
+    let store = Arc::new(Ttls::default());
+    let r = rig_with("[policy]\nfailure_record_seconds = 3000000\nlockout_threshold = 3", store.clone());
+    let a = email(&r.engine, "jane@example.com", Purpose::SignIn).unwrap();
+    r.engine.verify(&a.token, &wrong(&a.code)).unwrap_err();
+    assert_eq!(store.ttls.lock().unwrap().last(), Some(&Some(3_000_000)), "the store is told the record's life");
+    assert!(store.ttls.lock().unwrap().iter().all(Option::is_some), "no record is kept for ever");
+    r.clock.advance(3_000_000);
+    store.inner.sweep(T0 + 3_000_000);
+    assert_eq!(store.inner.len(), 0, "the failure record expired with its life");
+    let b = email(&r.engine, "jane@example.com", Purpose::SignIn).unwrap();
+    assert_eq!(r.engine.verify(&b.token, &wrong(&b.code)), Err(Error::WrongCode { attempts_left: 4 }));
+}
+
+#[test]
+fn no_600_second_window_passes_more_than_20_sends_from_one_client() {
+    // Sends from one client at uneven times, each to a new address (so only the client's
+    // bucket limits them); then every window of 600 s is checked.
+    let r = rig("");
+    let mut sent = Vec::new();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for i in 0..3000u32 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        r.clock.advance(x % 13);
+        let address = format!("user{i}@example.com");
+        let request = IssueRequest {
+            channel: Channel::Email,
+            identifier: &address,
+            purpose: Purpose::SignIn,
+            client: Some("203.0.113.7"),
+            locale: None,
+        };
+        match r.engine.issue(&request) {
+            Ok(_) => sent.push(passcode_core::Clock::now(&r.clock)),
+            Err(Error::SendLimit { .. }) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let (first, last) = (T0, passcode_core::Clock::now(&r.clock));
+    for start in first.saturating_sub(600)..=last {
+        let n = sent.iter().filter(|t| **t >= start && **t < start + 600).count();
+        assert!(n <= 20, "{n} sends in [{start}, {})", start + 600);
+    }
+    assert!(sent.len() >= 20 * ((last - first) / 660) as usize, "and about 20 per window do pass: {}", sent.len());
+}
+
+#[test]
+fn a_clock_at_the_end_of_time_is_an_error() {
+    let r = rig("");
+    let a = email(&r.engine, "jane@example.com", Purpose::SignIn).unwrap();
+    for bad in [u64::MAX, 0, 1_000_000_000, 253_402_300_800] {
+        r.clock.set(bad);
+        assert_eq!(email(&r.engine, "john@example.com", Purpose::SignIn).unwrap_err(), Error::ClockOutOfRange);
+        assert_eq!(r.engine.verify(&a.token, &a.code), Err(Error::ClockOutOfRange));
+        assert_eq!(r.engine.resend(&a.token, None, None).unwrap_err(), Error::ClockOutOfRange);
+        assert_eq!(r.engine.cancel(&a.token), Err(Error::ClockOutOfRange));
+        assert_eq!(r.engine.unlock(Channel::Email, "jane@example.com"), Err(Error::ClockOutOfRange));
+    }
+    r.clock.set(T0);
+    r.engine.verify(&a.token, &a.code).expect("nothing was changed by the refused calls");
+}
+
+#[test]
+fn every_refused_guess_emits_an_event_and_a_counted_one_says_so() {
+    let r = rig("[policy]\nlockout_threshold = 2\nmax_attempts = 3");
+    let a = email(&r.engine, "jane@example.com", Purpose::SignIn).unwrap();
+    assert_eq!(r.engine.verify(&a.token, &wrong(&a.code)), Err(Error::WrongCode { attempts_left: 2 }));
+    assert_eq!(
+        r.engine.verify(&a.token, &wrong(&a.code)),
+        Err(Error::WrongCodeLocked { attempts_left: 1, retry_after: Some(60) }),
+        "counted, and it started the lock"
+    );
+    assert_eq!(r.engine.verify(&a.token, &a.code), Err(Error::SubjectLocked { retry_after: Some(60) }), "unseen");
+    r.clock.advance(60);
+    assert_eq!(r.engine.verify(&a.token, &wrong(&a.code)), Err(Error::WrongCode { attempts_left: 0 }));
+    assert_eq!(r.engine.verify(&a.token, &a.code), Err(Error::TooManyAttempts), "past the challenge's cap");
+    r.engine.cancel(&a.token).unwrap();
+    assert_eq!(r.engine.verify(&a.token, &a.code), Err(Error::NotFound), "a challenge that is gone");
+    use EventKind::*;
+    let events = r.events.events();
+    let kinds: Vec<EventKind> = events.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, vec![Issued, Failed, Failed, Locked, Refused, Failed, Refused, Cancelled, Refused]);
+    let numbers: Vec<Option<u32>> = events.iter().map(|e| e.error).collect();
+    assert_eq!(
+        numbers,
+        vec![None, Some(3001), Some(3006), Some(3006), Some(3004), Some(3001), Some(3003), None, Some(3005)]
+    );
+}
+
+#[test]
+fn an_account_is_one_subject_across_its_address_and_number() {
+    let r = rig("[policy]\nlockout_threshold = 2");
+    let request = |channel, identifier| IssueRequest {
+        channel,
+        identifier,
+        purpose: Purpose::SignIn,
+        client: None,
+        locale: None,
+    };
+    let by_mail = r.engine.issue_for_account("acct-1", &request(Channel::Email, "jane@example.com")).unwrap();
+    r.engine.verify(&by_mail.token, &wrong(&by_mail.code)).unwrap_err();
+    r.clock.advance(30);
+    let by_sms = r.engine.issue_for_account("acct-1", &request(Channel::Sms, "+14155552671")).unwrap();
+    assert!(matches!(r.engine.verify(&by_sms.token, &wrong(&by_sms.code)), Err(Error::WrongCodeLocked { .. })));
+    r.engine.unlock_account("acct-1").unwrap();
+    let v = r.engine.verify(&by_sms.token, &by_sms.code).unwrap();
+    assert_eq!((v.identifier.as_str(), v.account.as_deref()), ("+14155552671", Some("acct-1")));
+    assert_eq!(r.engine.verify(&by_mail.token, &by_mail.code), Err(Error::NotFound), "one challenge per purpose");
+    // The account id is personal data: not in the token, the events or the store's keys.
+    assert!(!by_sms.token.contains("acct-1"));
+    assert!(r.events.events().iter().all(|e| !format!("{e:?}").contains("acct-1")));
 }

@@ -51,7 +51,8 @@ const PURPOSES: [Purpose; 3] = [Purpose::SignIn, Purpose::SignUp, Purpose::Recov
 fn engine(clock: &ManualClock) -> Engine {
     let config = Config::parse(
         "[policy]\nmax_attempts = 3\nlockout_threshold = 4\nhard_lock_failures = 12\nlockout_base_seconds = 60\n\
-         resend_cooldown_seconds = 30\nsubject_sends = { max = 20, window_seconds = 60 }",
+         resend_cooldown_seconds = 30\nsubject_sends = { max = 20, window_seconds = 60 }\n\
+         failure_budget = { max = 9, window_seconds = 86400 }",
     )
     .unwrap();
     let key: Vec<u8> = (0u8..32).map(|i| i.wrapping_mul(97).wrapping_add(3)).collect();
@@ -78,8 +79,9 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
 
     /// For any interleaving against one subject: wrong guesses evaluated between locks never
-    /// exceed the lock threshold and never the hard cap in all; a code never verifies twice,
-    /// never for another challenge, never after expiry, never after a resend replaced it.
+    /// exceed the lock threshold, never the hard cap in all, and never the failure budget in
+    /// any window of its length; a code never verifies twice, never for another challenge,
+    /// never after expiry, never after a resend replaced it.
     #[test]
     fn limits_and_single_use_hold_for_any_interleaving(ops in prop::collection::vec(op(), 1..80)) {
         let clock = ManualClock::new(T0);
@@ -91,6 +93,7 @@ proptest! {
         let mut wrong_since_success = 0u32;
         let mut salt = 0u64;
         let mut verified: HashSet<(String, String)> = HashSet::new();
+        let mut failure_times: Vec<u64> = Vec::new();
         for op in ops {
             let now = clock.now_for_test();
             // The outcome of one verify: Some(true) success, Some(false) a guess evaluated and wrong.
@@ -102,6 +105,7 @@ proptest! {
                     e.unlock(Channel::Email, who).unwrap();
                     wrong_since_lock = 0;
                     wrong_since_success = 0;
+                    failure_times.clear();
                 }
                 Op::Issue(i) => {
                     let req = IssueRequest { channel: Channel::Email, identifier: who, purpose: PURPOSES[i], client: None, locale: None };
@@ -144,9 +148,10 @@ proptest! {
                                 evaluated = Some(true);
                             }
                             Err(Error::WrongCode { .. }) => { prop_assert!(!right); evaluated = Some(false); }
-                            Err(Error::SubjectLocked { .. }) if !right => {
-                                // Either refused up front, or this guess triggered the lock: the
-                                // test cannot tell which from here, so it counts both below.
+                            Err(Error::WrongCodeLocked { .. }) => {
+                                // Counted, and it started a lock.
+                                prop_assert!(!right);
+                                evaluated = Some(false);
                                 locked_by_this = true;
                             }
                             Err(_) => {}
@@ -159,7 +164,10 @@ proptest! {
                             match e.verify(&b.token, &a.code) {
                                 Ok(_) => prop_assert!(false, "a code verified for another challenge"),
                                 Err(Error::WrongCode { .. }) => evaluated = Some(false),
-                                Err(Error::SubjectLocked { .. }) => locked_by_this = true,
+                                Err(Error::WrongCodeLocked { .. }) => {
+                                    evaluated = Some(false);
+                                    locked_by_this = true;
+                                }
                                 Err(_) => {}
                             }
                         }
@@ -171,11 +179,19 @@ proptest! {
                 Some(false) => {
                     wrong_since_lock += 1;
                     wrong_since_success += 1;
-                    // A WrongCode answer means no lock was due: fewer than the threshold since the last.
-                    prop_assert!(wrong_since_lock < policy.lockout_threshold, "{} wrong guesses without a lock", wrong_since_lock);
-                    prop_assert!(wrong_since_success < policy.hard_lock_failures);
+                    failure_times.push(now);
+                    let window = policy.failure_budget.window_seconds;
+                    let in_window = failure_times.iter().filter(|t| **t + window > now).count() as u32;
+                    prop_assert!(in_window <= policy.failure_budget.max, "{} failures in one budget window", in_window);
+                    prop_assert!(wrong_since_success <= policy.hard_lock_failures);
+                    if locked_by_this {
+                        prop_assert!(wrong_since_lock <= policy.lockout_threshold);
+                        wrong_since_lock = 0;
+                    } else {
+                        // A WrongCode answer means no lock was due: fewer than the threshold since the last.
+                        prop_assert!(wrong_since_lock < policy.lockout_threshold, "{} wrong guesses without a lock", wrong_since_lock);
+                    }
                 }
-                None if locked_by_this => wrong_since_lock = 0,
                 None => {}
             }
         }

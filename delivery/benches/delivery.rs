@@ -34,7 +34,7 @@ fn sms() -> Outgoing {
     Outgoing::new(
         Purpose::SignIn,
         "00112233aabbccdd",
-        "+447700900123",
+        "+447400123456",
         Content::Sms { text: Zeroizing::new("123456 is your code.\n\n@login.example.com #123456".into()) },
         "123456",
     )

@@ -287,7 +287,7 @@ mod tests {
         Outgoing::new(
             Purpose::SignIn,
             "00ff00ff00ff00ff",
-            "+447700900123",
+            "+447400123456",
             Content::Sms { text: Zeroizing::new("t".into()) },
             "123456",
         )

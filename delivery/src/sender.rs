@@ -36,11 +36,11 @@ impl Content {
     /// The content of an engine message.
     pub fn from_message(message: &Message) -> Content {
         match message {
-            Message::Sms(s) => Content::Sms { text: Zeroizing::new(s.text.clone()) },
+            Message::Sms(s) => Content::Sms { text: Zeroizing::new(s.text.to_string()) },
             Message::Email(e) => Content::Email {
-                subject: Zeroizing::new(e.subject.clone()),
-                text: Zeroizing::new(e.text.clone()),
-                html: Zeroizing::new(e.html.clone()),
+                subject: Zeroizing::new(e.subject.to_string()),
+                text: Zeroizing::new(e.text.to_string()),
+                html: Zeroizing::new(e.html.to_string()),
             },
         }
     }

@@ -53,7 +53,7 @@ fn message() -> Outgoing {
     Outgoing::new(
         Purpose::SignIn,
         "0011223344556677",
-        "+447700900123",
+        "+447400123456",
         Content::Sms { text: Zeroizing::new("x".into()) },
         "123456",
     )

@@ -15,7 +15,7 @@ use passcode_test_servers::ProviderServer;
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(20);
-const NUMBER: &str = "+447700900123";
+const NUMBER: &str = "+447400123456";
 
 /// Files holding the providers' secrets (files, not variables: tests run in parallel threads).
 struct Secrets {
@@ -88,7 +88,7 @@ fn messages_requests(p: &ProviderServer, account: &str) -> Vec<Value> {
 fn assert_no_secrets(log: &DeliveryEventLog, code: &str) {
     let text = format!("{:?}", log.events());
     assert!(!text.contains(code), "an event holds the code: {text}");
-    assert!(!text.contains("7700900123"), "an event holds the number: {text}");
+    assert!(!text.contains("7400123456"), "an event holds the number: {text}");
 }
 
 #[test]
@@ -163,7 +163,7 @@ fn a_400_is_not_retried_and_reports_the_provider_code_but_not_its_text() {
     let message = Outgoing::from_issued(&i);
     let Err(Error::Failed(e)) = d.send_now(&message) else { panic!("expected a rejection") };
     assert_eq!((e.failure, e.status, e.provider_code.as_deref()), (Failure::Rejected, Some(400), Some("21211")));
-    assert!(!e.to_string().contains("7700900123"), "the provider's message repeats the number: {e}");
+    assert!(!e.to_string().contains("7400123456"), "the provider's message repeats the number: {e}");
     assert_eq!(p.requests().len(), 1, "no retry, and no fallback to the webhook");
     assert_eq!(log.kinds_of(&message.id), vec![DeliveryEventKind::Failed]);
     assert_eq!(log.events()[0].provider_code.as_deref(), Some("21211"));

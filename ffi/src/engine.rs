@@ -138,7 +138,9 @@ pub(crate) unsafe fn resend_args<'a>(
 pub struct PasscodeHostParts {
     /// A store (all three callbacks required), or NULL for the store the config names: the
     /// built-in memory store (the default) or Redis (`store = "redis://..."`). A config that
-    /// names a shared store together with store callbacks is refused.
+    /// names a shared store together with store callbacks is refused. With store callbacks
+    /// the config must name a key ring (every engine on the store must derive the same keys),
+    /// or ask for `keys.ephemeral = true` (tests and single-process programs only).
     pub store: *const PasscodeStore,
     /// A clock, or NULL for the system clock.
     pub clock: *const PasscodeClock,
@@ -159,7 +161,8 @@ pub struct PasscodeHostParts {
 /// - `PASSCODE_STATUS_NULL_PARAMETER`: `config` or `out` is NULL, or a part passed lacks a callback;
 /// - `PASSCODE_STATUS_INPUT_TOO_LONG`, `PASSCODE_STATUS_INVALID_UTF8`: the config text;
 /// - `PASSCODE_STATUS_CONFIG_SYNTAX`, `PASSCODE_STATUS_UNKNOWN_CONFIG_FIELD`,
-///   `PASSCODE_STATUS_POLICY_OUT_OF_BOUNDS`, `PASSCODE_STATUS_INVALID_TEMPLATE`: the config;
+///   `PASSCODE_STATUS_POLICY_OUT_OF_BOUNDS`, `PASSCODE_STATUS_INVALID_TEMPLATE`: the config
+///   (`POLICY_OUT_OF_BOUNDS` too for store callbacks with no key ring in the config);
 /// - `PASSCODE_STATUS_WEAK_KEY`, `PASSCODE_STATUS_KEY_UNAVAILABLE`: a ring key;
 /// - `PASSCODE_STATUS_STORE_UNAVAILABLE`: the Redis store the config names cannot be reached,
 ///   refuses the credentials, or is a read-only replica;
@@ -259,7 +262,7 @@ pub unsafe extern "C" fn passcode_engine_free(engine: *const PasscodeEngine) {
 /// (channel, purpose, locale), `INVALID_EMAIL`, `INVALID_PHONE`, `INVALID_CLIENT_ADDRESS`,
 /// `CHANNEL_NOT_ALLOWED`, `DESTINATION_BLOCKED`, `RESEND_TOO_SOON`, `SEND_LIMIT`,
 /// `SUBJECT_LOCKED`, `STORE_UNAVAILABLE`, `CONTENTION`, `CORRUPT_RECORD`, `RANDOM_UNAVAILABLE`,
-/// `PANIC` (each prefixed `PASSCODE_STATUS_`).
+/// `CLOCK_OUT_OF_RANGE`, `PANIC` (each prefixed `PASSCODE_STATUS_`).
 ///
 /// Thread-safe.
 ///
@@ -299,6 +302,58 @@ pub unsafe extern "C" fn passcode_issue(
     }
 }
 
+/// As `passcode_issue`, but the subject is the host's own account id instead of the
+/// identifier: failures, locks, the failure budget and the send limits are the account's,
+/// whichever address or number the code goes to (an account with an address and a number is
+/// one subject). One live challenge per purpose per account. `passcode_verified_account`
+/// returns the account after a successful verify; unlock with `passcode_unlock_account`.
+///
+/// - `account`, `account_len`: the account id, UTF-8, 1 to `PASSCODE_MAX_ACCOUNT_BYTES` bytes,
+///   no control characters (required). It is sealed in the token and hashed into the subject
+///   key; it is never stored, logged or put in an event.
+/// - every other argument, the outputs and the statuses: as `passcode_issue`
+///   (`INVALID_ARGUMENT` and `INPUT_TOO_LONG` also for the account).
+///
+/// Thread-safe.
+///
+/// # Safety
+/// As `passcode_issue`; `account` is NULL or valid for reads of `account_len` bytes.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn passcode_issue_for_account(
+    engine: *const PasscodeEngine,
+    account: *const c_char,
+    account_len: usize,
+    channel: u32,
+    purpose: u32,
+    identifier: *const c_char,
+    identifier_len: usize,
+    client: *const c_char,
+    client_len: usize,
+    locale: *const c_char,
+    locale_len: usize,
+    out: *mut *mut PasscodeIssued,
+    failure: *mut PasscodeFailure,
+) -> PasscodeStatus {
+    ffi_panic_boundary! {
+            let result = (|| -> Result<(), Refusal> {
+    let engine = try_ref!(engine);
+                let out = try_out!(out);
+                let account = try_text!(account, account_len, PASSCODE_MAX_TEXT_BYTES);
+                // SAFETY: the text pointers are NULL or valid for their lengths, per the contract.
+                let request = unsafe {
+                    issue_request(channel, purpose, identifier, identifier_len, client, client_len, locale, locale_len)
+                }?;
+                let issued = engine.issue_for_account(account, &request)?;
+                // SAFETY: `out` is not NULL and the caller promises it is valid for a write.
+                unsafe { write_out(out, PasscodeIssued::to_mut_ptr(IssuedValue::new(&issued))) };
+                Ok(())
+            })();
+            // SAFETY: `failure` is NULL or valid for a write, per the contract.
+            unsafe { report(result, failure) }
+        }
+}
+
 /// Sends a new code for a live challenge: the previous code stops working; the cooldown and
 /// send limits apply; neither the challenge's tries nor the subject's failures are reset.
 /// The token stays the same.
@@ -311,8 +366,8 @@ pub unsafe extern "C" fn passcode_issue(
 /// Returns `PASSCODE_STATUS_OK`, or: `NULL_PARAMETER`, `INPUT_TOO_LONG`, `INVALID_UTF8`,
 /// `INVALID_ARGUMENT` (locale), `INVALID_TOKEN`, `INVALID_CLIENT_ADDRESS`, `NOT_FOUND`,
 /// `EXPIRED`, `TOO_MANY_ATTEMPTS`, `SUBJECT_LOCKED`, `RESEND_TOO_SOON`, `SEND_LIMIT`,
-/// `STORE_UNAVAILABLE`, `CONTENTION`, `CORRUPT_RECORD`, `RANDOM_UNAVAILABLE`, `PANIC`
-/// (each prefixed `PASSCODE_STATUS_`).
+/// `STORE_UNAVAILABLE`, `CONTENTION`, `CORRUPT_RECORD`, `RANDOM_UNAVAILABLE`, `CLOCK_OUT_OF_RANGE`,
+/// `PANIC` (each prefixed `PASSCODE_STATUS_`).
 ///
 /// Thread-safe.
 ///
@@ -349,21 +404,24 @@ pub unsafe extern "C" fn passcode_resend(
 }
 
 /// Checks a code. On success the challenge is used up (the same code is refused afterwards)
-/// and the subject's failures are reset. A wrong code counts against the challenge and the
-/// subject.
+/// and the subject's consecutive failures are reset (not its failure budget). A wrong code
+/// counts against the challenge, the subject and its budget.
 ///
-/// - `token`: the challenge token (required). `code`: what the user typed (required; spaces
-///   and dashes are ignored).
+/// - `token`: the challenge token (required). `code`: what the user typed (required;
+///   whitespace around it, spaces and dashes inside it are ignored, and digits of any
+///   script, such as full-width ones, are read as ASCII digits).
 /// - `out`: on success receives who the code was sent to and what for, owned by the caller,
 ///   freed with `passcode_verified_free`. Untouched on failure.
-/// - `failure`: NULL, or written on failure: `attempts_left` for
-///   `PASSCODE_STATUS_WRONG_CODE`, `retry_after` for a temporary `PASSCODE_STATUS_SUBJECT_LOCKED`
-///   (none for a hard lock, which only `passcode_unlock` lifts).
+/// - `failure`: NULL, or written on failure: `attempts_left` for `PASSCODE_STATUS_WRONG_CODE`
+///   and `PASSCODE_STATUS_WRONG_CODE_LOCKED` (a wrong code, counted, that started a lock),
+///   `retry_after` for those locks and `PASSCODE_STATUS_SUBJECT_LOCKED` (a guess refused
+///   unseen); none for a hard lock, which only `passcode_unlock` or the failure record's end
+///   lifts.
 ///
 /// Returns `PASSCODE_STATUS_OK`, or: `NULL_PARAMETER`, `INPUT_TOO_LONG`, `INVALID_UTF8`,
-/// `INVALID_TOKEN`, `WRONG_CODE`, `EXPIRED`, `TOO_MANY_ATTEMPTS`, `SUBJECT_LOCKED`,
-/// `NOT_FOUND`, `STORE_UNAVAILABLE`, `CONTENTION`, `CORRUPT_RECORD`, `PANIC`
-/// (each prefixed `PASSCODE_STATUS_`).
+/// `INVALID_TOKEN`, `WRONG_CODE`, `WRONG_CODE_LOCKED`, `EXPIRED`, `TOO_MANY_ATTEMPTS`,
+/// `SUBJECT_LOCKED`, `NOT_FOUND`, `STORE_UNAVAILABLE`, `CONTENTION`, `CORRUPT_RECORD`,
+/// `CLOCK_OUT_OF_RANGE`, `PANIC` (each prefixed `PASSCODE_STATUS_`).
 ///
 /// Thread-safe: of any number of concurrent verifies of one challenge with the right code,
 /// exactly one succeeds.
@@ -400,7 +458,7 @@ pub unsafe extern "C" fn passcode_verify(
 ///
 /// Returns `PASSCODE_STATUS_OK`, or: `NULL_PARAMETER` (`engine` or `token`), `INPUT_TOO_LONG`,
 /// `INVALID_UTF8`, `INVALID_TOKEN`, `NOT_FOUND`, `STORE_UNAVAILABLE`, `CONTENTION`,
-/// `CORRUPT_RECORD`, `PANIC` (each prefixed
+/// `CORRUPT_RECORD`, `CLOCK_OUT_OF_RANGE`, `PANIC` (each prefixed
 /// `PASSCODE_STATUS_`). Thread-safe.
 ///
 /// # Safety
@@ -427,8 +485,8 @@ pub unsafe extern "C" fn passcode_cancel(
 ///
 /// Returns `PASSCODE_STATUS_OK`, or: `NULL_PARAMETER` (`engine` or `identifier`),
 /// `INPUT_TOO_LONG`, `INVALID_UTF8`, `INVALID_ARGUMENT` (channel), `INVALID_EMAIL`,
-/// `INVALID_PHONE`, `STORE_UNAVAILABLE`, `CONTENTION`, `CORRUPT_RECORD`, `PANIC` (each
-/// prefixed `PASSCODE_STATUS_`). Thread-safe.
+/// `INVALID_PHONE`, `STORE_UNAVAILABLE`, `CONTENTION`, `CORRUPT_RECORD`, `CLOCK_OUT_OF_RANGE`,
+/// `PANIC` (each prefixed `PASSCODE_STATUS_`). Thread-safe.
 ///
 /// # Safety
 /// `engine` is NULL or a live engine; `identifier` is NULL or valid for reads of
@@ -445,6 +503,34 @@ pub unsafe extern "C" fn passcode_unlock(
             let engine = try_ref!(engine);
             let identifier = try_text!(identifier, identifier_len, PASSCODE_MAX_TEXT_BYTES);
             engine.unlock(channel_from(channel)?, identifier)?;
+            Ok(())
+        })();
+        // SAFETY: NULL is always a valid "no failure details" pointer.
+        unsafe { report(result, std::ptr::null_mut()) }
+    }
+}
+
+/// An operator's unlock of an account subject (see `passcode_issue_for_account`): clears its
+/// failure count, failure budget and any lock.
+///
+/// Returns `PASSCODE_STATUS_OK`, or: `NULL_PARAMETER` (`engine` or `account`),
+/// `INPUT_TOO_LONG`, `INVALID_UTF8`, `INVALID_ARGUMENT` (the account), `STORE_UNAVAILABLE`,
+/// `CONTENTION`, `CORRUPT_RECORD`, `CLOCK_OUT_OF_RANGE`, `PANIC` (each prefixed
+/// `PASSCODE_STATUS_`). Thread-safe.
+///
+/// # Safety
+/// `engine` is NULL or a live engine; `account` is NULL or valid for reads of `account_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn passcode_unlock_account(
+    engine: *const PasscodeEngine,
+    account: *const c_char,
+    account_len: usize,
+) -> PasscodeStatus {
+    ffi_panic_boundary! {
+        let result = (|| -> Result<(), Refusal> {
+            let engine = try_ref!(engine);
+            let account = try_text!(account, account_len, PASSCODE_MAX_TEXT_BYTES);
+            engine.unlock_account(account)?;
             Ok(())
         })();
         // SAFETY: NULL is always a valid "no failure details" pointer.

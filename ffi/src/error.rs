@@ -60,6 +60,9 @@ pub enum PasscodeStatus {
     SubjectLocked = 3004,
     /// No such live challenge: unknown, already used, cancelled, or replaced.
     NotFound = 3005,
+    /// The code is wrong, the guess was counted, and it started a lock: see
+    /// `PasscodeFailure.attempts_left` and `retry_after` (absent for a hard lock).
+    WrongCodeLocked = 3006,
     /// The resend cooldown has not passed; see `PasscodeFailure.retry_after`.
     ResendTooSoon = 4001,
     /// A send bucket is empty; see `PasscodeFailure.retry_after`.
@@ -74,6 +77,8 @@ pub enum PasscodeStatus {
     CorruptRecord = 5003,
     /// The operating system's random source failed.
     RandomUnavailable = 6001,
+    /// The clock (the host's clock callback, or the system's) reads a time outside 2020..=9999.
+    ClockOutOfRange = 6002,
     /// A required pointer argument was NULL.
     NullParameter = 7001,
     /// The library panicked (a bug); the call had no effect that can be relied on.
@@ -121,6 +126,7 @@ pub(crate) const ALL: &[PasscodeStatus] = {
         TooManyAttempts,
         SubjectLocked,
         NotFound,
+        WrongCodeLocked,
         ResendTooSoon,
         SendLimit,
         DestinationBlocked,
@@ -128,6 +134,7 @@ pub(crate) const ALL: &[PasscodeStatus] = {
         Contention,
         CorruptRecord,
         RandomUnavailable,
+        ClockOutOfRange,
         NullParameter,
         Panic,
         BufferTooSmall,
@@ -169,6 +176,7 @@ impl PasscodeStatus {
             TooManyAttempts => "too-many-attempts",
             SubjectLocked => "subject-locked",
             NotFound => "not-found",
+            WrongCodeLocked => "wrong-code-locked",
             ResendTooSoon => "resend-too-soon",
             SendLimit => "send-limit",
             DestinationBlocked => "destination-blocked",
@@ -176,6 +184,7 @@ impl PasscodeStatus {
             Contention => "contention",
             CorruptRecord => "corrupt-record",
             RandomUnavailable => "random-unavailable",
+            ClockOutOfRange => "clock-out-of-range",
             NullParameter => "null-parameter",
             Panic => "panic",
             BufferTooSmall => "buffer-too-small",
@@ -211,6 +220,7 @@ impl PasscodeStatus {
             TooManyAttempts => "too many wrong attempts on this challenge",
             SubjectLocked => "too many failures; the subject is locked",
             NotFound => "no such challenge: unknown, used, cancelled or replaced",
+            WrongCodeLocked => "wrong code; too many failures, the subject is now locked",
             ResendTooSoon => "a code was sent recently; retry later",
             SendLimit => "send limit reached; retry later",
             DestinationBlocked => "SMS to this destination is not allowed",
@@ -218,6 +228,7 @@ impl PasscodeStatus {
             Contention => "the record is too busy; try again",
             CorruptRecord => "a stored record could not be decoded",
             RandomUnavailable => "the operating system's random source failed",
+            ClockOutOfRange => "the clock reads a time outside 2020 to 9999",
             NullParameter => "a required pointer argument was NULL",
             Panic => "the library panicked (a bug)",
             BufferTooSmall => "the buffer is too small",
@@ -272,7 +283,7 @@ impl From<Error> for Refusal {
 pub struct PasscodeFailure {
     /// The status the call returned.
     pub status: PasscodeStatus,
-    /// Whether `attempts_left` is set (for `PASSCODE_STATUS_WRONG_CODE`).
+    /// Whether `attempts_left` is set (for `PASSCODE_STATUS_WRONG_CODE` and `_WRONG_CODE_LOCKED`).
     pub has_attempts_left: bool,
     /// Tries left on the challenge after a wrong code.
     pub attempts_left: u32,

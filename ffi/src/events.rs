@@ -17,9 +17,9 @@ pub enum PasscodeEventKind {
     Resent = 2,
     /// A code was verified; the challenge is used up.
     Verified = 3,
-    /// A wrong code was entered.
+    /// A wrong code was entered and counted.
     Failed = 4,
-    /// The subject was locked.
+    /// A counted wrong code started a lock of the subject (after its `FAILED`).
     Locked = 5,
     /// A verify came after the challenge expired.
     Expired = 6,
@@ -31,6 +31,9 @@ pub enum PasscodeEventKind {
     Cancelled = 9,
     /// An operator unlocked the subject.
     Unlocked = 10,
+    /// A guess or a send refused unseen: no such challenge, tries used up, or the subject
+    /// locked (`PasscodeEvent.error` says which).
+    Refused = 11,
 }
 
 /// Which send bucket refused a send (`PasscodeEvent.scope`; 0 when none applies).
@@ -41,8 +44,10 @@ pub enum PasscodeLimitScope {
     Subject = 1,
     /// The client address's bucket.
     Client = 2,
-    /// The SMS destination country's bucket.
+    /// The SMS destination region's bucket.
     Country = 3,
+    /// The tenant's ceiling.
+    Tenant = 4,
 }
 
 /// One event. Valid only during the `emit` callback: copy what you keep.
@@ -72,6 +77,9 @@ pub struct PasscodeEvent {
     pub retry_after: u64,
     /// Which bucket (a `PasscodeLimitScope` value) for a send limit, else 0.
     pub scope: u32,
+    /// For an event that stands for a refusal, its status number (3001 for `FAILED`, 3005 for
+    /// a `REFUSED` not-found, ...); 0 for a success.
+    pub error: u32,
 }
 
 /// The host's event sink.
@@ -116,6 +124,7 @@ fn kind(k: EventKind) -> PasscodeEventKind {
         EventKind::Blocked => PasscodeEventKind::Blocked,
         EventKind::Cancelled => PasscodeEventKind::Cancelled,
         EventKind::Unlocked => PasscodeEventKind::Unlocked,
+        EventKind::Refused => PasscodeEventKind::Refused,
     }
 }
 
@@ -140,7 +149,9 @@ impl EventSink for CallbackEvents {
                 Some(LimitScope::Subject) => PasscodeLimitScope::Subject as u32,
                 Some(LimitScope::Client) => PasscodeLimitScope::Client as u32,
                 Some(LimitScope::Country) => PasscodeLimitScope::Country as u32,
+                Some(LimitScope::Tenant) => PasscodeLimitScope::Tenant as u32,
             },
+            error: e.error.unwrap_or(0),
         };
         // SAFETY: the host's callback with its own ctx; `event` and the subject bytes it points
         // to live until the call returns, as documented.

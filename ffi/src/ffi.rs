@@ -15,6 +15,9 @@ use crate::error::PasscodeStatus;
 /// read; shorter input reaches the engine, which applies its own, tighter limits.
 pub const PASSCODE_MAX_TEXT_BYTES: usize = 65536;
 
+/// The most bytes of an account id (`passcode_issue_for_account`), as core accepts.
+pub const PASSCODE_MAX_ACCOUNT_BYTES: usize = 128;
+
 /// The most bytes of config text (`passcode_engine_new`), as core accepts.
 pub const PASSCODE_MAX_CONFIG_BYTES: usize = 1 << 20;
 
@@ -195,9 +198,15 @@ impl PasscodeStr {
 }
 
 /// UTF-8 text kept with a NUL terminator, for `PasscodeStr` views. Wiped when dropped (the
-/// code is one of these).
-#[derive(Clone, Debug, Default)]
+/// code and the messages are some of these); `Debug` shows only the length.
+#[derive(Clone, Default)]
 pub(crate) struct Terminated(zeroize::Zeroizing<Vec<u8>>);
+
+impl std::fmt::Debug for Terminated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Terminated({} bytes)", self.0.len())
+    }
+}
 
 impl Terminated {
     pub(crate) fn new(text: &str) -> Self {

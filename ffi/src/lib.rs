@@ -28,16 +28,17 @@ mod verified;
 pub use clock::PasscodeClock;
 pub use delivery::{
     delivery_ref, passcode_delivery_free, passcode_delivery_new, passcode_delivery_send, passcode_issue_and_send,
-    passcode_resend_and_send, PasscodeDelivery, PasscodeDeliveryEvent, PasscodeDeliveryEventKind,
-    PasscodeDeliveryEventSink,
+    passcode_issue_and_send_for_account, passcode_resend_and_send, PasscodeDelivery, PasscodeDeliveryEvent,
+    PasscodeDeliveryEventKind, PasscodeDeliveryEventSink,
 };
 pub use engine::{
-    engine_ref, passcode_cancel, passcode_engine_free, passcode_engine_new, passcode_issue, passcode_resend,
-    passcode_unlock, passcode_verify, PasscodeChannel, PasscodeEngine, PasscodeHostParts, PasscodePurpose,
+    engine_ref, passcode_cancel, passcode_engine_free, passcode_engine_new, passcode_issue, passcode_issue_for_account,
+    passcode_resend, passcode_unlock, passcode_unlock_account, passcode_verify, PasscodeChannel, PasscodeEngine,
+    PasscodeHostParts, PasscodePurpose,
 };
 pub use error::{passcode_status_text, PasscodeFailure, PasscodeStatus, PASSCODE_STATUS_TEXT_MAX};
 pub use events::{PasscodeEvent, PasscodeEventKind, PasscodeEventSink, PasscodeLimitScope};
-pub use ffi::{PasscodeStr, PASSCODE_MAX_CONFIG_BYTES, PASSCODE_MAX_TEXT_BYTES};
+pub use ffi::{PasscodeStr, PASSCODE_MAX_ACCOUNT_BYTES, PASSCODE_MAX_CONFIG_BYTES, PASSCODE_MAX_TEXT_BYTES};
 pub use issued::{
     passcode_issued_channel, passcode_issued_code, passcode_issued_email_html, passcode_issued_email_subject,
     passcode_issued_email_text, passcode_issued_expires_at, passcode_issued_free, passcode_issued_purpose,
@@ -49,8 +50,8 @@ pub use store::{
     PASSCODE_STORE_KEY_BYTES,
 };
 pub use verified::{
-    passcode_verified_channel, passcode_verified_free, passcode_verified_identifier, passcode_verified_purpose,
-    PasscodeVerified,
+    passcode_verified_account, passcode_verified_channel, passcode_verified_free, passcode_verified_identifier,
+    passcode_verified_purpose, PasscodeVerified,
 };
 
 use panic::ffi_panic_boundary;
@@ -88,5 +89,6 @@ mod tests {
         assert_eq!(passcode_abi_version(), PASSCODE_ABI_VERSION);
         let build = include_str!("../build.rs");
         assert!(build.contains(&format!("libpasscode.so.{PASSCODE_ABI_VERSION}\"")), "build.rs sets the SONAME");
+        assert_eq!(PASSCODE_MAX_ACCOUNT_BYTES, passcode_core::MAX_ACCOUNT_BYTES);
     }
 }

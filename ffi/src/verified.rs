@@ -17,6 +17,7 @@ pub struct PasscodeVerified {
 
 pub(crate) struct VerifiedValue {
     identifier: Terminated,
+    account: Terminated,
     channel: u32,
     purpose: u32,
 }
@@ -25,6 +26,7 @@ impl VerifiedValue {
     pub(crate) fn new(v: Verified) -> Self {
         VerifiedValue {
             identifier: Terminated::from_string(v.identifier),
+            account: v.account.map_or_else(Terminated::default, Terminated::from_string),
             channel: channel_value(v.channel) as u32,
             purpose: purpose_value(v.purpose) as u32,
         }
@@ -56,6 +58,18 @@ pub unsafe extern "C" fn passcode_verified_free(verified: *mut PasscodeVerified)
 pub unsafe extern "C" fn passcode_verified_identifier(verified: *const PasscodeVerified) -> PasscodeStr {
     // SAFETY: per the contract.
     ffi_panic_boundary! { unsafe { try_from_ptr(verified) }.map_or_else(PasscodeStr::empty, |v| v.identifier.view()) }
+}
+
+/// The host's account id the code was issued for (`passcode_issue_for_account`); the empty
+/// string for a code issued with `passcode_issue`, and for NULL. Check it is the account the
+/// session signs in to.
+///
+/// # Safety
+/// `verified` is NULL or live; the view is valid until `passcode_verified_free`.
+#[no_mangle]
+pub unsafe extern "C" fn passcode_verified_account(verified: *const PasscodeVerified) -> PasscodeStr {
+    // SAFETY: per the contract.
+    ffi_panic_boundary! { unsafe { try_from_ptr(verified) }.map_or_else(PasscodeStr::empty, |v| v.account.view()) }
 }
 
 /// The channel (a `PasscodeChannel` value); 0 for NULL.

@@ -444,18 +444,35 @@ unsafe extern "C" fn failing_remove(_: *mut c_void, _: *const u8, _: u64, _: u64
     PasscodeStoreOutcome::Failed as u32
 }
 
+/// A host store whose every callback fails.
+fn failing_store() -> PasscodeStore {
+    PasscodeStore { ctx: ptr::null_mut(), get: Some(failing_get), put: Some(failing_put), remove: Some(failing_remove) }
+}
+
+#[test]
+fn store_callbacks_without_a_key_ring_are_refused() {
+    // Engines of other processes may share the host's store: each with a random key of its
+    // own would count failures apart, and every restart would reset them.
+    let store = failing_store();
+    let parts = PasscodeHostParts { store: &store, clock: ptr::null(), events: ptr::null() };
+    for config in ["", "[messages]\napp_name = \"Acme\""] {
+        let mut e = ptr::null();
+        // SAFETY: valid pointers; the callbacks are never called (the engine does not open).
+        let s = unsafe { passcode_engine_new(config.as_ptr().cast(), config.len(), &parts, &mut e) };
+        assert_eq!(s, PasscodeStatus::PolicyOutOfBounds, "{config:?}");
+        assert!(e.is_null(), "no engine written");
+    }
+}
+
 #[test]
 fn a_failing_host_store_fails_closed() {
-    let store = PasscodeStore {
-        ctx: ptr::null_mut(),
-        get: Some(failing_get),
-        put: Some(failing_put),
-        remove: Some(failing_remove),
-    };
+    let store = failing_store();
     let parts = PasscodeHostParts { store: &store, clock: ptr::null(), events: ptr::null() };
     let mut e = ptr::null();
+    let config = "[keys]\nephemeral = true";
     // SAFETY: valid pointers; the store's callbacks need no ctx.
-    assert_eq!(unsafe { passcode_engine_new("".as_ptr().cast(), 0, &parts, &mut e) }, PasscodeStatus::Ok);
+    let s = unsafe { passcode_engine_new(config.as_ptr().cast(), config.len(), &parts, &mut e) };
+    assert_eq!(s, PasscodeStatus::Ok);
     let s = issue_status(e, PasscodeChannel::Email as u32, PasscodePurpose::SignIn as u32, text(EMAIL), NONE, NONE);
     assert_eq!(s, PasscodeStatus::StoreUnavailable);
     // SAFETY: ours.

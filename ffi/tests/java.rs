@@ -219,7 +219,7 @@ fn java_tests_pass_with_their_closing_line() {
     for r in &sms {
         assert_eq!(r["auth_ok"], true, "the SMS request authenticated with the token from the variable: {r}");
         assert_eq!(r["answer"], "201", "{r}");
-        assert!(r["form"]["To"].as_str().is_some_and(|to| to.starts_with("+1555555")), "{r}");
+        assert!(r["form"]["To"].as_str().is_some_and(|to| to.starts_with("+1415555")), "{r}");
         assert!(holds_a_code(r["form"]["Body"].as_str().unwrap_or("")), "the SMS carries a six-digit code: {r}");
     }
     print!("{}", String::from_utf8_lossy(&out.stdout));
@@ -253,7 +253,7 @@ fn the_binding_structs_have_the_c_layout() {
         subject_len, sender, sender_len, attempt, provider_id, provider_id_len, reason, reason_len, status,
         provider_code, provider_code_len, has_retry_in, retry_in_ms));
     expected.extend(layout!(PasscodeEvent: kind, at, channel, purpose, subject, subject_len, has_attempts_left,
-        attempts_left, has_retry_after, retry_after, scope));
+        attempts_left, has_retry_after, retry_after, scope, error));
     expected.extend(layout!(PasscodeFailure: status, has_attempts_left, attempts_left, has_retry_after, retry_after));
     let from_java: BTreeSet<(String, usize)> = java_table("passcode.jna.StructLayout");
     assert_eq!(from_java, expected, "the JNA structs must have the C ABI's offsets and sizes, field for field");
@@ -406,8 +406,9 @@ impl Surface for JavaSurface {
         purpose: &str,
         client: Option<&str>,
         locale: Option<&str>,
+        account: Option<&str>,
     ) -> Result<IssuedInfo, Failure> {
-        let f = [Some("issue"), Some(channel), Some(identifier), Some(purpose), client, locale];
+        let f = [Some("issue"), Some(channel), Some(identifier), Some(purpose), client, locale, account];
         self.0.borrow_mut().call(&f).map(Self::issued)
     }
     fn verify(&mut self, token: &str, code: &str) -> Result<VerifiedInfo, Failure> {
@@ -415,6 +416,7 @@ impl Surface for JavaSurface {
             identifier: f[0].clone(),
             channel: f[1].clone(),
             purpose: f[2].clone(),
+            account: Some(f[3].clone()).filter(|a| !a.is_empty()),
         })
     }
     fn resend(&mut self, token: &str, client: Option<&str>) -> Result<IssuedInfo, Failure> {
@@ -425,6 +427,9 @@ impl Surface for JavaSurface {
     }
     fn unlock(&mut self, channel: &str, identifier: &str) -> Result<(), Failure> {
         self.0.borrow_mut().call(&[Some("unlock"), Some(channel), Some(identifier)]).map(|_| ())
+    }
+    fn unlock_account(&mut self, account: &str) -> Result<(), Failure> {
+        self.0.borrow_mut().call(&[Some("unlockAccount"), Some(account)]).map(|_| ())
     }
 }
 

@@ -187,26 +187,35 @@ impl Surface for CAbi {
         pu: &str,
         client: Option<&str>,
         locale: Option<&str>,
+        account: Option<&str>,
     ) -> Result<IssuedInfo, Failure> {
         let (c, cl) = opt(client);
         let (l, ll) = opt(locale);
         let mut out = ptr::null_mut();
         let mut f = PasscodeFailure::default();
+        let (id, id_len) = (identifier.as_ptr().cast(), identifier.len());
         // SAFETY: every pointer is valid for its length or NULL with 0.
         let s = unsafe {
-            passcode_issue(
-                self.engine,
-                channel(ch),
-                purpose(pu),
-                identifier.as_ptr().cast(),
-                identifier.len(),
-                c,
-                cl,
-                l,
-                ll,
-                &mut out,
-                &mut f,
-            )
+            match account {
+                None => {
+                    passcode_issue(self.engine, channel(ch), purpose(pu), id, id_len, c, cl, l, ll, &mut out, &mut f)
+                }
+                Some(a) => passcode_issue_for_account(
+                    self.engine,
+                    a.as_ptr().cast(),
+                    a.len(),
+                    channel(ch),
+                    purpose(pu),
+                    id,
+                    id_len,
+                    c,
+                    cl,
+                    l,
+                    ll,
+                    &mut out,
+                    &mut f,
+                ),
+            }
         };
         match s {
             // SAFETY: issued on success.
@@ -246,6 +255,7 @@ impl Surface for CAbi {
                 identifier: passcode_verified_identifier(out).as_str().to_string(),
                 channel: name(passcode_verified_channel(out), &channels).expect("a channel"),
                 purpose: name(passcode_verified_purpose(out), &purposes).expect("a purpose"),
+                account: Some(passcode_verified_account(out).as_str().to_string()).filter(|a| !a.is_empty()),
             };
             passcode_verified_free(out);
             Ok(v)
@@ -275,6 +285,13 @@ impl Surface for CAbi {
     fn unlock(&mut self, ch: &str, identifier: &str) -> Result<(), Failure> {
         // SAFETY: valid pointers.
         match unsafe { passcode_unlock(self.engine, channel(ch), identifier.as_ptr().cast(), identifier.len()) } {
+            PasscodeStatus::Ok => Ok(()),
+            s => Err(plain(s)),
+        }
+    }
+    fn unlock_account(&mut self, account: &str) -> Result<(), Failure> {
+        // SAFETY: valid pointers.
+        match unsafe { passcode_unlock_account(self.engine, account.as_ptr().cast(), account.len()) } {
             PasscodeStatus::Ok => Ok(()),
             s => Err(plain(s)),
         }
@@ -313,8 +330,9 @@ fn every_vector_passes_with_a_host_store_and_event_sink_behind_callbacks() {
             p: &str,
             cl: Option<&str>,
             l: Option<&str>,
+            a: Option<&str>,
         ) -> Result<IssuedInfo, Failure> {
-            self.0.issue(c, i, p, cl, l)
+            self.0.issue(c, i, p, cl, l, a)
         }
         fn verify(&mut self, t: &str, c: &str) -> Result<VerifiedInfo, Failure> {
             self.0.verify(t, c)
@@ -328,6 +346,9 @@ fn every_vector_passes_with_a_host_store_and_event_sink_behind_callbacks() {
         fn unlock(&mut self, c: &str, i: &str) -> Result<(), Failure> {
             self.0.unlock(c, i)
         }
+        fn unlock_account(&mut self, a: &str) -> Result<(), Failure> {
+            self.0.unlock_account(a)
+        }
     }
     passcode_vectors::run_all_or_panic(
         &mut || {
@@ -338,9 +359,13 @@ fn every_vector_passes_with_a_host_store_and_event_sink_behind_callbacks() {
     );
     let events = seen.borrow();
     let kinds: std::collections::HashSet<u32> = events.iter().map(|(k, _)| *k).collect();
-    for k in
-        [PasscodeEventKind::Issued, PasscodeEventKind::Verified, PasscodeEventKind::Failed, PasscodeEventKind::Locked]
-    {
+    for k in [
+        PasscodeEventKind::Issued,
+        PasscodeEventKind::Verified,
+        PasscodeEventKind::Failed,
+        PasscodeEventKind::Locked,
+        PasscodeEventKind::Refused,
+    ] {
         assert!(kinds.contains(&(k as u32)), "the event sink saw {k:?}");
     }
     for (_, subject) in events.iter() {

@@ -260,7 +260,11 @@ int main(void) {
   PasscodeEventSink sink = {.ctx = &events, .emit = on_event};
   PasscodeHostParts parts = {.store = &store, .clock = &clock, .events = &sink};
 
+  /* This program is alone on its store, so a key for this process is enough; a real host
+   * names its key files or variables in the [keys] ring. */
   const char *config =
+      "[keys]\n"
+      "ephemeral = true\n"
       "[policy]\n"
       "max_attempts = 5\n"
       "[messages]\n"
@@ -276,6 +280,9 @@ int main(void) {
   const PasscodeEngine *refused = NULL;
   s = passcode_engine_new(TEXT("colour = \"blue\""), NULL, &refused);
   CHECK(s == PASSCODE_STATUS_UNKNOWN_CONFIG_FIELD && refused == NULL, "a config with an unknown field is refused");
+  /* A host store may be shared by other engines: without a key ring each would count apart. */
+  s = passcode_engine_new(TEXT("[messages]\napp_name = \"Example\"\n"), &parts, &refused);
+  CHECK(s == PASSCODE_STATUS_POLICY_OUT_OF_BOUNDS && refused == NULL, "a host store without a key ring is refused");
 
   /* Issue a sign-up code by email. */
   PasscodeIssued *issued = NULL;
@@ -404,7 +411,7 @@ int main(void) {
   issued = NULL;
   if (smtp_port != NULL) { /* (the outbox takes every channel) */
     s = passcode_issue_and_send(engine, delivery, true, PASSCODE_CHANNEL_SMS, PASSCODE_PURPOSE_SIGN_IN,
-                                TEXT("+447700900123"), NULL, 0, NULL, 0, &issued, &failure);
+                                TEXT("+447400123456"), NULL, 0, NULL, 0, &issued, &failure);
     CHECK(s == PASSCODE_STATUS_NO_SENDER && issued == NULL, "SMS with no SMS sender is refused, and nothing issued");
   }
   pthread_mutex_lock(&deliveries.lock);

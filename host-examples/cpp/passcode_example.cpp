@@ -118,9 +118,16 @@ int main() {
 
   check(refused([] { passcode::Engine bad("colour = 1"); }, PASSCODE_STATUS_UNKNOWN_CONFIG_FIELD).has_value(),
         "a config with an unknown field throws");
+  // A host store may be shared by other engines: without a key ring each would count apart.
+  check(refused([&] { passcode::Engine keyless(R"({"messages": {"app_name": "Example"}})", &parts); },
+                PASSCODE_STATUS_POLICY_OUT_OF_BOUNDS)
+            .has_value(),
+        "a host store without a key ring is refused");
 
   try {
-    const passcode::Engine engine(R"({"messages": {"app_name": "Example"}})", &parts);
+    // This program is alone on its store, so a key for this process is enough; a real host
+    // names its key files or variables in the config's [keys] ring.
+    const passcode::Engine engine(R"({"keys": {"ephemeral": true}, "messages": {"app_name": "Example"}})", &parts);
     using passcode::Channel;
     using passcode::Purpose;
 
@@ -218,7 +225,7 @@ int main() {
       check(clean, "no delivery event holds the code or the address");
       lock.unlock();
       if (port != nullptr) {
-        check(refused([&] { engine.issue_and_send(delivery, true, Channel::sms, Purpose::sign_in, "+447700900123"); },
+        check(refused([&] { engine.issue_and_send(delivery, true, Channel::sms, Purpose::sign_in, "+447400123456"); },
                       PASSCODE_STATUS_NO_SENDER)
                   .has_value(),
               "SMS with no SMS sender throws NO_SENDER");

@@ -103,9 +103,11 @@ const (
 	StatusTooManyAttempts    Status = C.PASSCODE_STATUS_TOO_MANY_ATTEMPTS
 	StatusSubjectLocked      Status = C.PASSCODE_STATUS_SUBJECT_LOCKED
 	StatusNotFound           Status = C.PASSCODE_STATUS_NOT_FOUND
+	StatusWrongCodeLocked    Status = C.PASSCODE_STATUS_WRONG_CODE_LOCKED
 	StatusResendTooSoon      Status = C.PASSCODE_STATUS_RESEND_TOO_SOON
 	StatusSendLimit          Status = C.PASSCODE_STATUS_SEND_LIMIT
 	StatusStoreUnavailable   Status = C.PASSCODE_STATUS_STORE_UNAVAILABLE
+	StatusClockOutOfRange    Status = C.PASSCODE_STATUS_CLOCK_OUT_OF_RANGE
 	StatusNullParameter      Status = C.PASSCODE_STATUS_NULL_PARAMETER
 	StatusPanic              Status = C.PASSCODE_STATUS_PANIC
 	StatusDeliveryQueueFull  Status = C.PASSCODE_STATUS_DELIVERY_QUEUE_FULL
@@ -150,6 +152,8 @@ var (
 	ErrTooManyAttempts = &Error{Status: StatusTooManyAttempts}
 	ErrSubjectLocked   = &Error{Status: StatusSubjectLocked}
 	ErrNotFound        = &Error{Status: StatusNotFound}
+	// ErrWrongCodeLocked: a wrong code, counted, that started a lock (RetryAfter, none if hard).
+	ErrWrongCodeLocked = &Error{Status: StatusWrongCodeLocked}
 	ErrInvalidToken    = &Error{Status: StatusInvalidToken}
 	ErrInvalidEmail    = &Error{Status: StatusInvalidEmail}
 	ErrQueueFull       = &Error{Status: StatusDeliveryQueueFull}

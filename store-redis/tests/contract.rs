@@ -6,9 +6,9 @@ mod support;
 
 use std::time::Duration;
 
-use passcode_core::{Expected, Store};
+use passcode_core::{Channel, Config, Expected, IssueRequest, Purpose, Store};
 use passcode_redis::{RedisOptions, RedisStore};
-use support::{unique_prefix, RedisServer};
+use support::{config_toml, unique_prefix, KeyFile, RedisServer};
 
 fn store(server: &RedisServer, name: &str) -> RedisStore {
     let mut o = RedisOptions::new(server.url());
@@ -61,7 +61,8 @@ fn values_are_binary_and_keys_are_prefixed_hex() {
 
 #[test]
 fn a_put_without_ttl_clears_the_previous_one() {
-    // A subject record gets no TTL while it counts failures: the old TTL must not survive.
+    // The contract allows a put without expiry (a host's records may need one): the old TTL
+    // must not survive it.
     let server = RedisServer::start();
     let s = store(&server, "persist");
     let k = [5u8; 32];
@@ -376,4 +377,40 @@ fn no_key_is_written_by_two_subjects() {
         assert_eq!(subjects.len(), 1, "{key} was written by the operations of {subjects:?}");
     }
     assert_eq!(writers.len(), SUBJECTS, "one record per subject");
+}
+
+#[test]
+fn every_record_the_engine_writes_expires_on_the_server_failures_included() {
+    // Bounded storage: a subject that only ever fails (one issue and one wrong code per
+    // random address, as an attacker with many addresses would leave behind) still expires,
+    // `failure_record_seconds` after its last failure, so `noeviction` never fills up.
+    let server = RedisServer::start();
+    let key = KeyFile::new();
+    let prefix = unique_prefix("bounded");
+    let policy = "[policy]\nfailure_budget = { max = 100, window_seconds = 86400 }\nfailure_record_seconds = 172800";
+    let engine = passcode_redis::open_engine(
+        Config::parse(&config_toml(&server.url(), &prefix, "", &key.path, policy)).unwrap(),
+    )
+    .unwrap();
+    for n in 0..5 {
+        let address = format!("user{n}@example.com");
+        let request = IssueRequest {
+            channel: Channel::Email,
+            identifier: &address,
+            purpose: Purpose::SignIn,
+            client: Some("192.0.2.1"),
+            locale: None,
+        };
+        let issued = engine.issue(&request).unwrap();
+        let wrong = format!("{:06}", (issued.code.parse::<u32>().unwrap() + 1) % 1_000_000);
+        assert!(engine.verify(&issued.token, &wrong).is_err());
+    }
+    let keys: Vec<String> = server.query(&["KEYS", &format!("{prefix}*")]);
+    assert!(keys.len() >= 6, "five subjects and the client's bucket: {keys:?}");
+    for k in &keys {
+        let ttl: i64 = server.query(&["PTTL", k]);
+        assert!((1..=172_800_000).contains(&ttl), "{k} has a finite life on the server: {ttl} ms");
+    }
+    let failed = keys.iter().map(|k| server.query::<i64>(&["PTTL", k])).max().unwrap();
+    assert!(failed > 86_400_000, "a failure keeps its record for failure_record_seconds: {failed} ms");
 }

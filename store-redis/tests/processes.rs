@@ -65,8 +65,8 @@ fn eight_processes_verify_one_challenge_exactly_one_succeeds() {
 fn eight_processes_guessing_never_get_more_than_the_cap() {
     let server = RedisServer::start();
     let key = KeyFile::new();
-    // Three consecutive failures lock the subject: at most two guesses are answered
-    // wrong-code before the lock, however the processes interleave.
+    // Three consecutive failures lock the subject: exactly three guesses are evaluated (two
+    // answered wrong-code, the third wrong-code-locked), however the processes interleave.
     let policy = "[policy]\nmax_attempts = 10\nlockout_threshold = 3\nlockout_base_seconds = 600\n\
                   lockout_max_seconds = 600\nhard_lock_failures = 100";
     let (_dir, config, engine) = setup(&server, &key, policy);
@@ -76,9 +76,14 @@ fn eight_processes_guessing_never_get_more_than_the_cap() {
     assert_eq!(answers.len(), PROCESSES * 5);
     let name = |e: Error| format!("err {} {}", e.number(), e.name());
     let wrong_code = answers.iter().filter(|a| a.starts_with(&name(Error::WrongCode { attempts_left: 0 }))).count();
+    let locking = answers
+        .iter()
+        .filter(|a| a.starts_with(&name(Error::WrongCodeLocked { attempts_left: 0, retry_after: None })))
+        .count();
     let locked = answers.iter().filter(|a| **a == name(Error::SubjectLocked { retry_after: None })).count();
     assert_eq!(wrong_code, 2, "exactly threshold - 1 wrong guesses are answered: {answers:?}");
-    assert_eq!(locked, PROCESSES * 5 - 2, "every other guess meets the lock: {answers:?}");
+    assert_eq!(locking, 1, "the threshold-th guess is counted and starts the lock: {answers:?}");
+    assert_eq!(locked, PROCESSES * 5 - 3, "every other guess meets the lock unseen: {answers:?}");
     assert!(!answers.contains(&"ok".to_string()));
     // The lock holds for everyone, the right code included.
     assert!(matches!(engine.verify(&issued.token, &issued.code), Err(Error::SubjectLocked { retry_after: Some(_) })));

@@ -398,6 +398,11 @@ pub fn describe(e: &EngineError) -> String {
         EngineError::SubjectLocked(Some(s)) => format!("too many failures; locked for {s} more seconds"),
         EngineError::SubjectLocked(None) => "too many failures; locked until an operator unlocks it".into(),
         EngineError::NotFound => "this code is no longer valid; request a new one".into(),
+        EngineError::WrongCodeLocked(l) => match l.retry_after {
+            Some(s) => format!("wrong code; too many failures, locked for {s} seconds"),
+            None => "wrong code; too many failures, locked until an operator unlocks it".into(),
+        },
+        EngineError::ClockOutOfRange => "the clock is out of range".into(),
         EngineError::ResendTooSoon(s) => format!("a code was sent recently; retry in {s} seconds"),
         EngineError::SendLimit(l) => format!("send limit reached; retry in {} seconds", l.retry_after),
         EngineError::DestinationBlocked => "SMS to this destination is not allowed".into(),
@@ -415,10 +420,13 @@ pub fn refusal(e: &EngineError) -> Response {
     let status = match e {
         EngineError::WrongCode(_) => 401,
         EngineError::Expired | EngineError::TooManyAttempts | EngineError::NotFound => 410,
-        EngineError::SubjectLocked(_) => 423,
+        EngineError::SubjectLocked(_) | EngineError::WrongCodeLocked(_) => 423,
         EngineError::ResendTooSoon(_) | EngineError::SendLimit(_) => 429,
         EngineError::DestinationBlocked | EngineError::ChannelNotAllowed(_) => 403,
-        EngineError::StoreUnavailable(_) | EngineError::Contention | EngineError::RandomUnavailable => 503,
+        EngineError::StoreUnavailable(_)
+        | EngineError::Contention
+        | EngineError::RandomUnavailable
+        | EngineError::ClockOutOfRange => 503,
         EngineError::CorruptRecord | EngineError::Other(_) => 500,
         EngineError::ConfigSyntax(_)
         | EngineError::UnknownConfigField(_)

@@ -358,6 +358,18 @@ impl Worker {
         i.bindings.passcode_engine_engine().engine().call_unlock(&mut i.store, self.engine, channel, identifier)
     }
 
+    /// Issues a code with the host's account id as the subject.
+    pub fn issue_for_account(&mut self, account: &str, request: &IssueRequest) -> Call<Issued> {
+        let i = &mut self.instance;
+        i.bindings.passcode_engine_engine().engine().call_issue_for_account(&mut i.store, self.engine, account, request)
+    }
+
+    /// Unlocks an account subject.
+    pub fn unlock_account(&mut self, account: &str) -> Call<()> {
+        let i = &mut self.instance;
+        i.bindings.passcode_engine_engine().engine().call_unlock_account(&mut i.store, self.engine, account)
+    }
+
     /// The instance, for the free functions (`error-number`, ...).
     pub fn instance(&mut self) -> &mut Instance {
         &mut self.instance
@@ -387,6 +399,7 @@ pub fn error_number(e: &EngineError) -> u32 {
         EngineError::TooManyAttempts => 3003,
         EngineError::SubjectLocked(_) => 3004,
         EngineError::NotFound => 3005,
+        EngineError::WrongCodeLocked(_) => 3006,
         EngineError::ResendTooSoon(_) => 4001,
         EngineError::SendLimit(_) => 4002,
         EngineError::DestinationBlocked => 4003,
@@ -394,6 +407,7 @@ pub fn error_number(e: &EngineError) -> u32 {
         EngineError::Contention => 5002,
         EngineError::CorruptRecord => 5003,
         EngineError::RandomUnavailable => 6001,
+        EngineError::ClockOutOfRange => 6002,
         EngineError::Other((n, _)) => *n,
     }
 }
@@ -402,6 +416,7 @@ pub fn error_number(e: &EngineError) -> u32 {
 pub fn attempts_left(e: &EngineError) -> Option<u32> {
     match e {
         EngineError::WrongCode(n) => Some(*n),
+        EngineError::WrongCodeLocked(l) => Some(l.attempts_left),
         _ => None,
     }
 }
@@ -410,6 +425,7 @@ pub fn attempts_left(e: &EngineError) -> Option<u32> {
 pub fn retry_after(e: &EngineError) -> Option<u64> {
     match e {
         EngineError::SubjectLocked(r) => *r,
+        EngineError::WrongCodeLocked(l) => l.retry_after,
         EngineError::ResendTooSoon(r) => Some(*r),
         EngineError::SendLimit(s) => Some(s.retry_after),
         _ => None,

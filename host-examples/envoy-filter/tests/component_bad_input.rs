@@ -16,8 +16,20 @@ fn compiled() -> &'static ComponentHost {
     })
 }
 
+/// The component's store is always the host's, which other instances may share: a config
+/// needs a key ring, or (as these tests, one instance each) an ephemeral key.
+const EPHEMERAL: &str = "[keys]\nephemeral = true";
+
 fn worker() -> Worker {
-    compiled().rebuild().build().unwrap().open("").expect("no trap").expect("the default config opens")
+    compiled().rebuild().build().unwrap().open(EPHEMERAL).expect("no trap").expect("an ephemeral key opens")
+}
+
+#[test]
+fn no_key_ring_on_the_host_store_is_refused() {
+    let host = compiled().rebuild().build().unwrap();
+    for config in ["", "[messages]\napp_name = \"Acme\""] {
+        refused(host.open(config).map(|r| r.map(|_| ())), &["policy-out-of-bounds"]);
+    }
 }
 
 /// The call did not trap and was refused with one of `names`.
@@ -150,7 +162,7 @@ impl passcode_core::Store for BrokenStore {
 #[test]
 fn a_failing_host_store_fails_closed() {
     let host = compiled().rebuild().store(Arc::new(BrokenStore)).build().unwrap();
-    let mut w = host.open("").unwrap().unwrap();
+    let mut w = host.open(EPHEMERAL).unwrap().unwrap();
     match w.issue(&email("jane@example.com")).expect("no trap") {
         Err(EngineError::StoreUnavailable(m)) => assert_eq!(m, "the shared map is down"),
         other => panic!("expected store-unavailable, got {other:?}"),
@@ -224,7 +236,8 @@ fn garbage_from_the_host_store_is_an_error_not_a_trap() {
                         "subject-locked",
                         "expired",
                         "too-many-attempts",
-                        "wrong-code"
+                        "wrong-code",
+                        "wrong-code-locked"
                     ]
                     .contains(&error_name(&e)),
                     "{e:?}"

@@ -112,6 +112,7 @@ impl Surface for ComponentSurface {
         purpose_name: &str,
         client: Option<&str>,
         locale: Option<&str>,
+        account: Option<&str>,
     ) -> Result<IssuedInfo, Failure> {
         let request = IssueRequest {
             channel: channel(channel_name)?,
@@ -120,13 +121,17 @@ impl Surface for ComponentSurface {
             client: client.map(Into::into),
             locale: locale.map(Into::into),
         };
-        call("issue", self.worker().issue(&request)).map(info)
+        match account {
+            Some(a) => call("issue-for-account", self.worker().issue_for_account(a, &request)).map(info),
+            None => call("issue", self.worker().issue(&request)).map(info),
+        }
     }
     fn verify(&mut self, token: &str, code: &str) -> Result<VerifiedInfo, Failure> {
         call("verify", self.worker().verify(token, code)).map(|v| VerifiedInfo {
             identifier: v.identifier,
             channel: channel_name(v.channel),
             purpose: purpose_name(v.purpose),
+            account: v.account,
         })
     }
     fn resend(&mut self, token: &str, client: Option<&str>) -> Result<IssuedInfo, Failure> {
@@ -137,6 +142,9 @@ impl Surface for ComponentSurface {
     }
     fn unlock(&mut self, channel_name: &str, identifier: &str) -> Result<(), Failure> {
         call("unlock", self.worker().unlock(channel(channel_name)?, identifier))
+    }
+    fn unlock_account(&mut self, account: &str) -> Result<(), Failure> {
+        call("unlock-account", self.worker().unlock_account(account))
     }
 }
 
@@ -149,7 +157,7 @@ fn every_vector_passes_through_the_component() {
 /// `host::error_number` covers every case; this list covers every row).
 fn one_error_per_case() -> Vec<EngineError> {
     use passcode_envoy_filter::host::bindings::passcode::engine::types::{
-        ChannelPurpose, FieldReason, KeyProblem, LimitScope, SendLimit, TooLong,
+        ChannelPurpose, FieldReason, KeyProblem, LimitScope, SendLimit, TooLong, WrongCodeLocked,
     };
     let fr = || FieldReason { field: "f".into(), reason: "r".into() };
     let kp = || KeyProblem { id: 1, reason: "r".into() };
@@ -173,6 +181,7 @@ fn one_error_per_case() -> Vec<EngineError> {
         EngineError::TooManyAttempts,
         EngineError::SubjectLocked(Some(5)),
         EngineError::NotFound,
+        EngineError::WrongCodeLocked(WrongCodeLocked { attempts_left: 1, retry_after: None }),
         EngineError::ResendTooSoon(3),
         EngineError::SendLimit(SendLimit { scope: LimitScope::Client, retry_after: 3 }),
         EngineError::DestinationBlocked,
@@ -180,6 +189,7 @@ fn one_error_per_case() -> Vec<EngineError> {
         EngineError::Contention,
         EngineError::CorruptRecord,
         EngineError::RandomUnavailable,
+        EngineError::ClockOutOfRange,
     ]
 }
 

@@ -179,10 +179,12 @@ fn limits_answer_429_with_retry_after_and_locks_423() {
     }
     let locked = g.post("/passcode/verify", &challenge2, &format!(r#"{{"code":"{}"}}"#, wrong(&third)));
     assert_eq!(locked.status, 423, "{}", locked.body);
-    assert_eq!(locked.json()["error"], "subject-locked");
+    assert_eq!(locked.json()["error"], "wrong-code-locked", "the guess counted, and it started the lock");
+    assert_eq!(locked.json()["attempts_left"], 0);
     assert_eq!(locked.header("retry-after"), Some("60"));
     let right = g.post("/passcode/verify", &challenge2, &format!(r#"{{"code":"{third}"}}"#));
     assert_eq!(right.status, 423, "locked: even the right code waits");
+    assert_eq!(right.json()["error"], "subject-locked", "refused unseen");
     let resend = g.post("/passcode/resend", &challenge2, "{}");
     assert_eq!(resend.status, 423, "locked: no resend either");
 

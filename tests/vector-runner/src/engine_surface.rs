@@ -39,8 +39,8 @@ pub fn failure(e: Error) -> Failure {
 /// The runner's view of an issued code.
 pub fn issued_info(i: Issued) -> IssuedInfo {
     let message_text = match &i.message {
-        Message::Sms(s) => s.text.clone(),
-        Message::Email(e) => e.text.clone(),
+        Message::Sms(s) => s.text.to_string(),
+        Message::Email(e) => e.text.to_string(),
     };
     IssuedInfo {
         token: i.token,
@@ -69,6 +69,7 @@ impl Surface for EngineSurface {
         purpose: &str,
         client: Option<&str>,
         locale: Option<&str>,
+        account: Option<&str>,
     ) -> Result<IssuedInfo, Failure> {
         let request = IssueRequest {
             channel: Channel::parse(channel).map_err(failure)?,
@@ -77,7 +78,11 @@ impl Surface for EngineSurface {
             client,
             locale,
         };
-        self.engine().issue(&request).map(issued_info).map_err(failure)
+        let issued = match account {
+            Some(account) => self.engine().issue_for_account(account, &request),
+            None => self.engine().issue(&request),
+        };
+        issued.map(issued_info).map_err(failure)
     }
     fn verify(&mut self, token: &str, code: &str) -> Result<VerifiedInfo, Failure> {
         self.engine()
@@ -86,6 +91,7 @@ impl Surface for EngineSurface {
                 identifier: v.identifier,
                 channel: v.channel.name().into(),
                 purpose: v.purpose.name().into(),
+                account: v.account,
             })
             .map_err(failure)
     }
@@ -97,5 +103,8 @@ impl Surface for EngineSurface {
     }
     fn unlock(&mut self, channel: &str, identifier: &str) -> Result<(), Failure> {
         self.engine().unlock(Channel::parse(channel).map_err(failure)?, identifier).map_err(failure)
+    }
+    fn unlock_account(&mut self, account: &str) -> Result<(), Failure> {
+        self.engine().unlock_account(account).map_err(failure)
     }
 }

@@ -38,6 +38,8 @@ pub struct VerifiedInfo {
     pub channel: String,
     /// The purpose's name.
     pub purpose: String,
+    /// The host's account id, for a code issued for an account.
+    pub account: Option<String>,
 }
 
 /// A refusal, as every surface reports it: the stable number and the numbers it carries.
@@ -57,7 +59,7 @@ pub trait Surface {
     fn open(&mut self, config_json: &str, now: u64) -> Result<(), Failure>;
     /// Moves the engine's clock forward.
     fn advance(&mut self, seconds: u64);
-    /// Issues a code.
+    /// Issues a code; for the host's account when `account` is given (`issue_for_account`).
     fn issue(
         &mut self,
         channel: &str,
@@ -65,6 +67,7 @@ pub trait Surface {
         purpose: &str,
         client: Option<&str>,
         locale: Option<&str>,
+        account: Option<&str>,
     ) -> Result<IssuedInfo, Failure>;
     /// Verifies a code.
     fn verify(&mut self, token: &str, code: &str) -> Result<VerifiedInfo, Failure>;
@@ -74,6 +77,8 @@ pub trait Surface {
     fn cancel(&mut self, token: &str) -> Result<(), Failure>;
     /// Unlocks a subject.
     fn unlock(&mut self, channel: &str, identifier: &str) -> Result<(), Failure>;
+    /// Unlocks an account subject.
+    fn unlock_account(&mut self, account: &str) -> Result<(), Failure>;
 }
 
 /// A scenario file.
@@ -126,8 +131,12 @@ pub struct Step {
     pub client: Option<String>,
     /// The locale.
     pub locale: Option<String>,
-    /// For `verify`: `issued`, `issued-spaced`, `issued-upper`, `previous`, `wrong`, `code-of:NAME`, or
-    /// `literal:TEXT`.
+    /// For `issue` and `unlock`: the host's account id, the subject instead of the identifier.
+    pub account: Option<String>,
+    /// For `verify`: `issued`, `issued-spaced`, `issued-upper`, `issued-newline` (a line break
+    /// after it), `issued-en-dash` (an en dash in the middle), `issued-fullwidth` (full-width
+    /// digits and letters), `issued-arabic-indic` (Arabic-Indic digits), `previous`, `wrong`,
+    /// `code-of:NAME`, or `literal:TEXT`.
     pub code: Option<String>,
     /// For `advance`: seconds.
     pub seconds: Option<u64>,
@@ -169,6 +178,8 @@ pub struct Expect {
     pub purpose: Option<String>,
     /// For a successful verify: the channel returned.
     pub channel: Option<String>,
+    /// For a successful verify: the account returned (`""` for none).
+    pub account: Option<String>,
 }
 
 #[derive(Default)]
@@ -217,7 +228,7 @@ pub fn run(vector: &Vector, surface: &mut dyn Surface, errors: &[(u32, &str)], k
                 "advance" => {
                     let s = step.seconds.ok_or_else(|| at("needs `seconds`".into()))?;
                     surface.advance(s);
-                    now += s;
+                    now = now.saturating_add(s);
                     continue;
                 }
                 "issue" => surface
@@ -227,6 +238,7 @@ pub fn run(vector: &Vector, surface: &mut dyn Surface, errors: &[(u32, &str)], k
                         &need(&step.purpose, "purpose")?,
                         step.client.as_deref(),
                         step.locale.as_deref(),
+                        step.account.as_deref(),
                     )
                     .map(Outcome::Issued),
                 "resend" => surface.resend(&token(&challenges)?, step.client.as_deref()).map(Outcome::Issued),
@@ -242,6 +254,13 @@ pub fn run(vector: &Vector, surface: &mut dyn Surface, errors: &[(u32, &str)], k
                             format!(" {a} {b}-")
                         }
                         "issued-upper" => current.to_uppercase(),
+                        "issued-newline" => format!("{current}\n"),
+                        "issued-en-dash" => {
+                            let (a, b) = current.split_at(current.len() / 2);
+                            format!("{a}\u{2013}{b}")
+                        }
+                        "issued-fullwidth" => current.chars().map(|c| shift(c, 0xff10, 0xff41)).collect(),
+                        "issued-arabic-indic" => current.chars().map(|c| shift(c, 0x0660, u32::from('a'))).collect(),
                         "previous" => {
                             codes.and_then(|c| c.previous.clone()).ok_or_else(|| at("no previous code".into()))?
                         }
@@ -259,9 +278,11 @@ pub fn run(vector: &Vector, surface: &mut dyn Surface, errors: &[(u32, &str)], k
                     surface.verify(&token(&challenges)?, &code).map(Outcome::Verified)
                 }
                 "cancel" => surface.cancel(&token(&challenges)?).map(|_| Outcome::Done),
-                "unlock" => surface
-                    .unlock(&need(&step.channel, "channel")?, &need(&step.identifier, "identifier")?)
-                    .map(|_| Outcome::Done),
+                "unlock" => match &step.account {
+                    Some(account) => surface.unlock_account(account),
+                    None => surface.unlock(&need(&step.channel, "channel")?, &need(&step.identifier, "identifier")?),
+                }
+                .map(|_| Outcome::Done),
                 other => return Err(at(format!("unknown op {other}"))),
             };
             let expect = step.expect.as_ref().ok_or_else(|| at("needs `expect`".into()))?;
@@ -288,10 +309,12 @@ pub fn run(vector: &Vector, surface: &mut dyn Surface, errors: &[(u32, &str)], k
                     }
                 }
                 (None, Ok(Outcome::Verified(v))) => {
+                    let account = v.account.clone().unwrap_or_default();
                     let checks = [
                         (&expect.identifier, &v.identifier),
                         (&expect.purpose, &v.purpose),
                         (&expect.channel, &v.channel),
+                        (&expect.account, &account),
                     ];
                     for (want, got) in checks {
                         if let Some(w) = want {
@@ -336,14 +359,25 @@ enum Outcome {
     Done,
 }
 
+/// A digit moved to the run of ten digits starting at `zero`, and an ASCII letter to the
+/// alphabet starting at `a` (the same letter when `a` is `'a'`).
+fn shift(c: char, zero: u32, a: u32) -> char {
+    let moved = match c {
+        '0'..='9' => zero + (u32::from(c) - u32::from('0')),
+        'a'..='z' => a + (u32::from(c) - u32::from('a')),
+        _ => u32::from(c),
+    };
+    char::from_u32(moved).unwrap_or(c)
+}
+
 fn check_issued(expect: &Expect, issued: &IssuedInfo, now: u64) -> Result<(), String> {
     if let Some(e) = expect.expires_in {
-        if issued.expires_at != now + e {
+        if issued.expires_at != now.saturating_add(e) {
             return Err(format!("expires_at {} is not now + {e}", issued.expires_at));
         }
     }
     if let Some(r) = expect.resend_in {
-        if issued.resend_at != now + r {
+        if issued.resend_at != now.saturating_add(r) {
             return Err(format!("resend_at {} is not now + {r}", issued.resend_at));
         }
     }

@@ -153,7 +153,8 @@ final class Callbacks {
                         subject,
                         raw.has_attempts_left != 0 ? OptionalInt.of(raw.attempts_left) : OptionalInt.empty(),
                         raw.has_retry_after != 0 ? OptionalLong.of(raw.retry_after) : OptionalLong.empty(),
-                        raw.scope));
+                        raw.scope,
+                        raw.error));
             } catch (Throwable t) {
                 LOG.log(Level.WARNING, "passcode: the host event sink failed ({0})", t.getClass().getName());
             }

@@ -12,6 +12,7 @@ public enum EventKind {
     BLOCKED(8),
     CANCELLED(9),
     UNLOCKED(10),
+    REFUSED(11),
     /** A kind this binding has no name for (a newer library). */
     OTHER(-1);
 

@@ -59,6 +59,29 @@ public final class PasscodeEngine extends NativeHandle {
                 engine, channel, purpose, id, id.length, cl, length(cl), lo, length(lo), scratch.out, scratch.failure)));
     }
 
+    /**
+     * As issue(), but the subject is the host's account id (at most 128 bytes): failures, locks
+     * and limits are the account's whichever address or number the code goes to. verify()
+     * returns it in Verified.account().
+     */
+    public Issued issueForAccount(String account, Channel channel, Purpose purpose, String identifier, String client, String locale)
+            throws PasscodeException {
+        byte[] a = utf8(account);
+        byte[] id = utf8(identifier);
+        byte[] cl = optional(client);
+        byte[] lo = optional(locale);
+        return call(engine -> {
+            PasscodeLibrary.Scratch scratch = PasscodeLibrary.scratch();
+            int s = PasscodeLibrary.passcode_issue_for_account(
+                    engine, a, a.length, channel.number(), purpose.number(), id, id.length, cl, length(cl), lo,
+                    length(lo), scratch.out, scratch.failure);
+            if (s != 0) {
+                throw scratch.exception(s);
+            }
+            return PasscodeLibrary.takeIssued(scratch.result());
+        });
+    }
+
     /** Sends a new code for a live challenge: the old code stops working; the token stays the same. */
     public Issued resend(String token, String client, String locale) throws PasscodeException {
         byte[] t = utf8(token);
@@ -96,6 +119,33 @@ public final class PasscodeEngine extends NativeHandle {
         int pu = purpose.number();
         return call(engine -> delivery.call(d -> issuing(scratch -> PasscodeLibrary.passcode_issue_and_send(
                 engine, d, flag, ch, pu, id, id.length, cl, length(cl), lo, length(lo), scratch.out, scratch.failure))));
+    }
+
+    /**
+     * As issueAndSend(), but the subject is the host's account id (as in issueForAccount()):
+     * failures, locks and limits are the account's whichever address or number the code goes to.
+     */
+    public Issued issueAndSendForAccount(
+            PasscodeDelivery delivery,
+            boolean deliver,
+            String account,
+            Channel channel,
+            Purpose purpose,
+            String identifier,
+            String client,
+            String locale)
+            throws PasscodeException {
+        Objects.requireNonNull(delivery, "delivery");
+        byte[] a = utf8(account);
+        byte[] id = utf8(identifier);
+        byte[] cl = optional(client);
+        byte[] lo = optional(locale);
+        byte flag = cBool(deliver);
+        int ch = channel.number();
+        int pu = purpose.number();
+        return call(engine -> delivery.call(d -> issuing(scratch -> PasscodeLibrary.passcode_issue_and_send_for_account(
+                engine, d, flag, a, a.length, ch, pu, id, id.length, cl, length(cl), lo, length(lo), scratch.out,
+                scratch.failure))));
     }
 
     /**
@@ -143,6 +193,12 @@ public final class PasscodeEngine extends NativeHandle {
     void unlock(int channel, String identifier) throws PasscodeException {
         byte[] id = utf8(identifier);
         call(engine -> check(PasscodeLibrary.passcode_unlock(engine, channel, id, id.length)));
+    }
+
+    /** An operator's unlock of an account subject (see issueForAccount). */
+    public void unlockAccount(String account) throws PasscodeException {
+        byte[] a = utf8(account);
+        call(engine -> check(PasscodeLibrary.passcode_unlock_account(engine, a, a.length)));
     }
 
     /** The library's version, e.g. "0.1.0". */

@@ -10,6 +10,7 @@ import java.util.OptionalLong;
  * @param purpose null when none applies (an unlock)
  * @param subject the subject's pseudonym: 16 hex digits, stable for one index key
  * @param scope which send bucket refused a send (PasscodeLimitScope), or 0
+ * @param error for an event that stands for a refusal, its status number; 0 for a success
  */
 public record PasscodeEvent(
         EventKind kind,
@@ -19,4 +20,5 @@ public record PasscodeEvent(
         String subject,
         OptionalInt attemptsLeft,
         OptionalLong retryAfter,
-        int scope) {}
+        int scope,
+        int error) {}

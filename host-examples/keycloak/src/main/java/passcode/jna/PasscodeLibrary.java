@@ -183,7 +183,7 @@ final class PasscodeLibrary {
     /** PasscodeEvent, read inside the emit callback. */
     @Structure.FieldOrder({
         "kind", "at", "channel", "purpose", "subject", "subject_len", "has_attempts_left", "attempts_left",
-        "has_retry_after", "retry_after", "scope"
+        "has_retry_after", "retry_after", "scope", "error"
     })
     public static class Event extends Structure {
         public int kind;
@@ -197,6 +197,7 @@ final class PasscodeLibrary {
         public byte has_retry_after;
         public long retry_after;
         public int scope;
+        public int error;
 
         Event() {}
 
@@ -293,6 +294,21 @@ final class PasscodeLibrary {
             Pointer out,
             Pointer failure);
 
+    static native int passcode_issue_for_account(
+            Pointer engine,
+            byte[] account,
+            long accountLen,
+            int channel,
+            int purpose,
+            byte[] identifier,
+            long identifierLen,
+            byte[] client,
+            long clientLen,
+            byte[] locale,
+            long localeLen,
+            Pointer out,
+            Pointer failure);
+
     static native int passcode_resend(
             Pointer engine,
             byte[] token,
@@ -328,6 +344,23 @@ final class PasscodeLibrary {
             Pointer out,
             Pointer failure);
 
+    static native int passcode_issue_and_send_for_account(
+            Pointer engine,
+            Pointer delivery,
+            byte deliver,
+            byte[] account,
+            long accountLen,
+            int channel,
+            int purpose,
+            byte[] identifier,
+            long identifierLen,
+            byte[] client,
+            long clientLen,
+            byte[] locale,
+            long localeLen,
+            Pointer out,
+            Pointer failure);
+
     static native int passcode_resend_and_send(
             Pointer engine,
             Pointer delivery,
@@ -344,6 +377,8 @@ final class PasscodeLibrary {
     static native int passcode_cancel(Pointer engine, byte[] token, long tokenLen);
 
     static native int passcode_unlock(Pointer engine, int channel, byte[] identifier, long identifierLen);
+
+    static native int passcode_unlock_account(Pointer engine, byte[] account, long accountLen);
 
     static native int passcode_status_text(int status, byte[] buf, long len, LongByReference outN);
 
@@ -383,6 +418,8 @@ final class PasscodeLibrary {
 
     static native int passcode_verified_purpose(Pointer verified);
 
+    static native Str passcode_verified_account(Pointer verified);
+
     // --- helpers ---
 
     static String statusText(int status) {
@@ -418,10 +455,12 @@ final class PasscodeLibrary {
     /** Copies a verified result out of the library and frees it. */
     static Verified takeVerified(Pointer p) {
         try {
+            String account = passcode_verified_account(p).text();
             return new Verified(
                     passcode_verified_identifier(p).text(),
                     Channel.of(passcode_verified_channel(p)),
-                    Purpose.of(passcode_verified_purpose(p)));
+                    Purpose.of(passcode_verified_purpose(p)),
+                    account.isEmpty() ? null : account);
         } finally {
             passcode_verified_free(p);
         }

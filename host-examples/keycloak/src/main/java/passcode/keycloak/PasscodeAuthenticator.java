@@ -369,7 +369,8 @@ public final class PasscodeAuthenticator implements Authenticator {
                         AuthenticationFlowError.INVALID_CREDENTIALS,
                         codeForm(context, step).setError("passcodeNoLongerValid").createForm(CODE_FORM));
             }
-            case SUBJECT_LOCKED -> locked(context, step, e);
+            // A wrong code that started the lock counts as a failed login too (locked() records it).
+            case SUBJECT_LOCKED, WRONG_CODE_LOCKED -> locked(context, step, e);
             default -> unavailable(context, step, e);
         }
     }

@@ -60,7 +60,7 @@ public final class VectorDriver {
                     engine.close();
                 }
                 engine = null;
-                CLOCK.set(Long.parseLong(f[2]));
+                CLOCK.set(Long.parseUnsignedLong(f[2])); // up to 2^64 - 1 (a vector of the clock's range)
                 engine = PasscodeEngine.open(arg(f, 1), new HostParts().clock(CLOCK::get));
                 return "";
             }
@@ -70,6 +70,10 @@ public final class VectorDriver {
             }
             case "issue" -> {
                 Purpose p = Purpose.named(arg(f, 3));
+                String account = f.length > 6 ? arg(f, 6) : null;
+                if (account != null) {
+                    return issued(engine.issueForAccount(account, Channel.named(arg(f, 1)), p, arg(f, 2), arg(f, 4), arg(f, 5)));
+                }
                 return issued(engine.issue(channel(arg(f, 1)), p == null ? 99 : p.number(), arg(f, 2), arg(f, 4), arg(f, 5)));
             }
             case "resend" -> {
@@ -77,7 +81,8 @@ public final class VectorDriver {
             }
             case "verify" -> {
                 Verified v = engine.verify(arg(f, 1), arg(f, 2));
-                return enc(v.identifier()) + enc(v.channel().label()) + enc(v.purpose().label());
+                String account = v.account() == null ? "" : v.account();
+                return enc(v.identifier()) + enc(v.channel().label()) + enc(v.purpose().label()) + enc(account);
             }
             case "cancel" -> {
                 engine.cancel(arg(f, 1));
@@ -85,6 +90,10 @@ public final class VectorDriver {
             }
             case "unlock" -> {
                 engine.unlock(channel(arg(f, 1)), arg(f, 2));
+                return "";
+            }
+            case "unlockAccount" -> {
+                engine.unlockAccount(arg(f, 1));
                 return "";
             }
             default -> throw new IllegalArgumentException("unknown operation " + f[0]);

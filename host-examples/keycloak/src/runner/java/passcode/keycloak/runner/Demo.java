@@ -54,7 +54,7 @@ public final class Demo {
                 PasscodeSettings.DELIVERY, PasscodeSettings.DELIVERY_OUTBOX,
                 PasscodeSettings.OUTBOX_DIR, "outbox");
         RunnerKeycloak keycloak = new RunnerKeycloak("demo", new Engines(() -> System.currentTimeMillis() / 1000, new RealmStore()), 30);
-        keycloak.user("jane", "jane@example.com", "demo").setSingleAttribute("phoneNumber", "+15555550100");
+        keycloak.user("jane", "jane@example.com", "demo").setSingleAttribute("phoneNumber", "+14155550100");
         Demo demo = new Demo(Map.of(
                 "passwordless", keycloak.passwordlessEmail(config),
                 "sms", keycloak.smsSecondFactor(config),

@@ -72,7 +72,7 @@ class BindingTest {
     @Test
     void send_limits_carry_retry_after() throws Exception {
         try (PasscodeEngine engine = PasscodeEngine.open(config())) {
-            Issued issued = engine.issue(Channel.SMS, Purpose.SECOND_FACTOR, "+15555550100", null, null);
+            Issued issued = engine.issue(Channel.SMS, Purpose.SECOND_FACTOR, "+14155550100", null, null);
             PasscodeException e = assertThrows(PasscodeException.class, () -> engine.resend(issued.token(), null, null));
             assertEquals(PasscodeStatus.RESEND_TOO_SOON, e.status());
             assertTrue(e.retryAfter().isPresent() && e.retryAfter().getAsLong() > 0 && e.retryAfter().getAsLong() <= 30);

@@ -127,7 +127,7 @@ class DeliveryBindingTest {
         AtomicLong clock = new AtomicLong(1_800_000_000L);
         try (PasscodeEngine engine = PasscodeEngine.open(engineConfig(), new passcode.jna.HostParts().clock(clock::get));
                 PasscodeDelivery delivery = PasscodeDelivery.open(outboxConfig(outbox), events::add)) {
-            Issued first = engine.issueAndSend(delivery, true, Channel.SMS, Purpose.SECOND_FACTOR, "+15555550123", null, null);
+            Issued first = engine.issueAndSend(delivery, true, Channel.SMS, Purpose.SECOND_FACTOR, "+14155550123", null, null);
             clock.addAndGet(30);
             Issued second = engine.resendAndSend(delivery, true, first.token(), null, null);
             assertEquals(first.token(), second.token(), "a resend keeps the token");
@@ -138,7 +138,28 @@ class DeliveryBindingTest {
                         assertThrows(PasscodeException.class, () -> engine.verify(first.token(), first.code())).status());
             }
             assertEquals(Channel.SMS, engine.verify(second.token(), second.code()).channel());
-            assertNoSecrets(events, second.code(), "5555550123");
+            assertNoSecrets(events, second.code(), "4155550123");
+        }
+    }
+
+    @Test
+    void issue_and_send_for_account_makes_the_account_the_subject() throws Exception {
+        Path outbox = Fixture.outbox();
+        List<DeliveryEvent> events = new CopyOnWriteArrayList<>();
+        try (PasscodeEngine engine = PasscodeEngine.open(engineConfig());
+                PasscodeDelivery delivery = PasscodeDelivery.open(outboxConfig(outbox), events::add)) {
+            Issued byMail = engine.issueAndSendForAccount(
+                    delivery, true, "account-17", Channel.EMAIL, Purpose.SIGN_IN, "ana@example.org", null, null);
+            // The account's number is the same subject: its purpose's cooldown applies.
+            PasscodeException soon = assertThrows(PasscodeException.class, () -> engine.issueAndSendForAccount(
+                    delivery, true, "account-17", Channel.SMS, Purpose.SIGN_IN, "+14155550125", null, null));
+            assertEquals(PasscodeStatus.RESEND_TOO_SOON, soon.status());
+            PasscodeException bad = assertThrows(PasscodeException.class, () -> engine.issueAndSendForAccount(
+                    delivery, true, "", Channel.EMAIL, Purpose.SIGN_IN, "ana@example.org", null, null));
+            assertEquals(PasscodeStatus.INVALID_ARGUMENT, bad.status());
+            await(events, DeliveryEventKind.SENT, 1);
+            assertEquals("account-17", engine.verify(byMail.token(), byMail.code()).account());
+            assertNoSecrets(events, byMail.code(), "account-17");
         }
     }
 
@@ -148,11 +169,11 @@ class DeliveryBindingTest {
         try (PasscodeEngine engine = PasscodeEngine.open(engineConfig());
                 PasscodeDelivery delivery = PasscodeDelivery.open(emailOnly)) {
             PasscodeException e = assertThrows(PasscodeException.class,
-                    () -> engine.issueAndSend(delivery, true, Channel.SMS, Purpose.SIGN_IN, "+15555550124", null, null));
+                    () -> engine.issueAndSend(delivery, true, Channel.SMS, Purpose.SIGN_IN, "+14155550124", null, null));
             assertEquals(PasscodeStatus.NO_SENDER, e.status());
             assertEquals(8002, e.number());
             // Nothing was issued: a new challenge is not held back by a resend cooldown.
-            engine.issue(Channel.SMS, Purpose.SIGN_IN, "+15555550124", null, null);
+            engine.issue(Channel.SMS, Purpose.SIGN_IN, "+14155550124", null, null);
         }
     }
 

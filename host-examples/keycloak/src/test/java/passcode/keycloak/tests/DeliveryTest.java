@@ -72,7 +72,7 @@ class DeliveryTest {
         keycloak = new RunnerKeycloak("acme", engines, 0);
         int n = TESTS.incrementAndGet();
         janeEmail = "jane." + n + "@example.com";
-        janePhone = "+1555555" + (1000 + n);
+        janePhone = "+1415555" + (1000 + n);
         RunnerUser jane = keycloak.user("jane", janeEmail, "correct horse");
         jane.setSingleAttribute("phoneNumber", janePhone);
     }
