@@ -6,7 +6,7 @@ use zeroize::Zeroizing;
 
 use crate::error::Error;
 use crate::identifier::Purpose;
-use crate::keys::{hmac_parts, SecretKey};
+use crate::mac::PreparedMac;
 use crate::policy::{Alphabet, Policy};
 use crate::random::{uniform_below, Random};
 use crate::unicode::{ascii_digit, ascii_letter, is_separator};
@@ -77,8 +77,8 @@ pub(crate) fn normalise_input(policy: &Policy, typed: &str) -> Option<Zeroizing<
 }
 
 /// The keyed hash a code is stored as: HMAC-SHA256(code key, challenge id | purpose | code).
-pub(crate) fn code_mac(key: &SecretKey, challenge_id: &[u8; 16], purpose: Purpose, code: &str) -> [u8; 32] {
-    hmac_parts(key, &[b"code", challenge_id, &[purpose.byte()], code.as_bytes()])
+pub(crate) fn code_mac(key: &PreparedMac, challenge_id: &[u8; 16], purpose: Purpose, code: &str) -> [u8; 32] {
+    key.parts(&[b"code", challenge_id, &[purpose.byte()], code.as_bytes()])
 }
 
 /// Constant-time comparison of two MACs (S15).

@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::error::{Error, LimitScope};
 use crate::event::{Event, EventKind, EventSink, NoEvents};
 use crate::identifier::{Channel, Identifier, Purpose};
-use crate::keys::{hmac_parts, KeyRing};
+use crate::keys::KeyRing;
 use crate::message::{Message, Messages};
 use crate::policy::{Policy, SendBucket};
 use crate::random::{OsRandom, Random};
@@ -645,24 +645,21 @@ impl Engine {
     fn subject_key(&self, identifier: &Identifier, account: Option<&str>) -> StoreKey {
         match account {
             Some(account) => self.account_key(account),
-            None => hmac_parts(
-                &self.keys.index().index,
-                &[
-                    b"subject",
-                    self.tenant.as_bytes(),
-                    &[identifier.channel().byte()],
-                    identifier.canonical().as_bytes(),
-                ],
-            ),
+            None => self.keys.index().index.parts(&[
+                b"subject",
+                self.tenant.as_bytes(),
+                &[identifier.channel().byte()],
+                identifier.canonical().as_bytes(),
+            ]),
         }
     }
 
     fn account_key(&self, account: &str) -> StoreKey {
-        hmac_parts(&self.keys.index().index, &[b"account", self.tenant.as_bytes(), account.as_bytes()])
+        self.keys.index().index.parts(&[b"account", self.tenant.as_bytes(), account.as_bytes()])
     }
 
     fn bucket_key(&self, kind: &[u8], value: &[u8]) -> StoreKey {
-        hmac_parts(&self.keys.index().index, &[kind, self.tenant.as_bytes(), value])
+        self.keys.index().index.parts(&[kind, self.tenant.as_bytes(), value])
     }
 
     /// Takes one send from every shared bucket the send falls in: the client's address and
@@ -825,6 +822,42 @@ fn backoff() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ManualClock;
+
+    /// A token issued before the cipher changed (version 2, XChaCha20-Poly1305, as a running
+    /// deployment holds in its sessions at the upgrade) keeps working until its code expires.
+    #[test]
+    fn tokens_issued_under_the_old_format_open_until_they_expire() {
+        let clock = ManualClock::new(1_800_000_000);
+        let ring = KeyRing::ephemeral(&OsRandom).unwrap();
+        let engine = Engine::builder(Config::default()).clock(Arc::new(clock.clone())).key_ring(ring).build().unwrap();
+        let request = |address| IssueRequest {
+            channel: Channel::Email,
+            identifier: address,
+            purpose: Purpose::SignIn,
+            client: None,
+            locale: None,
+        };
+        let as_version_2 = |issued: &Issued| {
+            let contents = token::open(&engine.keys, &engine.tenant, &issued.token).unwrap();
+            token::seal_legacy(engine.keys.active(), 2, &engine.tenant, &contents)
+        };
+
+        let issued = engine.issue(&request("jane@example.com")).unwrap();
+        let old = as_version_2(&issued);
+        assert_ne!(old, issued.token);
+        let wrong = if issued.code.as_str() == "000000" { "000001" } else { "000000" };
+        assert_eq!(engine.verify(&old, wrong), Err(Error::WrongCode { attempts_left: 4 }), "opened and counted");
+        let verified = engine.verify(&old, &issued.code).unwrap();
+        assert_eq!((verified.identifier.as_str(), verified.purpose), ("jane@example.com", Purpose::SignIn));
+
+        let issued = engine.issue(&request("john@example.com")).unwrap();
+        let old = as_version_2(&issued);
+        clock.advance(engine.policy().lifetime(Channel::Email, Purpose::SignIn) - 1);
+        assert!(engine.resend(&old, None, None).is_ok(), "a resend keeps the old token working");
+        clock.advance(engine.policy().lifetime(Channel::Email, Purpose::SignIn));
+        assert_eq!(engine.verify(&old, &issued.code), Err(Error::Expired), "until the code expires");
+    }
 
     #[test]
     fn client_addresses_bucket_by_host_or_v6_64_and_48() {

@@ -37,6 +37,7 @@ pub mod event;
 pub mod fuzzing;
 pub mod identifier;
 pub mod keys;
+mod mac;
 pub mod message;
 pub mod policy;
 pub mod random;
