@@ -11,7 +11,7 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use crate::clock::{checked_now, Clock, SystemClock};
-use crate::code::{code_mac, generate, macs_equal, normalise_input};
+use crate::code::{code_mac, draw_bytes, generate, generate_from, macs_equal, normalise_input};
 use crate::config::Config;
 use crate::error::{Error, LimitScope};
 use crate::event::{Event, EventKind, EventSink, NoEvents};
@@ -19,7 +19,7 @@ use crate::identifier::{Channel, Identifier, Purpose};
 use crate::keys::KeyRing;
 use crate::message::{Message, Messages};
 use crate::policy::{Policy, SendBucket};
-use crate::random::{OsRandom, Random};
+use crate::random::{Draws, OsRandom, Random};
 use crate::record::{BucketRecord, ChallengeState, SubjectRecord};
 use crate::store::{Expected, MemoryStore, Store, StoreError, StoreKey};
 use crate::token::{self, TokenContents, MAX_ACCOUNT_BYTES};
@@ -368,9 +368,11 @@ impl Engine {
         self.check_lock(&record, now).and_then(|_| self.check_send(&record, purpose, now)).map_err(refuse)?;
         self.take_shared_buckets(&identifier, client.as_ref(), now).map_err(refuse)?;
 
-        let mut id = [0u8; 16];
-        self.random.fill(&mut id)?;
-        let code = generate(&self.policy, self.random.as_ref())?;
+        // One CSPRNG call for the challenge id and the code.
+        let mut draws = Draws::new(self.random.as_ref(), 16 + draw_bytes(&self.policy))?;
+        let id = draws.take::<16>()?;
+        let code = generate_from(&self.policy, &mut draws)?;
+        drop(draws);
         let active = self.keys.active();
         let lifetime = self.policy.lifetime(identifier.channel(), purpose);
         let challenge = ChallengeState {
@@ -486,19 +488,14 @@ impl Engine {
                 // The key that hashed this code has left the ring: the code can never match.
                 return Step::refuse(Error::NotFound);
             };
-            let right =
-                typed.as_ref().is_some_and(|typed| macs_equal(&code_mac(&keys.code, &c.id, t.purpose, typed), &c.mac));
+            let right = typed
+                .as_ref()
+                .is_some_and(|typed| macs_equal(&code_mac(&keys.code, &c.id, t.purpose, typed.as_str()), &c.mac));
             if right {
                 rec.remove_challenge(t.purpose);
                 rec.failures = 0;
                 rec.locked_until = 0;
-                let verified = Verified {
-                    identifier: t.identifier.as_str().to_string(),
-                    channel,
-                    purpose: t.purpose,
-                    account: t.account.clone(),
-                };
-                return Step { write: Some(rec), result: Ok(verified) };
+                return Step { write: Some(rec), result: Ok(()) };
             }
             let tries = c.tries.saturating_add(1);
             if let Some(challenge) = rec.challenge_mut(t.purpose) {
@@ -515,7 +512,9 @@ impl Engine {
                 Err(other) => Err(other),
             };
             Step { write: Some(rec), result }
-        })
+        })?;
+        // The token's own copies become the answer: no allocation for it.
+        Ok(Verified { identifier: t.identifier.into_string(), channel, purpose: t.purpose, account: t.account })
     }
 
     /// Cancels a live challenge; its code stops working.
@@ -671,21 +670,20 @@ impl Engine {
         now: u64,
     ) -> Result<(), Error> {
         let policy = &self.policy;
-        let mut buckets: Vec<(StoreKey, SendBucket, LimitScope)> = Vec::with_capacity(4);
-        if let Some(c) = client {
-            buckets.push((self.bucket_key(b"client", &c.host), policy.client_sends, LimitScope::Client));
-            if let Some(network) = &c.network {
-                buckets.push((self.bucket_key(b"network", network), policy.client_network_sends, LimitScope::Client));
-            }
-        }
-        if let Some(region) = identifier.region() {
-            buckets.push((self.bucket_key(b"region", region.as_bytes()), policy.country_sends, LimitScope::Country));
-        }
-        if let Some(tenant) = policy.tenant_sends {
-            buckets.push((self.bucket_key(b"tenant", b""), tenant, LimitScope::Tenant));
-        }
-        for (key, bucket, scope) in buckets {
-            self.take_bucket(&key, bucket, scope, now)?;
+        let client_buckets =
+            client.map(|c| (b"client".as_slice(), c.host.as_slice(), policy.client_sends, LimitScope::Client));
+        let network_buckets = client
+            .and_then(|c| c.network.as_deref())
+            .map(|network| (b"network".as_slice(), network, policy.client_network_sends, LimitScope::Client));
+        let region_bucket = identifier
+            .region()
+            .map(|region| (b"region".as_slice(), region.as_bytes(), policy.country_sends, LimitScope::Country));
+        let tenant_bucket =
+            policy.tenant_sends.map(|tenant| (b"tenant".as_slice(), b"".as_slice(), tenant, LimitScope::Tenant));
+        for (kind, value, bucket, scope) in
+            [client_buckets, network_buckets, region_bucket, tenant_bucket].into_iter().flatten()
+        {
+            self.take_bucket(&self.bucket_key(kind, value), bucket, scope, now)?;
         }
         Ok(())
     }
@@ -760,6 +758,9 @@ impl Engine {
     }
 
     fn emit(&self, d: &Draft, now: u64, channel: Channel, purpose: Option<Purpose>, key: &StoreKey) {
+        if !self.events.enabled() {
+            return;
+        }
         self.events.emit(&Event {
             kind: d.kind,
             at: now,
@@ -776,7 +777,13 @@ impl Engine {
 
 /// The subject's pseudonym in events and `Issued`: the first 8 bytes of its keyed index hash.
 fn pseudonym(key: &StoreKey) -> String {
-    key[..8].iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(16);
+    for b in &key[..8] {
+        text.push(char::from(HEX[usize::from(b >> 4)]));
+        text.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    text
 }
 
 fn decode_subject(current: Option<&(Vec<u8>, u64)>) -> Result<SubjectRecord, Error> {

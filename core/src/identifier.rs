@@ -271,6 +271,11 @@ impl Identifier {
         &self.normalised
     }
 
+    /// The normalised address or number, without a copy.
+    pub(crate) fn into_string(self) -> String {
+        self.normalised
+    }
+
     /// The canonical form the subject is derived from: for email, the local part also
     /// case-folded and NFC-normalised (`Jane@` and `JANE@` are one subject); for a number,
     /// its E.164 form.
