@@ -284,6 +284,11 @@ impl Identifier {
             Channel::Sms => std::borrow::Cow::Borrowed(&self.normalised),
             Channel::Email => {
                 let (local, domain) = self.normalised.rsplit_once('@').unwrap_or(("", &self.normalised));
+                if local.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+                    // Lowercase ASCII is its own case folding and NFC form (and the domain is
+                    // normalised already): the common case needs no copy.
+                    return std::borrow::Cow::Borrowed(&self.normalised);
+                }
                 std::borrow::Cow::Owned(format!("{}@{domain}", caseless(local)))
             }
         }

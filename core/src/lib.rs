@@ -32,6 +32,9 @@ pub mod delivery_config;
 mod engine;
 pub mod error;
 pub mod event;
+#[cfg(feature = "bench")]
+#[doc(hidden)]
+pub mod floor;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;

@@ -92,7 +92,7 @@ impl TokenCipher {
     }
 
     /// Encrypts `buffer` in place and returns the tag.
-    fn seal(&self, aad: &[u8], buffer: &mut [u8]) -> [u8; TAG] {
+    pub(crate) fn seal(&self, aad: &[u8], buffer: &mut [u8]) -> [u8; TAG] {
         let tag = self.iv(aad, buffer);
         self.keystream(&tag, buffer);
         tag
@@ -100,7 +100,7 @@ impl TokenCipher {
 
     /// Decrypts `buffer` in place if `tag` is its tag; on a wrong tag, the buffer holds
     /// garbage the caller must not use.
-    fn open(&self, aad: &[u8], buffer: &mut [u8], tag: &[u8; TAG]) -> Result<(), Error> {
+    pub(crate) fn open(&self, aad: &[u8], buffer: &mut [u8], tag: &[u8; TAG]) -> Result<(), Error> {
         self.keystream(tag, buffer);
         match bool::from(self.iv(aad, buffer).ct_eq(tag)) {
             true => Ok(()),
