@@ -147,6 +147,11 @@ def build(raw, criterion):
           note=None if trivial_rps or not verify_rps else "this gateway bench has no trivial route yet",
           missing=gateway_missing)
 
+    jna = out("jna")
+    t.add("Java", "verify through JNA (Keycloak binding)", number(r"through JNA from Java:\s+([\d.]+) ns", jna), "ns",
+          "verify through the C ABI from C", number(r"through the C ABI from C:\s+([\d.]+) ns", jna),
+          missing=why_missing(raw, "jna"))
+
     delivery = out("delivery")
     delivery_missing = why_missing(raw, "delivery")
     pooled = number(r"pooled connection, 1 thread:\s+([\d.]+)", delivery)
