@@ -113,9 +113,10 @@ def build(raw, criterion):
           note="the answer's identifier, the store's copy and record", missing=memory_missing)
     t.add("core", "allocations per issue (warm engine)", number(r"issue:\s+([\d.]+) allocations", memory), "allocations",
           note="mostly the rendered message", missing=memory_missing)
+    resident = number(r"resident set:\s+([\d.]+)", memory)
     t.add("core", "memory per live challenge, 1,000,000 subjects", number(r"heap asked for:\s+([\d.]+)", memory), "bytes",
           "209 bytes before issue 10's hardening", 209, ("<=", 1.0),
-          note=f"resident set {number(r'resident set:\s+([\d.]+)', memory) or 0:.0f} bytes", missing=memory_missing)
+          note=f"resident set {resident or 0:.0f} bytes", missing=memory_missing)
 
     t.add("C ABI", "verify through libpasscode", c.get("verify/c-abi"), "ns", "verify through the Rust API",
           c.get("verify/rust"), ("<=", 1.05), missing=why_missing(raw, "abi"))
