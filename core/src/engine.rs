@@ -744,8 +744,9 @@ impl Engine {
         Err(Error::Contention)
     }
 
-    /// One compare-and-swap update of a subject record, retried on conflict. `first` is a
-    /// read the caller already made. Events are emitted once the outcome is settled: `ok_kind`
+    /// One read-modify-write of a subject record (`Store::update`, a compare-and-swap in
+    /// most stores), retried on conflict. `first` is a read the caller already made, written
+    /// against by compare-and-swap. Events are emitted once the outcome is settled: `ok_kind`
     /// on success, the error's own kind on a refusal.
     #[allow(clippy::too_many_arguments)]
     fn update_subject<T>(
@@ -759,21 +760,37 @@ impl Engine {
         mut decide: impl FnMut(SubjectRecord) -> Step<T>,
     ) -> Result<T, Error> {
         for _ in 0..MAX_CAS_ATTEMPTS {
-            let current = match first.take() {
-                Some(c) => c,
-                None => self.store.get(key, now).map_err(store_error)?,
+            let mut decided: Option<Result<Step<T>, Error>> = None;
+            let mut change = |current: Option<&[u8]>| {
+                let mut record = match current.map_or(Ok(SubjectRecord::default()), SubjectRecord::decode) {
+                    Ok(record) => record,
+                    Err(e) => {
+                        decided = Some(Err(e));
+                        return None;
+                    }
+                };
+                record.prune(now, &self.policy);
+                let step = decide(record);
+                let write = step.write.as_ref().map(|new| (new.encode(), Some(new.ttl(now, &self.policy))));
+                decided = Some(Ok(step));
+                write
             };
-            let mut record = decode_subject(current.as_ref())?;
-            record.prune(now, &self.policy);
-            let expected = current.as_ref().map_or(Expected::Absent, |(_, v)| Expected::Version(*v));
-            let step = decide(record);
-            if let Some(new) = &step.write {
-                let ttl = new.ttl(now, &self.policy);
-                let stored = self.store.put(key, &new.encode(), Some(ttl), expected, now).map_err(store_error)?;
-                if stored.is_none() {
-                    backoff();
-                    continue;
+            let written = match first.take() {
+                Some(current) => {
+                    let expected = current.as_ref().map_or(Expected::Absent, |(_, v)| Expected::Version(*v));
+                    match change(current.as_ref().map(|(bytes, _)| bytes.as_slice())) {
+                        Some((bytes, ttl)) => {
+                            self.store.put(key, &bytes, ttl, expected, now).map_err(store_error)?.is_some()
+                        }
+                        None => true,
+                    }
                 }
+                None => self.store.update(key, now, &mut change).map_err(store_error)?,
+            };
+            let step = decided.ok_or(Error::Contention)??;
+            if !written {
+                backoff();
+                continue;
             }
             return match step.result {
                 Ok(v) => {
