@@ -456,7 +456,10 @@ impl Messages {
                     Template::Email { subject, text, html: t.email_html.clone() }
                 }
             };
-            templates.entry(t.locale.to_ascii_lowercase()).or_insert_with(HashMap::new).insert((channel, purpose), template);
+            templates
+                .entry(t.locale.to_ascii_lowercase())
+                .or_insert_with(HashMap::new)
+                .insert((channel, purpose), template);
         }
         let builtins = Purpose::ALL
             .into_iter()
@@ -474,8 +477,12 @@ impl Messages {
         let widest = "0".repeat(policy.code_length as usize);
         let builtins =
             Purpose::ALL.map(|p| (format!("en/sms/{}(built-in)", p.name()), vec![p], builtin(Channel::Sms, p, false)));
-        let configured =
-            self.templates.iter().flat_map(|(locale, by)| by.iter().map(move |(key, t)| (locale, key, t))).filter(|(_, (c, _), _)| *c == Channel::Sms).map(|(locale, (_, purpose), t)| {
+        let configured = self
+            .templates
+            .iter()
+            .flat_map(|(locale, by)| by.iter().map(move |(key, t)| (locale, key, t)))
+            .filter(|(_, (c, _), _)| *c == Channel::Sms)
+            .map(|(locale, (_, purpose), t)| {
                 let name = format!("{locale}/sms/{}", purpose.map_or("*", |p| p.name()));
                 (name, purpose.map_or(Purpose::ALL.to_vec(), |p| vec![p]), t.clone())
             });
