@@ -69,7 +69,8 @@ pub fn component_imports(component: &[u8]) -> Result<Vec<String>> {
 /// (interfaces its exports `use` count as imports, as in every component of the world).
 pub fn world_imports(wit_dir: &Path) -> Result<Vec<String>> {
     let mut resolve = Resolve::default();
-    let (package, _) = resolve.push_dir(wit_dir).with_context(|| format!("reading the WIT in {}", wit_dir.display()))?;
+    let (package, _) =
+        resolve.push_dir(wit_dir).with_context(|| format!("reading the WIT in {}", wit_dir.display()))?;
     let world = resolve.select_world(&[package], Some(WORLD))?;
     Ok(resolve.worlds[world].imports.keys().map(|k| resolve.name_world_key(k)).collect())
 }
@@ -83,7 +84,10 @@ pub fn extra_imports(component: &[u8], wit_dir: &Path) -> Result<Vec<String>> {
 
 /// The names in `imports` that `declared` lacks or that belong to a [`FORBIDDEN`] family.
 pub fn beyond(imports: Vec<String>, declared: &[String]) -> Vec<String> {
-    imports.into_iter().filter(|name| !declared.contains(name) || FORBIDDEN.iter().any(|f| name.starts_with(f))).collect()
+    imports
+        .into_iter()
+        .filter(|name| !declared.contains(name) || FORBIDDEN.iter().any(|f| name.starts_with(f)))
+        .collect()
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use criterion::{criterion_group, BatchSize, Criterion};
 use passcode_envoy_filter::host::{require_wasm, Channel, ComponentHost, IssueRequest, Purpose};
 
 const KEY_HEX: &str = "8f3a1c5e7b9d2f4a6c8e0b1d3f5a7c9e2b4d6f8a0c1e3b5d7f9a2c4e6b8d0f1a";
@@ -87,8 +87,8 @@ criterion_group!(component, benches);
 
 /// A median from criterion's estimates of this run, in nanoseconds.
 fn median(group: &str, name: &str) -> f64 {
-    let dir =
-        std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../target").into());
+    let dir = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../target").into());
     let path = format!("{dir}/criterion/{group}/{name}/new/estimates.json");
     let read = || -> Option<f64> {
         let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).ok()?).ok()?;

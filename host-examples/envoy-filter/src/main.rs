@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use passcode_envoy_filter::gateway::{Gateway, GatewayConfig};
-use passcode_envoy_filter::host::require_wasm;
+use passcode_envoy_filter::host::{require_wasm, BUILD_COMMAND};
 
 const HELP: &str = "passcode-envoy-filter: a sign-in gateway that hosts the Passcode WASI component
 
@@ -16,10 +16,10 @@ USAGE: cargo run -p passcode-envoy-filter --release -- [OPTIONS]
 
 OPTIONS:
   --listen ADDR        where to listen (default 127.0.0.1:8080)
-  --wasm PATH          the component (default: target/wasm32-wasip2/release/passcode_component.wasm,
+  --wasm PATH          the component (default: target/wasm32-unknown-unknown/release/passcode.wasm,
                        built first when run through cargo)
   --config FILE        the engine config, TOML or JSON in core's schema (default: embedded)
-  --key-dir DIR        a folder the component may read, for key files named in --config
+  --key-dir DIR        a folder the host may read key files named in --config from
   --upstream URL       the protected upstream, http://host:port (default: a built-in page)
   --outbox DIR         the DEVELOPMENT outbox folder, used when the config's [delivery] names no
                        sender (default ./outbox)
@@ -51,14 +51,16 @@ fn main() -> ExitCode {
 fn build_component() -> Result<(), String> {
     let Some(cargo) = std::env::var_os("CARGO") else { return Ok(()) };
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
-    eprintln!("passcode-envoy-filter: building the component (cargo build -p passcode-component --target wasm32-wasip2 --release)");
+    eprintln!("passcode-envoy-filter: building the component ({BUILD_COMMAND})");
     let status = std::process::Command::new(cargo)
-        .args(["build", "-p", "passcode-component", "--target", "wasm32-wasip2", "--release", "--manifest-path"])
+        .args(["run", "--release", "-p", "passcode-componentize", "--manifest-path"])
         .arg(manifest)
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
-        return Err("building the component failed (is the target installed? rustup target add wasm32-wasip2)".into());
+        return Err(
+            "building the component failed (is the target installed? rustup target add wasm32-unknown-unknown)".into(),
+        );
     }
     Ok(())
 }

@@ -77,8 +77,8 @@ impl NodeHost {
         writeln!(self.input, "{request}").expect("node reads its input");
         let mut line = String::new();
         self.output.read_line(&mut line).expect("node answers");
-        let answer: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("node answered {line:?} to {}: {e}", request["op"]));
+        let answer: Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("node answered {line:?} to {}: {e}", request["op"]));
         if let Some(trap) = answer.get("trap") {
             panic!("{} trapped in jco: {}", request["op"], trap.as_str().unwrap_or_default());
         }
