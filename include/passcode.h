@@ -595,6 +595,35 @@ PasscodeStatus passcode_issue_and_send(const struct PasscodeEngine *engine,
                                        struct PasscodeIssued **out,
                                        struct PasscodeFailure *failure);
 
+// As `passcode_issue_and_send`, but the subject is the host's own account id (as in
+// `passcode_issue_for_account`): failures, locks, the failure budget and the send limits are
+// the account's, whichever of its addresses and numbers the code goes to.
+//
+// - `account`, `account_len`: as in `passcode_issue_for_account` (required).
+// - every other argument, the outputs and the statuses: as `passcode_issue_and_send`
+//   (`INVALID_ARGUMENT` and `INPUT_TOO_LONG` also for the account; the place reserved in the
+//   queue is then given back).
+//
+// Thread-safe.
+//
+// # Safety
+// As `passcode_issue_and_send`; `account` is NULL or valid for reads of `account_len` bytes.
+PasscodeStatus passcode_issue_and_send_for_account(const struct PasscodeEngine *engine,
+                                                   const struct PasscodeDelivery *delivery,
+                                                   bool deliver,
+                                                   const char *account,
+                                                   size_t account_len,
+                                                   uint32_t channel,
+                                                   uint32_t purpose,
+                                                   const char *identifier,
+                                                   size_t identifier_len,
+                                                   const char *client,
+                                                   size_t client_len,
+                                                   const char *locale,
+                                                   size_t locale_len,
+                                                   struct PasscodeIssued **out,
+                                                   struct PasscodeFailure *failure);
+
 // Like `passcode_resend`, and queues the message (a place reserved first, as for
 // `passcode_issue_and_send`; `deliver` as there).
 //

@@ -56,7 +56,8 @@ pub struct KeysConfig {
 }
 
 /// Where records live: `store = "memory"` (the default), `store = "redis://..."`, or a
-/// `[store]` table with the same `url` and the options of a shared store.
+/// `[store]` table with the same `url` and the options of a shared store. A shared store is
+/// named by exactly one of `url`, `sentinels` (with `master_name`) and `cluster`.
 ///
 /// Core keeps this as data and builds only the memory store; a store crate (such as
 /// `passcode-redis`) reads the rest, so core depends on no network client. Its `Debug`
@@ -64,8 +65,24 @@ pub struct KeysConfig {
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
-    /// `memory`, or a URL: `redis://host:port/db`, `rediss://...` for TLS.
+    /// `memory`, or a URL: `redis://host:port/db`, `rediss://...` for TLS,
+    /// `redis+sentinel://host:port,host:port/master_name`, `redis+cluster://host:port,host:port`.
+    /// Empty in a table that names `sentinels` or `cluster` instead.
+    #[serde(default)]
     pub url: String,
+    /// Redis Sentinel: the sentinels' addresses (`host:port`, `redis://host:port` or
+    /// `rediss://host:port` for TLS to the sentinels and the primary).
+    pub sentinels: Option<Vec<String>>,
+    /// Redis Sentinel: the name the sentinels monitor the primary under.
+    pub master_name: Option<String>,
+    /// Redis Sentinel: the user name for AUTH to the sentinels (their own ACL).
+    pub sentinel_username: Option<String>,
+    /// Redis Sentinel: an environment variable holding the sentinels' password.
+    pub sentinel_password_env: Option<String>,
+    /// Redis Sentinel: a file holding the sentinels' password.
+    pub sentinel_password_file: Option<String>,
+    /// Redis Cluster: some of its nodes' addresses (the rest are discovered), in the same forms.
+    pub cluster: Option<Vec<String>>,
     /// The prefix of every key the store writes (Redis default `passcode:`).
     pub prefix: Option<String>,
     /// The most connections the store keeps open.
@@ -91,6 +108,12 @@ impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             url: "memory".into(),
+            sentinels: None,
+            master_name: None,
+            sentinel_username: None,
+            sentinel_password_env: None,
+            sentinel_password_file: None,
+            cluster: None,
             prefix: None,
             pool_size: None,
             connect_timeout_ms: None,
@@ -106,8 +129,16 @@ impl Default for StoreConfig {
 
 impl std::fmt::Debug for StoreConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redact_all =
+            |list: &Option<Vec<String>>| list.as_ref().map(|l| l.iter().map(|u| redact_url(u)).collect::<Vec<_>>());
         f.debug_struct("StoreConfig")
             .field("url", &redact_url(&self.url))
+            .field("sentinels", &redact_all(&self.sentinels))
+            .field("master_name", &self.master_name)
+            .field("sentinel_username", &self.sentinel_username)
+            .field("sentinel_password_env", &self.sentinel_password_env)
+            .field("sentinel_password_file", &self.sentinel_password_file)
+            .field("cluster", &redact_all(&self.cluster))
             .field("prefix", &self.prefix)
             .field("pool_size", &self.pool_size)
             .field("connect_timeout_ms", &self.connect_timeout_ms)
@@ -320,7 +351,24 @@ impl Config {
         self.policy.validate()?;
         Messages::new(&self.messages, &self.policy)?;
         self.delivery.validate()?;
-        if !self.store.is_memory()
+        let named = [!self.store.url.is_empty(), self.store.sentinels.is_some(), self.store.cluster.is_some()];
+        match named.iter().filter(|n| **n).count() {
+            0 => {
+                return Err(Error::PolicyOutOfBounds {
+                    field: "store.url",
+                    reason: "must be `memory` or a URL, or give `sentinels` or `cluster`".into(),
+                })
+            }
+            1 => {}
+            _ => {
+                return Err(Error::PolicyOutOfBounds {
+                    field: "store",
+                    reason: "name the store by exactly one of `url`, `sentinels` and `cluster`".into(),
+                })
+            }
+        }
+        if !self.store.url.is_empty()
+            && !self.store.is_memory()
             && !self.store.url.split_once("://").is_some_and(|(s, r)| !s.is_empty() && !r.is_empty())
         {
             return Err(Error::PolicyOutOfBounds {
@@ -573,6 +621,18 @@ mod tests {
             Config::parse("store = \"redis2//:hunter2@cache.internal:6128/0\"\n[[keys.ring]]\nid = 1\nfile = \"k\""),
             Err(Error::PolicyOutOfBounds { field: "store.url", .. })
         ));
+        // Sentinel and Cluster addresses can carry credentials too.
+        let sentinel = Config::parse(
+            "[store]\nsentinels = [\"redis://:hunter2@s1:26379\"]\nmaster_name = \"m\"\n[[keys.ring]]\nid = 1\nfile = \"k\"",
+        )
+        .unwrap();
+        let cluster =
+            Config::parse("[store]\ncluster = [\"rediss://u:hunter2@c1:7000\"]\n[[keys.ring]]\nid = 1\nfile = \"k\"")
+                .unwrap();
+        for config in [sentinel, cluster] {
+            let debug = format!("{config:?}");
+            assert!(!debug.contains("hunter2") && debug.contains("***@"), "{debug}");
+        }
     }
 
     #[test]
@@ -607,6 +667,38 @@ mod tests {
             Error::PolicyOutOfBounds { field: "store", .. }
         ));
         assert!(matches!(Config::parse("store = 3").unwrap_err(), Error::ConfigSyntax { .. }));
+    }
+
+    #[test]
+    fn store_is_named_by_one_of_url_sentinels_and_cluster() {
+        let ring = "[[keys.ring]]\nid = 1\nfile = \"k\"";
+        let sentinel = Config::parse(&format!(
+            "[store]\nsentinels = [\"10.0.0.1:26379\", \"10.0.0.2:26379\"]\nmaster_name = \"passcode\"\n\
+             sentinel_password_env = \"SENTINEL_PW\"\n{ring}"
+        ))
+        .unwrap();
+        assert_eq!(sentinel.store.url, "", "no url with sentinels");
+        assert!(!sentinel.store.is_memory());
+        assert_eq!(sentinel.store.sentinels.as_ref().map(Vec::len), Some(2));
+        assert_eq!(sentinel.store.master_name.as_deref(), Some("passcode"));
+        let cluster = Config::parse(&format!("[store]\ncluster = [\"10.0.0.1:6379\"]\n{ring}")).unwrap();
+        assert_eq!(cluster.store.cluster, Some(vec!["10.0.0.1:6379".to_string()]));
+        let json = Config::parse(r#"{"store":{"cluster":["10.0.0.1:6379"]},"keys":{"ring":[{"id":1,"file":"k"}]}}"#);
+        assert_eq!(json.unwrap(), cluster);
+        let refused = |text: &str| Config::parse(&format!("{text}\n{ring}")).unwrap_err();
+        assert!(matches!(
+            refused("[store]\nurl = \"redis://h\"\ncluster = [\"h:1\"]"),
+            Error::PolicyOutOfBounds { field: "store", .. }
+        ));
+        assert!(matches!(
+            refused("[store]\nsentinels = [\"h:1\"]\ncluster = [\"h:1\"]"),
+            Error::PolicyOutOfBounds { field: "store", .. }
+        ));
+        assert!(matches!(refused("[store]\nprefix = \"p:\""), Error::PolicyOutOfBounds { field: "store.url", .. }));
+        assert!(matches!(
+            Config::parse("[store]\ncluster = [\"h:1\"]").unwrap_err(),
+            Error::PolicyOutOfBounds { field: "keys.ring", .. }
+        ));
     }
 
     #[test]

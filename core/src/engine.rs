@@ -105,6 +105,23 @@ impl std::fmt::Debug for Verified {
     }
 }
 
+/// A subject's standing, for an operator's `status`: its failure count and lock, read from
+/// the store without changing it. It holds no code, no challenge and no identifier.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SubjectStatus {
+    /// Consecutive failures across every challenge (reset by a success or an unlock).
+    pub failures: u32,
+    /// Failures within the failure budget's window (`policy.failure_budget`): a success does
+    /// not clear them, an unlock does. At the budget's `max` the subject is locked until the
+    /// oldest of them leaves the window.
+    pub budget_failures: u32,
+    /// When a temporary lock in force now ends (Unix seconds); `None` when there is none.
+    pub locked_until: Option<u64>,
+    /// Whether the subject reached the hard cap: only an operator's unlock lifts it.
+    pub hard_locked: bool,
+}
+
 /// Builds an engine with parts of the host's own.
 pub struct EngineBuilder {
     config: Config,
@@ -574,6 +591,34 @@ impl Engine {
         })
     }
 
+    /// An operator's read of a subject's failure count, failure budget and lock, as `issue`
+    /// and `verify` would judge them now. The identifier names the same subject as in
+    /// `issue` (every spelling of one address or number is one subject). Read-only: it writes
+    /// nothing and emits no event.
+    pub fn status(&self, channel: Channel, identifier: &str) -> Result<SubjectStatus, Error> {
+        let identifier = Identifier::parse_with_region(channel, identifier, self.policy.sms_default_region.as_deref())?;
+        self.status_key(&self.subject_key(&identifier, None))
+    }
+
+    /// An operator's read of an account subject (see `issue_for_account`), like `status`.
+    pub fn status_account(&self, account: &str) -> Result<SubjectStatus, Error> {
+        check_account(account)?;
+        self.status_key(&self.account_key(account))
+    }
+
+    fn status_key(&self, key: &StoreKey) -> Result<SubjectStatus, Error> {
+        let now = checked_now(self.clock.as_ref())?;
+        let current = self.store.get(key, now).map_err(store_error)?;
+        let record = decode_subject(current.as_ref())?;
+        let (locked_until, hard_locked) = match self.check_lock(&record, now) {
+            Err(Error::SubjectLocked { retry_after: Some(wait) }) => (Some(now.saturating_add(wait)), false),
+            Err(Error::SubjectLocked { retry_after: None }) => (None, true),
+            _ => (None, false),
+        };
+        let budget_failures = record.budget.count(now, self.policy.failure_budget.window_seconds);
+        Ok(SubjectStatus { failures: record.failures, budget_failures, locked_until, hard_locked })
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn issued(
         &self,
@@ -638,19 +683,11 @@ impl Engine {
         self.check_send(rec, t.purpose, now)
     }
 
-    /// The SMS rules: the number's region or prefix (`sms_countries`) and its type
-    /// (`sms_number_types`, costly types refused by default).
+    /// The SMS rules of the policy (`Policy::allows_destination`), as an error.
     fn check_destination(&self, identifier: &Identifier) -> Result<(), Error> {
-        if identifier.channel() != Channel::Sms {
-            return Ok(());
-        }
-        let (Some(region), Some(kind)) = (identifier.region(), identifier.phone_type()) else {
-            return Err(Error::DestinationBlocked);
-        };
-        if self.policy.sms_countries.allows(identifier.as_str(), region) && self.policy.sms_number_types.allows(kind) {
-            Ok(())
-        } else {
-            Err(Error::DestinationBlocked)
+        match self.policy.allows_destination(identifier) {
+            true => Ok(()),
+            false => Err(Error::DestinationBlocked),
         }
     }
 
@@ -858,6 +895,118 @@ mod tests {
         assert_eq!(check_account(""), Err(Error::InvalidArgument { field: "account" }));
         assert_eq!(check_account("a\nb"), Err(Error::InvalidArgument { field: "account" }));
         assert!(matches!(check_account(&"a".repeat(129)), Err(Error::InputTooLong { field: "account", .. })));
+    }
+
+    #[test]
+    fn status_reads_failures_and_locks_without_writing() {
+        use crate::clock::ManualClock;
+        use crate::event::EventLog;
+        let clock = ManualClock::new(1_800_000_000);
+        let store = Arc::new(MemoryStore::new());
+        let events = Arc::new(EventLog::default());
+        let config = Config::parse(
+            "[keys]\nephemeral = true\n[policy]\nmax_attempts = 10\nlockout_threshold = 3\nlockout_base_seconds = 60\n\
+             hard_lock_failures = 6",
+        )
+        .unwrap();
+        let engine = Engine::builder(config)
+            .store(store.clone())
+            .clock(Arc::new(clock.clone()))
+            .events(events.clone())
+            .build()
+            .unwrap();
+        let none = SubjectStatus { failures: 0, budget_failures: 0, locked_until: None, hard_locked: false };
+        assert_eq!(engine.status(Channel::Email, "jane@example.com").unwrap(), none);
+        assert!(store.is_empty(), "reading an unknown subject creates no record");
+
+        let issued = engine
+            .issue(&IssueRequest {
+                channel: Channel::Email,
+                identifier: "jane@example.com",
+                purpose: Purpose::SignIn,
+                client: None,
+                locale: None,
+            })
+            .unwrap();
+        let wrong = format!("{:06}", (issued.code.parse::<u32>().unwrap() + 1) % 1_000_000);
+        let fail = || assert!(engine.verify(&issued.token, &wrong).is_err());
+        fail();
+        fail();
+        let status = engine.status(Channel::Email, "jane@EXAMPLE.com").unwrap();
+        assert_eq!(
+            status,
+            SubjectStatus { failures: 2, budget_failures: 2, ..none },
+            "the domain is normalised as in issue"
+        );
+        let status = engine.status(Channel::Email, "JANE@example.com").unwrap();
+        assert_eq!(status.failures, 2, "every spelling of the local part is the one subject issue counts");
+
+        fail();
+        let locked = engine.status(Channel::Email, "jane@example.com").unwrap();
+        assert_eq!(
+            locked,
+            SubjectStatus { failures: 3, budget_failures: 3, locked_until: Some(1_800_000_060), hard_locked: false }
+        );
+        clock.advance(60);
+        assert_eq!(
+            engine.status(Channel::Email, "jane@example.com").unwrap(),
+            SubjectStatus { failures: 3, budget_failures: 3, ..none }
+        );
+
+        for _ in 0..3 {
+            fail();
+        }
+        let key = engine.subject_key(&Identifier::parse(Channel::Email, "jane@example.com").unwrap(), None);
+        let before = store.get(&key, clock.now()).unwrap();
+        let events_before = events.events().len();
+        let hard = engine.status(Channel::Email, "jane@example.com").unwrap();
+        assert_eq!(hard, SubjectStatus { failures: 6, budget_failures: 6, locked_until: None, hard_locked: true });
+        assert_eq!(store.get(&key, clock.now()).unwrap(), before, "status writes nothing");
+        assert_eq!(events.events().len(), events_before, "status emits no event");
+
+        engine.unlock(Channel::Email, "jane@example.com").unwrap();
+        assert_eq!(engine.status(Channel::Email, "jane@example.com").unwrap(), none);
+        assert!(matches!(engine.status(Channel::Email, "not an address"), Err(Error::InvalidEmail { .. })));
+        assert!(matches!(engine.status(Channel::Sms, "0770"), Err(Error::InvalidPhone { .. })));
+    }
+
+    #[test]
+    fn status_finds_the_subject_issue_counts_its_budget_and_accounts() {
+        use crate::clock::ManualClock;
+        let clock = ManualClock::new(1_800_000_000);
+        let config = Config::parse("[keys]\nephemeral = true\n[policy]\nsms_default_region = \"GB\"\n").unwrap();
+        let engine =
+            Engine::builder(config).store(Arc::new(MemoryStore::new())).clock(Arc::new(clock)).build().unwrap();
+        let request = |channel, identifier| IssueRequest {
+            channel,
+            identifier,
+            purpose: Purpose::SignIn,
+            client: None,
+            locale: None,
+        };
+        let wrong = |code: &str| format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
+
+        // Two failures and a success by SMS to a national spelling: the consecutive count is
+        // cleared, the budget is not; every spelling of the number reads the same subject.
+        let issued = engine.issue(&request(Channel::Sms, "020 7946 0001")).unwrap();
+        for _ in 0..2 {
+            assert!(engine.verify(&issued.token, &wrong(&issued.code)).is_err());
+        }
+        engine.verify(&issued.token, &issued.code).unwrap();
+        for spelling in ["+44 (0)20 7946 0001", "+442079460001", "020 7946 0001"] {
+            let status = engine.status(Channel::Sms, spelling).unwrap();
+            assert_eq!((status.failures, status.budget_failures), (0, 2), "{spelling}");
+        }
+        assert!(matches!(engine.status(Channel::Sms, "+1 1 876 555 0100"), Err(Error::InvalidPhone { .. })));
+
+        // An account subject spans its address and number; it is not the address's subject.
+        let issued = engine.issue_for_account("user-42", &request(Channel::Email, "jane@example.com")).unwrap();
+        assert!(engine.verify(&issued.token, &wrong(&issued.code)).is_err());
+        assert_eq!(engine.status_account("user-42").unwrap().failures, 1);
+        assert_eq!(engine.status(Channel::Email, "jane@example.com").unwrap().failures, 0);
+        engine.unlock_account("user-42").unwrap();
+        assert_eq!(engine.status_account("user-42").unwrap().budget_failures, 0, "an unlock clears the budget");
+        assert_eq!(engine.status_account(""), Err(Error::InvalidArgument { field: "account" }));
     }
 
     #[test]

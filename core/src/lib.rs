@@ -48,7 +48,7 @@ mod unicode;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use code::{generate as generate_code, MAX_CODE_INPUT_BYTES};
 pub use config::Config;
-pub use engine::{Engine, EngineBuilder, IssueRequest, Issued, Verified};
+pub use engine::{Engine, EngineBuilder, IssueRequest, Issued, SubjectStatus, Verified};
 pub use error::{Error, LimitScope, ERROR_TABLE};
 pub use event::{Event, EventKind, EventLog, EventSink};
 pub use identifier::{Channel, Identifier, PhoneType, Purpose};

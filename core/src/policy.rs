@@ -7,7 +7,7 @@
 use serde::Deserialize;
 
 use crate::error::Error;
-use crate::identifier::{is_known_region, Channel, PhoneType, Purpose};
+use crate::identifier::{is_known_region, Channel, Identifier, PhoneType, Purpose};
 
 /// The characters a code is drawn from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
@@ -221,6 +221,19 @@ fn out(field: &'static str, reason: impl Into<String>) -> Error {
 }
 
 impl Policy {
+    /// Whether an SMS may go to this number: its region or prefix (`sms_countries`) and its
+    /// type (`sms_number_types`, costly types refused by default). A number whose region or
+    /// type is unknown (one read back from a token) is refused. Email is always allowed.
+    pub fn allows_destination(&self, identifier: &Identifier) -> bool {
+        if identifier.channel() != Channel::Sms {
+            return true;
+        }
+        let (Some(region), Some(kind)) = (identifier.region(), identifier.phone_type()) else {
+            return false;
+        };
+        self.sms_countries.allows(identifier.as_str(), region) && self.sms_number_types.allows(kind)
+    }
+
     /// Checks every bound. Called when a configuration is loaded.
     pub fn validate(&self) -> Result<(), Error> {
         let min = self.alphabet.min_length();

@@ -16,7 +16,7 @@ use crate::engine::{channel_value, issue_request, purpose_value, resend_args};
 use crate::error::{report, PasscodeFailure, PasscodeStatus, Refusal};
 use crate::ffi::{
     free_arc, try_from_ptr, try_out, try_ref, try_text, write_out, ArcCastPtr, BoxCastPtr, Castable,
-    PASSCODE_MAX_CONFIG_BYTES,
+    PASSCODE_MAX_CONFIG_BYTES, PASSCODE_MAX_TEXT_BYTES,
 };
 use crate::issued::{IssuedValue, PasscodeIssued};
 use crate::panic::ffi_panic_boundary;
@@ -342,6 +342,58 @@ pub unsafe extern "C" fn passcode_issue_and_send(
             }?;
             let slot = delivery.reserve(request.channel)?;
             let issued = IssuedValue::new(&engine.issue(&request)?);
+            // SAFETY: `out` is not NULL and the caller promises it is valid for a write.
+            unsafe { send_and_hand_out(slot, issued, deliver, out) }
+        })();
+        // SAFETY: `failure` is NULL or valid for a write, per the contract.
+        unsafe { report(result, failure) }
+    }
+}
+
+/// As `passcode_issue_and_send`, but the subject is the host's own account id (as in
+/// `passcode_issue_for_account`): failures, locks, the failure budget and the send limits are
+/// the account's, whichever of its addresses and numbers the code goes to.
+///
+/// - `account`, `account_len`: as in `passcode_issue_for_account` (required).
+/// - every other argument, the outputs and the statuses: as `passcode_issue_and_send`
+///   (`INVALID_ARGUMENT` and `INPUT_TOO_LONG` also for the account; the place reserved in the
+///   queue is then given back).
+///
+/// Thread-safe.
+///
+/// # Safety
+/// As `passcode_issue_and_send`; `account` is NULL or valid for reads of `account_len` bytes.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn passcode_issue_and_send_for_account(
+    engine: *const PasscodeEngine,
+    delivery: *const PasscodeDelivery,
+    deliver: bool,
+    account: *const c_char,
+    account_len: usize,
+    channel: u32,
+    purpose: u32,
+    identifier: *const c_char,
+    identifier_len: usize,
+    client: *const c_char,
+    client_len: usize,
+    locale: *const c_char,
+    locale_len: usize,
+    out: *mut *mut PasscodeIssued,
+    failure: *mut PasscodeFailure,
+) -> PasscodeStatus {
+    ffi_panic_boundary! {
+        let result = (|| -> Result<(), Refusal> {
+            let engine = try_ref!(engine);
+            let delivery = try_ref!(delivery);
+            let out = try_out!(out);
+            let account = try_text!(account, account_len, PASSCODE_MAX_TEXT_BYTES);
+            // SAFETY: the text pointers are NULL or valid for their lengths, per the contract.
+            let request = unsafe {
+                issue_request(channel, purpose, identifier, identifier_len, client, client_len, locale, locale_len)
+            }?;
+            let slot = delivery.reserve(request.channel)?;
+            let issued = IssuedValue::new(&engine.issue_for_account(account, &request)?);
             // SAFETY: `out` is not NULL and the caller promises it is valid for a write.
             unsafe { send_and_hand_out(slot, issued, deliver, out) }
         })();

@@ -28,8 +28,8 @@ mod verified;
 pub use clock::PasscodeClock;
 pub use delivery::{
     delivery_ref, passcode_delivery_free, passcode_delivery_new, passcode_delivery_send, passcode_issue_and_send,
-    passcode_resend_and_send, PasscodeDelivery, PasscodeDeliveryEvent, PasscodeDeliveryEventKind,
-    PasscodeDeliveryEventSink,
+    passcode_issue_and_send_for_account, passcode_resend_and_send, PasscodeDelivery, PasscodeDeliveryEvent,
+    PasscodeDeliveryEventKind, PasscodeDeliveryEventSink,
 };
 pub use engine::{
     engine_ref, passcode_cancel, passcode_engine_free, passcode_engine_new, passcode_issue, passcode_issue_for_account,

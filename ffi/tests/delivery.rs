@@ -97,6 +97,41 @@ fn issue_and_send(
     }
 }
 
+fn issue_and_send_for_account(
+    engine: *const PasscodeEngine,
+    delivery: *const PasscodeDelivery,
+    account: &str,
+    who: &str,
+) -> Result<*mut PasscodeIssued, PasscodeStatus> {
+    let mut out = sentinel::<PasscodeIssued>();
+    // SAFETY: live handles, valid texts and out-pointer.
+    let s = unsafe {
+        passcode_issue_and_send_for_account(
+            engine,
+            delivery,
+            true,
+            account.as_ptr().cast(),
+            account.len(),
+            PasscodeChannel::Email as u32,
+            PasscodePurpose::SignIn as u32,
+            who.as_ptr().cast(),
+            who.len(),
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            &mut out,
+            ptr::null_mut(),
+        )
+    };
+    if s == PasscodeStatus::Ok {
+        Ok(out)
+    } else {
+        assert_eq!(out, sentinel::<PasscodeIssued>(), "out untouched on failure");
+        Err(s)
+    }
+}
+
 fn smtp_config(port: u16, extra: &str) -> String {
     format!(
         "[delivery]\n{extra}\n[delivery.email]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nfrom = \"C <c@example.com>\"\n"
@@ -196,4 +231,47 @@ fn refusals_have_their_status_and_issue_nothing() {
         passcode_engine_free(engine);
     }
     assert_eq!(server.wait_for(2, WAIT).len(), 2, "the two queued messages were sent before free returned");
+}
+
+#[test]
+fn issue_and_send_for_account_counts_the_account_and_mails_the_address() {
+    let server = SmtpServer::start(SmtpOptions::default());
+    let seen = Seen::default();
+    let engine = open_engine();
+    let delivery = open_delivery(&smtp_config(server.port(), "queue_capacity = 1\nworkers = 1"), &seen).unwrap();
+
+    // A bad account is refused before anything is issued, and the queue's place is given back.
+    assert_eq!(
+        issue_and_send_for_account(engine, delivery, "a\nb", "first@example.org").unwrap_err(),
+        PasscodeStatus::InvalidArgument
+    );
+    assert_eq!(
+        issue_and_send_for_account(engine, delivery, "", "first@example.org").unwrap_err(),
+        PasscodeStatus::InvalidArgument
+    );
+    let issued = issue_and_send_for_account(engine, delivery, "account-7", "first@example.org").unwrap();
+    // SAFETY: a live issued challenge.
+    let code = unsafe { passcode_issued_code(issued).as_str() }.to_string();
+    let mail = server.wait_for(1, WAIT);
+    assert_eq!(mail[0].rcpt_tos, vec!["first@example.org"], "the message goes to the address");
+    assert!(String::from_utf8_lossy(&mail[0].raw).contains(&code), "the mail holds the issued code");
+
+    // The subject is the account: its other address meets the account's resend cooldown, and
+    // another account's challenge is its own.
+    assert_eq!(
+        issue_and_send_for_account(engine, delivery, "account-7", "second@example.org").unwrap_err(),
+        PasscodeStatus::ResendTooSoon
+    );
+    let other = issue_and_send_for_account(engine, delivery, "account-8", "second@example.org").unwrap();
+    assert_eq!(server.wait_for(2, WAIT).len(), 2);
+    // SAFETY: live handles, each freed once.
+    unsafe {
+        passcode_issued_free(issued);
+        passcode_issued_free(other);
+        passcode_delivery_free(delivery);
+        passcode_engine_free(engine);
+    }
+    for e in seen.0.lock().unwrap().iter() {
+        assert!(!e.3.contains("account-") && !e.3.contains(&code), "an event holds the account or code: {}", e.3);
+    }
 }

@@ -3,15 +3,20 @@
 //! The library this test run built is installed with ffi/install.sh into a scratch prefix (the
 //! layout an operator gets: libpasscode.so.1 and the libpasscode.so link), the Java sources are
 //! built with host-examples/keycloak/build.sh (javac and jar, no network), and then:
-//! - the JUnit 5 tests run against a Redis server started here on loopback, closing with
-//!   "N passed, N failed";
+//! - the JUnit 5 tests run against servers started here on loopback, closing with
+//!   "N passed, N failed": a Redis server, an SMTP server (aiosmtpd) and the SMS provider
+//!   stand-in, both from tests/test-servers, which the authenticators deliver codes to through
+//!   libpasscode's delivery. What those servers receive is copied into a folder the Java tests
+//!   read their codes from, and checked here afterwards: each message carries a code, and
+//!   nothing reached the address that has no account;
 //! - the scenario vectors of tests/vectors run through the JNA binding, driven by the shared
 //!   Rust runner over a pipe to one JVM;
-//! - the binding's status enum is compared with include/passcode.h;
+//! - the binding's status enum is compared with include/passcode.h, and the layout JNA gives its
+//!   structs with the C ABI's;
 //! - the provider jar holds the service file and the theme, and none of the stand-in types.
 //!
-//! A missing tool (java, javac, jar, Debian's libjna-java or junit5, redis-server) fails the
-//! test, naming it.
+//! A missing tool (java, javac, jar, Debian's libjna-java or junit5, redis-server, the Python
+//! of tests/test-servers) fails the test, naming it.
 
 #[path = "../../store-redis/tests/support/mod.rs"]
 mod support;
@@ -22,9 +27,12 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use passcode_core::ERROR_TABLE;
+use passcode_test_servers::{ProviderServer, SmtpServer};
 use passcode_vectors::{Failure, IssuedInfo, Surface, VerifiedInfo};
 
 const JNA_JAR: &str = "/usr/share/java/jna.jar";
@@ -114,13 +122,73 @@ fn java(main: &str) -> Command {
     cmd
 }
 
+/// The SMS provider stand-in's account; the Java tests name the token's variable, never the token.
+const SMS_ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+const SMS_TOKEN: &str = "java-test-token";
+/// The address the Java tests use for "no account here": nothing may ever be sent to it.
+const NOBODY: &str = "nobody@example.com";
+
+/// Copies what the servers receive into `inbox`, one file per message and recipient
+/// (`NNNNNN-email.txt` with the raw mail, `NNNNNN-sms.txt` with the SMS text), its first line
+/// `to: RECIPIENT`, until `done` is set; then once more, so nothing received is left out.
+fn relay(smtp: &SmtpServer, provider: &ProviderServer, inbox: &Path, done: &AtomicBool) {
+    let mut written = 0usize;
+    let mut mails = 0usize;
+    let mut sms = 0usize;
+    let mut write = |kind: &str, to: &str, body: &[u8]| {
+        written += 1;
+        let tmp = inbox.join(format!("{written:06}-{kind}.tmp"));
+        let mut text = format!("to: {to}\n").into_bytes();
+        text.extend_from_slice(body);
+        std::fs::write(&tmp, text).expect("write to the inbox");
+        std::fs::rename(&tmp, tmp.with_extension("txt")).expect("publish in the inbox");
+    };
+    loop {
+        let last = done.load(Ordering::SeqCst);
+        for mail in smtp.messages().iter().skip(mails) {
+            mails += 1;
+            for to in &mail.rcpt_tos {
+                write("email", to, &mail.raw);
+            }
+        }
+        for request in provider.requests().iter().skip(sms) {
+            sms += 1;
+            let form = &request["form"];
+            write("sms", form["To"].as_str().unwrap_or(""), form["Body"].as_str().unwrap_or("").as_bytes());
+        }
+        if last {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether `text` holds a run of exactly six digits (a code).
+fn holds_a_code(text: &str) -> bool {
+    text.split(|c: char| !c.is_ascii_digit()).any(|run| run.len() == 6)
+}
+
 #[test]
 fn java_tests_pass_with_their_closing_line() {
     let redis = support::RedisServer::start();
-    let out = java("passcode.keycloak.tests.TestMain")
-        .env("PASSCODE_TEST_REDIS_URL", redis.url())
-        .output()
-        .expect("java runs");
+    let smtp = SmtpServer::start(Default::default());
+    let provider = ProviderServer::start(&[(SMS_ACCOUNT, SMS_TOKEN)], None);
+    let inbox = tempfile::tempdir().expect("a folder for the inbox");
+    let done = AtomicBool::new(false);
+    let out = std::thread::scope(|scope| {
+        scope.spawn(|| relay(&smtp, &provider, inbox.path(), &done));
+        let out = java("passcode.keycloak.tests.TestMain")
+            .env("PASSCODE_TEST_REDIS_URL", redis.url())
+            .env("PASSCODE_TEST_SMTP_PORT", smtp.port().to_string())
+            .env("PASSCODE_TEST_SMS_BASE_URL", provider.base_url())
+            .env("PASSCODE_TEST_SMS_ACCOUNT", SMS_ACCOUNT)
+            .env("PASSCODE_TEST_SMS_TOKEN", SMS_TOKEN)
+            .env("PASSCODE_TEST_INBOX", inbox.path())
+            .output()
+            .expect("java runs");
+        done.store(true, Ordering::SeqCst);
+        out
+    });
     let text = show(&out);
     let closing = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -128,8 +196,67 @@ fn java_tests_pass_with_their_closing_line() {
         .next_back();
     assert!(out.status.success(), "the Java tests failed:\n{text}");
     let passed = closing.unwrap_or_else(|| panic!("no closing `N passed, 0 failed` line:\n{text}"));
-    assert!(passed >= 25, "only {passed} Java tests ran:\n{text}");
-    println!("Java tests: {passed} passed, 0 failed");
+    assert!(passed >= 39, "only {passed} Java tests ran:\n{text}");
+
+    // What libpasscode's delivery sent for the authenticators, as the servers received it.
+    let mails = smtp.messages();
+    assert!(mails.len() >= 5, "the SMTP server got {} mails; the delivery tests send at least 5", mails.len());
+    for mail in &mails {
+        let raw = String::from_utf8_lossy(&mail.raw);
+        for to in &mail.rcpt_tos {
+            assert_ne!(to, NOBODY, "a code was mailed to the address that has no account");
+            assert!(to.starts_with("jane.") && to.ends_with("@example.com"), "a mail to {to}");
+        }
+        assert_eq!(mail.mail_from, "sign-in@acme.example", "sent from the configured address");
+        let body = raw
+            .split_once("Content-Type: text/plain")
+            .map(|(_, b)| b)
+            .unwrap_or_else(|| panic!("no text part:\n{raw}"));
+        assert!(holds_a_code(body), "the mail carries a six-digit code:\n{raw}");
+    }
+    let sms: Vec<_> = provider.requests().into_iter().filter(|r| r["endpoint"] == "messages").collect();
+    assert!(!sms.is_empty(), "the SMS provider stand-in got no SMS");
+    for r in &sms {
+        assert_eq!(r["auth_ok"], true, "the SMS request authenticated with the token from the variable: {r}");
+        assert_eq!(r["answer"], "201", "{r}");
+        assert!(r["form"]["To"].as_str().is_some_and(|to| to.starts_with("+1415555")), "{r}");
+        assert!(holds_a_code(r["form"]["Body"].as_str().unwrap_or("")), "the SMS carries a six-digit code: {r}");
+    }
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    println!("Java tests: {passed} passed, 0 failed; {} mails and {} SMS delivered", mails.len(), sms.len());
+}
+
+/// What a Java main prints as `NAME=number` lines.
+fn java_table<T: std::str::FromStr + Ord>(main: &str) -> BTreeSet<(String, T)> {
+    let out = java(main).output().expect("java runs");
+    assert!(out.status.success(), "{}", show(&out));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(name, n)| (name.to_string(), n.parse().unwrap_or_else(|_| panic!("{main} printed {name}={n}"))))
+        .collect()
+}
+
+#[test]
+fn the_binding_structs_have_the_c_layout() {
+    use passcode::{PasscodeDeliveryEvent, PasscodeEvent, PasscodeFailure};
+    use std::mem::{offset_of, size_of};
+    macro_rules! layout {
+        ($t:ident: $($f:ident),+) => {{
+            let mut v = vec![(stringify!($t).to_string(), size_of::<$t>())];
+            $(v.push((format!("{}.{}", stringify!($t), stringify!($f)), offset_of!($t, $f)));)+
+            v
+        }};
+    }
+    let mut expected: BTreeSet<(String, usize)> = BTreeSet::new();
+    expected.extend(layout!(PasscodeDeliveryEvent: kind, at, message_id, message_id_len, channel, purpose, subject,
+        subject_len, sender, sender_len, attempt, provider_id, provider_id_len, reason, reason_len, status,
+        provider_code, provider_code_len, has_retry_in, retry_in_ms));
+    expected.extend(layout!(PasscodeEvent: kind, at, channel, purpose, subject, subject_len, has_attempts_left,
+        attempts_left, has_retry_after, retry_after, scope, error));
+    expected.extend(layout!(PasscodeFailure: status, has_attempts_left, attempts_left, has_retry_after, retry_after));
+    let from_java: BTreeSet<(String, usize)> = java_table("passcode.jna.StructLayout");
+    assert_eq!(from_java, expected, "the JNA structs must have the C ABI's offsets and sizes, field for field");
 }
 
 #[test]
@@ -144,13 +271,7 @@ fn the_binding_status_enum_is_the_headers() {
         .map(|(name, n)| (name.to_string(), n.parse().expect("a number")))
         .collect();
     assert!(from_header.len() > 20, "parsed {} statuses from the header", from_header.len());
-    let out = java("passcode.keycloak.tests.StatusTable").output().expect("java runs");
-    assert!(out.status.success(), "{}", show(&out));
-    let from_java: BTreeSet<(String, u32)> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(name, n)| (name.to_string(), n.parse().expect("a number")))
-        .collect();
+    let from_java: BTreeSet<(String, u32)> = java_table("passcode.keycloak.tests.StatusTable");
     assert_eq!(from_java, from_header, "PasscodeStatus.java must list every PASSCODE_STATUS_* with its number");
 }
 
@@ -166,6 +287,7 @@ fn the_provider_jar_holds_the_service_file_and_theme_and_no_stand_ins() {
         "theme-resources/templates/passcode-address.ftl",
         "theme-resources/messages/messages_en.properties",
         "passcode/jna/PasscodeEngine.class",
+        "passcode/jna/PasscodeDelivery.class",
     ] {
         assert!(entries.lines().any(|l| l == needed), "{needed} is not in the provider jar");
     }

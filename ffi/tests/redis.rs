@@ -94,6 +94,27 @@ fn two_engines_share_one_redis_through_the_abi() {
 }
 
 #[test]
+fn two_engines_share_one_redis_cluster_through_the_abi() {
+    // Redis Cluster through the config alone: `[store] cluster = [...]`, no code change.
+    let cluster = support::deployments::ClusterDeployment::start();
+    let key = KeyFile::new();
+    let config = support::config_toml("", "ffi:", &cluster.store_toml(), &key.path, "");
+    let (node_a, node_b) = (open(&config).unwrap(), open(&config).unwrap());
+    for who in ["jane@example.com", "john@example.com", "joan@example.com"] {
+        let (token, code) = issue(node_a, who);
+        assert_eq!(verify(node_b, &token, &code), PasscodeStatus::Ok);
+        assert_eq!(verify(node_a, &token, &code), PasscodeStatus::NotFound, "used up on the other node");
+    }
+    let keys: i64 = cluster.keys_per_primary().iter().map(|(_, n)| n).sum();
+    assert_eq!(keys, 3, "one record per subject, in the cluster");
+    // SAFETY: engines from passcode_engine_new, freed once.
+    unsafe {
+        passcode_engine_free(node_a);
+        passcode_engine_free(node_b);
+    }
+}
+
+#[test]
 fn an_unreachable_redis_is_a_store_error_at_open() {
     let key = KeyFile::new();
     let url = format!("redis://127.0.0.1:{}/0", support::free_port());

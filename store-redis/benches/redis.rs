@@ -1,9 +1,13 @@
-//! Verify on Redis next to Redis's own floor, in the same run on the same server.
+//! Verify on Redis next to Redis's own floor, in the same run: one server, a primary found
+//! through Sentinel, and a Redis Cluster.
 //!
 //! Starts its own `redis-server` on loopback, runs `redis-benchmark -t get -c 1` (one
 //! connection: the latency of one round trip), then times `Engine::verify` on a
 //! Redis-backed engine, single-threaded and with several threads, and counts the store's
-//! round trips per verify from `INFO commandstats`. Run: `cargo bench -p passcode-redis`.
+//! round trips per verify from `INFO commandstats`. Then the same single-threaded verify
+//! on a Sentinel deployment (one primary, two replicas, three sentinels) and on a Cluster
+//! (three primaries, three replicas), each next to `redis-benchmark -t get -c 1` on the node
+//! that serves it. Run: `cargo bench -p passcode-redis`.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -13,6 +17,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use passcode_core::{Channel, Config, Engine, IssueRequest, Issued, Purpose};
+use support::deployments::{ClusterDeployment, SentinelDeployment};
 use support::{config_toml, unique_prefix, KeyFile, RedisServer};
 
 fn issue_many(engine: &Engine, tag: &str, n: usize) -> Vec<Issued> {
@@ -35,15 +40,66 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
 }
 
-fn redis_benchmark(port: u16, clients: u32, n: u32) -> String {
+/// Verifies each challenge once with its right code, one after the other; returns each
+/// verify's time, sorted, and the whole run's.
+fn time_verifies(engine: &Engine, issued: &[Issued]) -> (Vec<Duration>, Duration) {
+    let mut times = Vec::with_capacity(issued.len());
+    let start = Instant::now();
+    for i in issued {
+        let t = Instant::now();
+        engine.verify(&i.token, &i.code).expect("verify");
+        times.push(t.elapsed());
+    }
+    let total = start.elapsed();
+    times.sort();
+    (times, total)
+}
+
+/// Times `n` single-threaded verifies (right code) on `engine`; returns the mean in µs and
+/// prints it beside its floor (a GET and a SET round trip on the serving node, in µs) and
+/// the store commands per verify.
+fn verify_next_to_floor(
+    label: &str,
+    engine: &Engine,
+    n: usize,
+    (get_us, set_us): (f64, f64),
+    commands: &dyn Fn() -> u64,
+) -> f64 {
+    let tag: String = label.chars().take_while(char::is_ascii_alphabetic).collect();
+    let issued = issue_many(engine, &tag.to_ascii_lowercase(), n);
+    let before = commands();
+    let (times, total) = time_verifies(engine, &issued);
+    let trips = (commands() - before) as f64 / n as f64;
+    let mean_us = total.as_secs_f64() * 1e6 / n as f64;
+    println!(
+        "  {label}: verify mean {mean_us:.1} us, p50 {:.1} us, p99 {:.1} us; {trips:.2} store round trips per verify; \
+         floor GET {get_us:.1} + SET {set_us:.1} = {:.1} us; verify / floor {:.2}x",
+        percentile(&times, 0.5).as_secs_f64() * 1e6,
+        percentile(&times, 0.99).as_secs_f64() * 1e6,
+        get_us + set_us,
+        mean_us / (get_us + set_us)
+    );
+    mean_us
+}
+
+/// `redis-benchmark -t TEST` (get or set) with `clients` connections: its result line.
+fn redis_benchmark(port: u16, test: &str, clients: u32, n: u32) -> String {
     let out = Command::new("redis-benchmark")
-        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-t", "get", "-c", &clients.to_string()])
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-t", test, "-c", &clients.to_string()])
         .args(["-n", &n.to_string(), "-q"])
         .output()
         .expect("redis-benchmark (Debian package redis-tools) runs");
     // -q prints progress lines ending in \r, then the result line.
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    text.rsplit(['\r', '\n']).map(str::trim).find(|l| l.starts_with("GET:")).unwrap_or("GET: no result").to_string()
+    let name = format!("{}:", test.to_ascii_uppercase());
+    text.rsplit(['\r', '\n']).map(str::trim).find(|l| l.starts_with(&name)).unwrap_or("no result").to_string()
+}
+
+/// The floor of a verify on the node at `port`: one read and one (replicated) write round
+/// trip, as `redis-benchmark -t get` and `-t set` with one connection measure them, in µs.
+fn floor_of(port: u16, n: usize) -> (f64, f64) {
+    let us = |test| 1e6 / rps_of(&redis_benchmark(port, test, 1, n as u32));
+    (us("get"), us("set"))
 }
 
 fn rps_of(line: &str) -> f64 {
@@ -57,8 +113,8 @@ fn main() {
     let server = RedisServer::start();
     let key = KeyFile::new();
 
-    let single = redis_benchmark(server.port, 1, n as u32);
-    let many = redis_benchmark(server.port, 8, (n * 4) as u32);
+    let single = redis_benchmark(server.port, "get", 1, n as u32);
+    let many = redis_benchmark(server.port, "get", 8, (n * 4) as u32);
     let floor_us = 1e6 / rps_of(&single);
 
     let open = |pool: u32| {
@@ -70,16 +126,8 @@ fn main() {
     let engine = open(2);
     let issued = issue_many(&engine, "one", n);
     let before = server.store_commands();
-    let mut times = Vec::with_capacity(n);
-    let start = Instant::now();
-    for i in &issued {
-        let t = Instant::now();
-        engine.verify(&i.token, &i.code).expect("verify");
-        times.push(t.elapsed());
-    }
-    let total = start.elapsed();
+    let (times, total) = time_verifies(&engine, &issued);
     let trips = (server.store_commands() - before) as f64 / n as f64;
-    times.sort();
     let mean_us = total.as_secs_f64() * 1e6 / n as f64;
 
     // A wrong code costs the same two round trips (the failure is recorded).
@@ -156,6 +204,35 @@ fn main() {
             (per * threads * 2) as f64 / secs
         );
     }
+
+    // The three deployments side by side, single-threaded, each next to its own floor.
+    println!("verify by deployment, 1 thread, pool 2 (floor: a GET and a SET round trip on the serving node):");
+    let one = open(2);
+    verify_next_to_floor("one server", &one, n, floor_of(server.port, n), &|| server.store_commands());
+    sentinel_and_cluster(n, &key);
+}
+
+/// The same verify on a Sentinel deployment and on a Cluster, each beside its own floor.
+fn sentinel_and_cluster(n: usize, key: &KeyFile) {
+    let open = |store: String| {
+        let text = config_toml("", &unique_prefix("bench"), &format!("{store}\npool_size = 2"), &key.path, "");
+        passcode_redis::open_engine(Config::parse(&text).unwrap()).unwrap()
+    };
+
+    let sentinel = SentinelDeployment::start();
+    let primary = sentinel.primary_port();
+    let engine = open(sentinel.store_toml());
+    let commands = || sentinel.servers.iter().map(RedisServer::store_commands).sum::<u64>();
+    verify_next_to_floor("Sentinel (1 primary, 2 replicas, 3 sentinels)", &engine, n, floor_of(primary, n), &commands);
+    drop(engine);
+    drop(sentinel);
+
+    let cluster = ClusterDeployment::start();
+    let engine = open(cluster.store_toml());
+    // redis-benchmark's GET and SET use one key, `key:__rand_int__` (no -r): its slot's primary answers.
+    let floor = floor_of(cluster.owner_of(passcode_redis::key_slot(b"key:__rand_int__")), n);
+    let commands = || cluster.nodes.iter().map(RedisServer::store_commands).sum::<u64>();
+    verify_next_to_floor("Cluster (3 primaries, 3 replicas)", &engine, n, floor, &commands);
 }
 
 fn server_version(server: &RedisServer) -> String {

@@ -1,31 +1,48 @@
-//! `RedisStore`: the core store contract on one Redis (or Valkey) primary.
+//! `RedisStore`: the core store contract on Redis (or Valkey): one server, a primary found
+//! through Sentinel, or a Redis Cluster.
 //!
 //! Layout: each record is a hash `{prefix}{hex key}` with fields `v` (its version, decimal)
-//! and `d` (the engine's bytes), and a TTL when the engine gives one. A counter
-//! `{prefix}version` hands out versions, so a key deleted or expired and written again gets a
-//! version it never had (no ABA).
+//! and `d` (the engine's bytes), and a TTL when the engine gives one. Every script touches
+//! that one key and nothing else: no counter is shared between records, so no key is written
+//! by more than one record's operations, and Redis Cluster can spread records over its slots.
+//! A version is the server's clock in microseconds (`TIME`), or the record's previous version
+//! plus one if that is larger, so versions of a key only grow while it exists, and a key
+//! written again after it expired starts above every version it had (ARCHITECTURE.md gives
+//! the argument). The record key holds no `{`, so a companion key `{<record key>}:...` would
+//! share its slot, should a script ever need two keys of one record.
 //!
 //! Round trips: `get` is one `HMGET`; `put` and `delete` are one `EVALSHA` of a script that
-//! compares the version and writes atomically on the server. Scripts are loaded once when the
-//! store opens (`SCRIPT LOAD`) and again only if the server forgot them (`NOSCRIPT`, after a
-//! restart or `SCRIPT FLUSH`). With `wait_replicas`, a `WAIT` is pipelined behind each write:
-//! still one round trip, but it returns only once the replicas acknowledged.
+//! compares the version and writes atomically on the server. Scripts are loaded when the
+//! store opens (`SCRIPT LOAD`, on every primary of a cluster) and again only if a server
+//! forgot them (`NOSCRIPT`, after a restart or a failover to a node that never had them).
+//! With `wait_replicas`, a `WAIT` is pipelined behind each write on the same connection:
+//! still one round trip, but it returns only once that node's replicas acknowledged.
+//!
+//! Failovers: READONLY and MASTERDOWN (a node that is no longer the primary) retire the
+//! connection and every idle one opened before it, and a write refused that way (so not
+//! applied) is tried once more on a fresh connection, which goes to the new primary. On a
+//! cluster, MOVED and ASK are followed and correct the slot map. A write whose outcome is
+//! unknown (a timeout, a dropped connection) is never sent again: the operation fails closed.
 //!
 //! Failures are `StoreError`s whose text says what went wrong (unreachable, timeout,
 //! read-only replica, credentials) and never carries a key, a value or the URL.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use passcode_core::{Expected, Store, StoreError, StoreKey};
-use redis::{ConnectionLike, ErrorKind, RedisError, ServerErrorKind};
+use redis::{ErrorKind, RedisError, ServerErrorKind, Value};
 
-use crate::options::RedisOptions;
+use crate::cluster::{key_slot, Cluster};
+use crate::connection::{
+    client_with, connection_survives, describe, role_is_primary, Credentials, Pool, Pooled, Target, Timeouts,
+};
+use crate::options::{Deployment, NodeAddress, RedisOptions};
+use crate::sentinel::SentinelResolver;
 
-/// Compare-and-swap with expiry. KEYS[1] the record, KEYS[2] the version counter; ARGV[1]
-/// the expected version ('' for absent), ARGV[2] the value, ARGV[3] the TTL in ms ('0': none).
-/// Returns the new version as a decimal string, or nil on a conflict.
+/// Compare-and-swap with expiry, on one key. KEYS[1] the record; ARGV[1] the expected version
+/// ('' for absent), ARGV[2] the value, ARGV[3] the TTL in ms ('0': none). Returns the new
+/// version as a decimal string, or nil on a conflict.
 const PUT_SCRIPT: &str = r#"
 local cur = redis.call('HGET', KEYS[1], 'v')
 if ARGV[1] == '' then
@@ -33,15 +50,16 @@ if ARGV[1] == '' then
 elseif cur ~= ARGV[1] then
   return false
 end
-local v = redis.call('INCR', KEYS[2])
-if v == 1 then
-  -- The counter is new, or was lost (flushed, evicted, deleted) while records stayed:
-  -- start from the server's clock in microseconds, above any version handed out before.
-  local t = redis.call('TIME')
-  v = tonumber(t[1]) * 1000000 + tonumber(t[2])
-  redis.call('SET', KEYS[2], string.format('%.0f', v))
+-- The server's clock in microseconds, or one above the record's version if the clock is
+-- behind it (two writes in one microsecond, or a clock that went back): versions of a key
+-- only grow. Lua numbers are doubles, exact up to 2^53 (the clock reaches it in 2255).
+local t = redis.call('TIME')
+local v = tonumber(t[1]) * 1000000 + tonumber(t[2])
+if cur then
+  local previous = tonumber(cur)
+  if previous and previous >= v then v = previous + 1 end
 end
--- Lua numbers are doubles: '%.0f' writes the integer in full (tostring would use 14 digits).
+-- '%.0f' writes the integer in full (tostring would use 14 digits).
 local vs = string.format('%.0f', v)
 redis.call('HSET', KEYS[1], 'v', vs, 'd', ARGV[2])
 if ARGV[3] == '0' then
@@ -61,135 +79,28 @@ end
 return 0
 "#;
 
-/// A pooled connection, with what the pool needs to know to retire it.
-struct Conn {
-    inner: redis::Connection,
-    /// The pool's generation when this connection was opened (see `Shared::generation`).
-    generation: u64,
-    /// Set after an error that leaves the connection's state unknown (a timeout may still
-    /// deliver a late answer that would be read as the next command's).
-    broken: bool,
-}
+/// The most hops one operation makes (redirects, a reload of the scripts, one retry after a
+/// demoted primary), so that a cluster in flux cannot keep an operation for ever.
+const MAX_HOPS: usize = 6;
 
-/// What the pool's manager and the store share.
-struct Shared {
-    /// Bumped on every connection failure: an idle connection older than the last failure
-    /// is most likely dead too (the server restarted), so it is dropped at checkout without
-    /// a round trip, instead of failing one operation per pooled connection.
-    generation: AtomicU64,
-    /// The last reason a connection could not be opened, in our words.
-    last_error: Mutex<Option<String>>,
-}
+/// How long to wait before trying again after TRYAGAIN (a slot being migrated).
+const TRYAGAIN_PAUSE: Duration = Duration::from_millis(20);
 
-struct Manager {
-    client: redis::Client,
-    connect_timeout: Duration,
-    io_timeout: Duration,
-    shared: Arc<Shared>,
-}
-
-impl r2d2::ManageConnection for Manager {
-    type Connection = Conn;
-    type Error = RedisError;
-
-    fn connect(&self) -> Result<Conn, RedisError> {
-        let generation = self.shared.generation.load(Ordering::SeqCst);
-        let result = self.client.get_connection_with_timeout(self.connect_timeout).and_then(|c| {
-            c.set_read_timeout(Some(self.io_timeout))?;
-            c.set_write_timeout(Some(self.io_timeout))?;
-            Ok(c)
-        });
-        match result {
-            Ok(inner) => {
-                *self.shared.last_error.lock().unwrap_or_else(|p| p.into_inner()) = None;
-                Ok(Conn { inner, generation, broken: false })
-            }
-            Err(e) => {
-                *self.shared.last_error.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some(describe(&e, "connect", self.connect_timeout));
-                Err(e)
-            }
-        }
-    }
-
-    fn is_valid(&self, conn: &mut Conn) -> Result<(), RedisError> {
-        // No PING here: a check on every checkout would double the round trips.
-        if conn.generation < self.shared.generation.load(Ordering::SeqCst) {
-            return Err(RedisError::from(std::io::Error::other("opened before the last connection failure")));
-        }
-        Ok(())
-    }
-
-    fn has_broken(&self, conn: &mut Conn) -> bool {
-        conn.broken || !conn.inner.is_open()
-    }
-}
-
-/// What an error means for the operation and for the connection.
-fn describe(e: &RedisError, op: &str, timeout: Duration) -> String {
-    if e.is_timeout() {
-        return format!("redis did not answer a {op} within {} ms", timeout.as_millis());
-    }
-    match e.kind() {
-        ErrorKind::Server(ServerErrorKind::ReadOnly) => {
-            format!(
-                "redis refused the {op}: the server is a read-only replica (READONLY); point the store at the primary"
-            )
-        }
-        ErrorKind::Server(ServerErrorKind::MasterDown) => {
-            format!("redis refused the {op}: the replica lost its primary (MASTERDOWN)")
-        }
-        ErrorKind::Server(ServerErrorKind::BusyLoading) => {
-            format!("redis refused the {op}: it is loading its data set (LOADING)")
-        }
-        ErrorKind::Server(ServerErrorKind::NoPerm) | ErrorKind::AuthenticationFailed => {
-            format!("redis refused the {op}: the credentials or ACL do not allow it")
-        }
-        ErrorKind::Io if e.is_connection_refusal() => format!("redis unreachable during {op}: connection refused"),
-        ErrorKind::Io if e.is_connection_dropped() => format!("redis unreachable during {op}: connection lost"),
-        ErrorKind::Io if is_tls_failure(e) => {
-            format!("redis {op}: the TLS handshake failed (certificate not trusted, or not for this host)")
-        }
-        ErrorKind::Io => format!("redis unreachable during {op}: I/O error"),
-        ErrorKind::InvalidClientConfig => format!("redis {op}: the store URL or TLS settings are not usable"),
-        ErrorKind::Parse | ErrorKind::UnexpectedReturnType => format!("redis {op}: unexpected answer"),
-        // Only the error code (ERR, OOM, BUSY, WRONGTYPE...), not the server's text.
-        _ => match e.code() {
-            Some(code) if code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') => {
-                format!("redis refused the {op}: {code}")
-            }
-            _ => format!("redis {op} failed: {}", e.category()),
-        },
-    }
-}
-
-/// Whether an I/O error is rustls refusing the handshake. rustls's error sits behind an
-/// `Arc` inside redis's error, where it cannot be downcast, so its text is read (only to
-/// classify it: it is not repeated).
-fn is_tls_failure(e: &RedisError) -> bool {
-    let text = e.to_string();
-    ["certificate", "handshake", "TLS", "tls"].iter().any(|w| text.contains(w))
-}
-
-/// Whether an error leaves the connection usable: a server's error answer does, anything
-/// at the transport or protocol level does not.
-fn connection_survives(e: &RedisError) -> bool {
-    matches!(e.kind(), ErrorKind::Server(_)) && !e.is_timeout()
-}
-
-fn unexpected(op: &str) -> StoreError {
-    StoreError(format!("redis {op}: unexpected answer"))
+/// Where the store's connections go.
+enum Nodes {
+    /// One pool: to a fixed server, or to whichever node the sentinels name as primary.
+    One(Pool),
+    /// A pool per primary of a Redis Cluster, chosen by the key's slot.
+    Cluster(Cluster),
 }
 
 /// The store contract on Redis. Cheap to share (`Arc<RedisStore>`); safe between threads.
 pub struct RedisStore {
-    pool: r2d2::Pool<Manager>,
-    shared: Arc<Shared>,
-    connect_timeout: Duration,
+    nodes: Nodes,
     prefix: Vec<u8>,
-    counter_key: Vec<u8>,
     put_sha: String,
     delete_sha: String,
+    /// The longest wait for one exchange (WAIT's included).
     command_timeout: Duration,
     wait_replicas: u32,
     wait_timeout: Duration,
@@ -197,10 +108,13 @@ pub struct RedisStore {
 
 impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisStore")
-            .field("prefix", &String::from_utf8_lossy(&self.prefix))
-            .field("pool", &self.pool.state())
-            .finish_non_exhaustive()
+        let mut d = f.debug_struct("RedisStore");
+        d.field("prefix", &String::from_utf8_lossy(&self.prefix));
+        match &self.nodes {
+            Nodes::One(pool) => d.field("pool", &pool.state()),
+            Nodes::Cluster(cluster) => d.field("cluster_primaries", &cluster.primaries().len()),
+        };
+        d.finish_non_exhaustive()
     }
 }
 
@@ -209,81 +123,101 @@ enum Script {
     Delete,
 }
 
+/// Where the next hop of an operation goes.
+enum Hop {
+    /// The node the key's slot maps to (or the one pool).
+    ByKey,
+    /// The node a MOVED named.
+    Moved(NodeAddress),
+    /// The node an ASK named, with ASKING before the command.
+    Ask(NodeAddress),
+}
+
 impl RedisStore {
-    /// Connects, checks that the server is a writable primary, and loads the scripts.
+    /// Connects, checks that the deployment has a writable primary, and loads the scripts.
     ///
     /// Fails with `StoreUnavailable` when Redis cannot be reached within the connect timeout,
-    /// refuses the credentials, or is a replica, so a wrong deployment shows at start-up.
+    /// refuses the credentials, or is a replica (or, with Sentinel, no sentinel names a
+    /// primary; with Cluster, no node gives a slot map), so a wrong deployment shows at
+    /// start-up.
     pub fn open(options: &RedisOptions) -> Result<RedisStore, StoreError> {
-        if options.url.starts_with("rediss://") {
+        let tls = match &options.deployment {
+            Deployment::Server { url } => url.starts_with("rediss://"),
+            Deployment::Sentinel { tls, .. } | Deployment::Cluster { tls, .. } => *tls,
+        };
+        if tls {
             // redis's rustls needs a process-wide crypto provider; if the host installed
             // one already, that one stays.
             let _ = rustls::crypto::ring::default_provider().install_default();
         }
-        let invalid = || StoreError("redis: the store URL is not usable (scheme, host, port or database)".into());
-        let mut info = redis::IntoConnectionInfo::into_connection_info(options.url.as_str()).map_err(|_| invalid())?;
-        let mut settings = info.redis_settings().clone();
-        if options.password.is_some() && settings.password().is_some() {
-            return Err(StoreError(
-                "redis: a password is set both in the URL and by password_env/password_file".into(),
-            ));
-        }
-        if let Some(user) = &options.username {
-            settings = settings.set_username(user);
-        }
-        if let Some(password) = &options.password {
-            settings = settings.set_password(password.as_str());
-        }
-        info = info.set_redis_settings(settings);
-        let client = redis::Client::open(info).map_err(|_| invalid())?;
         // With WAIT behind each write, an answer may take the WAIT's time on top.
-        let io_timeout =
+        let io =
             options.command_timeout + if options.wait_replicas > 0 { options.wait_timeout } else { Duration::ZERO };
-        let shared = Arc::new(Shared { generation: AtomicU64::new(0), last_error: Mutex::new(None) });
-        let manager = Manager { client, connect_timeout: options.connect_timeout, io_timeout, shared: shared.clone() };
-        let pool = r2d2::Pool::builder()
-            .max_size(options.pool_size)
-            .min_idle(Some(1))
-            .connection_timeout(options.connect_timeout)
-            .test_on_check_out(true)
-            .error_handler(Box::new(r2d2::NopErrorHandler))
-            .build_unchecked(manager);
-        let prefix = options.prefix.as_bytes().to_vec();
-        let mut counter_key = prefix.clone();
-        counter_key.extend_from_slice(b"version");
+        let timeouts = Timeouts { connect: options.connect_timeout, io };
+        let credentials = Credentials { username: options.username.clone(), password: options.password.clone() };
+        let nodes = match &options.deployment {
+            Deployment::Server { url } => {
+                Nodes::One(Pool::new(server_target(url, &credentials)?, options.pool_size, timeouts))
+            }
+            Deployment::Sentinel { sentinels, master_name, sentinel_username, sentinel_password, tls } => {
+                let resolver = SentinelResolver::new(
+                    sentinels.clone(),
+                    master_name.clone(),
+                    Credentials { username: sentinel_username.clone(), password: sentinel_password.clone() },
+                    credentials,
+                    *tls,
+                );
+                Nodes::One(Pool::new(Target::Primary(Arc::new(resolver)), options.pool_size, timeouts))
+            }
+            Deployment::Cluster { seeds, tls } => {
+                Nodes::Cluster(Cluster::open(seeds.clone(), *tls, credentials, options.pool_size, timeouts)?)
+            }
+        };
         let store = RedisStore {
-            pool,
-            shared,
-            connect_timeout: options.connect_timeout,
-            prefix,
-            counter_key,
+            nodes,
+            prefix: options.prefix.as_bytes().to_vec(),
             put_sha: redis::Script::new(PUT_SCRIPT).get_hash().to_string(),
             delete_sha: redis::Script::new(DELETE_SCRIPT).get_hash().to_string(),
-            command_timeout: io_timeout,
+            command_timeout: io,
             wait_replicas: options.wait_replicas,
             wait_timeout: options.wait_timeout,
         };
-        let mut conn = store.conn("connect")?;
-        // ROLE tells a replica at start-up. An ACL user may lack it (it is an @admin
-        // command): then the first write says READONLY instead.
-        match redis::cmd("ROLE").query::<redis::Value>(&mut conn.inner) {
-            Ok(redis::Value::Array(items)) if !matches!(items.first(), Some(redis::Value::BulkString(r)) if r == b"master") =>
-            {
-                return Err(StoreError(
-                    "redis: the server is a replica (read-only); point the store at the primary".into(),
-                ));
-            }
-            Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoPerm) => {}
-            Err(e) => {
-                if !connection_survives(&e) {
-                    store.retire(&mut conn);
+        match &store.nodes {
+            Nodes::One(pool) => {
+                let mut conn = pool.get("connect")?;
+                if matches!(options.deployment, Deployment::Server { .. }) {
+                    store.refuse_a_replica(pool, &mut conn)?;
                 }
-                return Err(StoreError(describe(&e, "connect", store.command_timeout)));
+                store.load_scripts(pool, &mut conn)?;
+            }
+            Nodes::Cluster(cluster) => {
+                for node in cluster.primaries() {
+                    let pool = cluster.pool(&node)?;
+                    let mut conn = pool.get("connect")?;
+                    store.load_scripts(&pool, &mut conn)?;
+                }
             }
         }
-        store.load_scripts(&mut conn)?;
         Ok(store)
+    }
+
+    /// ROLE tells a replica at start-up. An ACL user may lack it (it is an @admin command):
+    /// then the first write says READONLY instead. (With Sentinel, every new connection is
+    /// checked this way, and ROLE is required.)
+    fn refuse_a_replica(&self, pool: &Pool, conn: &mut Pooled) -> Result<(), StoreError> {
+        match redis::cmd("ROLE").query::<Value>(&mut conn.inner) {
+            Ok(role) if role_is_primary(&role) == Some(false) => {
+                Err(StoreError("redis: the server is a replica (read-only); point the store at the primary".into()))
+            }
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoPerm) => Ok(()),
+            Err(e) => {
+                if !connection_survives(&e) {
+                    pool.retire(conn);
+                }
+                Err(StoreError(describe(&e, "connect", self.command_timeout)))
+            }
+        }
     }
 
     /// The Redis key of a record: the prefix and the 32-byte key in hex.
@@ -298,45 +232,19 @@ impl RedisStore {
         k
     }
 
-    fn conn(&self, op: &str) -> Result<r2d2::PooledConnection<Manager>, StoreError> {
-        self.pool.get().map_err(|_| {
-            let last = self.shared.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            let ms = self.connect_timeout.as_millis();
-            StoreError(match last {
-                Some(reason) => format!("{reason} (no connection within {ms} ms)"),
-                None => format!(
-                    "redis {op}: no connection within {ms} ms (the server is not answering, or the pool is busy)"
-                ),
-            })
-        })
+    /// The cluster slot of a record (Redis Cluster's hashing of [`RedisStore::redis_key`]).
+    pub fn slot(&self, key: &StoreKey) -> u16 {
+        key_slot(&self.redis_key(key))
     }
 
-    /// Marks a connection as not to be reused, and every idle one opened before it as suspect.
-    fn retire(&self, conn: &mut r2d2::PooledConnection<Manager>) {
-        conn.broken = true;
-        self.shared.generation.fetch_add(1, Ordering::SeqCst);
-    }
-
-    /// Runs one exchange on a pooled connection, translating errors and retiring the
-    /// connection (and every older idle one) when its state is in doubt.
-    fn run<T>(
-        &self,
-        conn: &mut r2d2::PooledConnection<Manager>,
-        op: &str,
-        f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
-    ) -> Result<T, StoreError> {
-        f(&mut conn.inner).map_err(|e| {
-            if !connection_survives(&e) {
-                self.retire(conn);
-            }
-            StoreError(describe(&e, op, self.command_timeout))
-        })
-    }
-
-    fn load_scripts(&self, conn: &mut r2d2::PooledConnection<Manager>) -> Result<(), StoreError> {
+    fn load_scripts(&self, pool: &Pool, conn: &mut Pooled) -> Result<(), StoreError> {
         for (source, sha) in [(PUT_SCRIPT, &self.put_sha), (DELETE_SCRIPT, &self.delete_sha)] {
-            let loaded: String =
-                self.run(conn, "script load", |c| redis::cmd("SCRIPT").arg("LOAD").arg(source).query(c))?;
+            let loaded: String = redis::cmd("SCRIPT").arg("LOAD").arg(source).query(&mut conn.inner).map_err(|e| {
+                if !connection_survives(&e) {
+                    pool.retire(conn);
+                }
+                StoreError(describe(&e, "script load", self.command_timeout))
+            })?;
             if &loaded != sha {
                 return Err(StoreError("redis: SCRIPT LOAD returned an unexpected hash".into()));
             }
@@ -344,59 +252,215 @@ impl RedisStore {
         Ok(())
     }
 
-    /// One EVALSHA (with a pipelined WAIT when configured); reloads the scripts once if the
-    /// server answers NOSCRIPT.
-    fn eval(&self, script: Script, op: &str, keys: &[&[u8]], args: &[&[u8]]) -> Result<redis::Value, StoreError> {
+    /// The pool for the next hop, and the cluster node it leads to.
+    fn pool_for(&self, key: &[u8], hop: &Hop, op: &str) -> Result<(PoolRef<'_>, Option<NodeAddress>), StoreError> {
+        match (&self.nodes, hop) {
+            (Nodes::One(pool), _) => Ok((PoolRef::Borrowed(pool), None)),
+            (Nodes::Cluster(cluster), Hop::ByKey) => {
+                let node = cluster.owner(key_slot(key)).ok_or_else(|| {
+                    cluster.suspect();
+                    StoreError(format!("redis cluster {op}: no primary serves the key's slot (slots not covered)"))
+                })?;
+                Ok((PoolRef::Shared(cluster.pool(&node)?), Some(node)))
+            }
+            (Nodes::Cluster(cluster), Hop::Moved(node) | Hop::Ask(node)) => {
+                Ok((PoolRef::Shared(cluster.pool(node)?), Some(node.clone())))
+            }
+        }
+    }
+
+    /// Sends `commands` (a pipeline that keeps errors as answers) to the node that holds
+    /// `key`, in one round trip, and returns their answers. Follows MOVED and ASK, reloads the scripts on NOSCRIPT, and after READONLY or
+    /// MASTERDOWN (nothing was applied) tries once more on a fresh connection. A read is also
+    /// tried once more after its connection broke; a write is not, since it may have been
+    /// applied.
+    fn exchange(
+        &self,
+        key: &[u8],
+        op: &str,
+        commands: &redis::Pipeline,
+        write: bool,
+    ) -> Result<Vec<Value>, StoreError> {
+        if let Nodes::Cluster(cluster) = &self.nodes {
+            cluster.refresh_if_stale();
+        }
+        let mut hop = Hop::ByKey;
+        let mut scripts_reloaded = false;
+        let mut retried = false;
+        for _ in 0..MAX_HOPS {
+            let (pool, node) = self.pool_for(key, &hop, op)?;
+            let mut conn = match pool.get().get(op) {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // On a cluster the node may be gone for good (its replica takes over):
+                    // the next operation reloads the slot map.
+                    self.suspect_topology();
+                    return Err(e);
+                }
+            };
+            let asking = matches!(hop, Hop::Ask(_));
+            // ASKING goes in the same round trip, before the commands (rare: a slot moving).
+            let with_asking = asking.then(|| {
+                let mut pipe = redis::pipe();
+                pipe.ignore_errors().cmd("ASKING");
+                for c in commands.cmd_iter() {
+                    pipe.add_command(c.clone());
+                }
+                pipe
+            });
+            let mut answers = match with_asking.as_ref().unwrap_or(commands).query::<Vec<Value>>(&mut conn.inner) {
+                Ok(a) if a.len() == commands.len() + usize::from(asking) => a,
+                Ok(_) => {
+                    pool.get().retire(&mut conn);
+                    return Err(StoreError(format!("redis {op}: unexpected answer")));
+                }
+                Err(e) => {
+                    if connection_survives(&e) {
+                        return Err(StoreError(describe(&e, op, self.command_timeout)));
+                    }
+                    pool.get().retire(&mut conn);
+                    self.suspect_topology();
+                    if !write && !retried {
+                        retried = true;
+                        hop = Hop::ByKey;
+                        continue;
+                    }
+                    return Err(StoreError(describe(&e, op, self.command_timeout)));
+                }
+            };
+            if asking {
+                answers.remove(0);
+            }
+            let Some(error) = first_error(&answers) else { return Ok(answers) };
+            match error.kind() {
+                ErrorKind::Server(ServerErrorKind::Moved) | ErrorKind::Server(ServerErrorKind::Ask) => {
+                    let Nodes::Cluster(cluster) = &self.nodes else {
+                        return Err(StoreError(format!(
+                            "redis {op}: the server is a Redis Cluster node; name the cluster with `cluster` or redis+cluster://"
+                        )));
+                    };
+                    let (node, slot) = redirect_target(&error, node.as_ref())
+                        .ok_or_else(|| StoreError(format!("redis cluster {op}: unexpected redirect")))?;
+                    hop = if error.kind() == ErrorKind::Server(ServerErrorKind::Moved) {
+                        cluster.moved(slot, &node);
+                        Hop::Moved(node)
+                    } else {
+                        Hop::Ask(node)
+                    };
+                }
+                ErrorKind::Server(ServerErrorKind::NoScript) if !scripts_reloaded => {
+                    scripts_reloaded = true;
+                    self.load_scripts(pool.get(), &mut conn)?;
+                }
+                ErrorKind::Server(ServerErrorKind::ReadOnly | ServerErrorKind::MasterDown) => {
+                    // A failover demoted this node while the connection stayed open: drop it
+                    // and every idle connection opened before it, so the pool reconnects (to
+                    // the new primary, with Sentinel, or where the address now leads).
+                    pool.get().retire(&mut conn);
+                    self.suspect_topology();
+                    if retried {
+                        return Err(StoreError(describe(&error, op, self.command_timeout)));
+                    }
+                    retried = true;
+                    hop = Hop::ByKey;
+                }
+                ErrorKind::Server(ServerErrorKind::TryAgain) => std::thread::sleep(TRYAGAIN_PAUSE),
+                ErrorKind::Server(ServerErrorKind::ClusterDown) => {
+                    self.suspect_topology();
+                    return Err(StoreError(describe(&error, op, self.command_timeout)));
+                }
+                _ => return Err(StoreError(describe(&error, op, self.command_timeout))),
+            }
+        }
+        Err(StoreError(format!("redis {op}: too many redirects (the cluster is reconfiguring)")))
+    }
+
+    fn suspect_topology(&self) {
+        if let Nodes::Cluster(cluster) = &self.nodes {
+            cluster.suspect();
+        }
+    }
+
+    /// One EVALSHA of a script on the record's node, with a pipelined WAIT when configured.
+    fn eval(&self, script: Script, op: &str, key: &[u8], args: &[&[u8]]) -> Result<Value, StoreError> {
         let sha = match script {
             Script::Put => &self.put_sha,
             Script::Delete => &self.delete_sha,
         };
-        let mut conn = self.conn(op)?;
-        let mut evalsha = redis::cmd("EVALSHA");
-        evalsha.arg(sha.as_str()).arg(keys.len());
-        for k in keys {
-            evalsha.arg(*k);
-        }
+        let mut commands = redis::pipe();
+        commands.ignore_errors();
+        let evalsha = commands.cmd("EVALSHA").arg(sha.as_str()).arg(1).arg(key);
         for a in args {
             evalsha.arg(*a);
         }
-        for attempt in 0..2 {
-            let result = if self.wait_replicas == 0 {
-                evalsha.query::<redis::Value>(&mut conn.inner).map(|v| (v, None))
-            } else {
-                let mut pipe = redis::pipe();
-                pipe.add_command(evalsha.clone());
-                pipe.cmd("WAIT").arg(self.wait_replicas).arg(self.wait_timeout.as_millis() as u64);
-                pipe.query::<(redis::Value, i64)>(&mut conn.inner).map(|(v, n)| (v, Some(n)))
-            };
-            match result {
-                Ok((value, acked)) => {
-                    if let Some(n) = acked {
-                        if n < i64::from(self.wait_replicas) {
-                            // The primary has the write, but a failover now could lose it:
-                            // fail closed rather than report an outcome that may vanish.
-                            return Err(StoreError(format!(
-                                "redis {op}: only {n} of {} replicas acknowledged within {} ms",
-                                self.wait_replicas,
-                                self.wait_timeout.as_millis()
-                            )));
-                        }
-                    }
-                    return Ok(value);
-                }
-                Err(e) if attempt == 0 && e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
-                    self.load_scripts(&mut conn)?;
-                }
-                Err(e) => {
-                    if !connection_survives(&e) {
-                        self.retire(&mut conn);
-                    }
-                    return Err(StoreError(describe(&e, op, self.command_timeout)));
-                }
+        if self.wait_replicas > 0 {
+            commands.cmd("WAIT").arg(self.wait_replicas).arg(self.wait_timeout.as_millis() as u64);
+        }
+        let mut answers = self.exchange(key, op, &commands, true)?.into_iter();
+        let value = answers.next().ok_or_else(|| unexpected(op))?;
+        if let Some(acked) = answers.next() {
+            let Value::Int(n) = acked else { return Err(unexpected(op)) };
+            if n < i64::from(self.wait_replicas) {
+                // The primary has the write, but a failover now could lose it: fail closed
+                // rather than report an outcome that may vanish.
+                return Err(StoreError(format!(
+                    "redis {op}: only {n} of {} replicas acknowledged within {} ms",
+                    self.wait_replicas,
+                    self.wait_timeout.as_millis()
+                )));
             }
         }
-        Err(StoreError(format!("redis {op}: the script could not be loaded")))
+        Ok(value)
     }
+}
+
+/// A pool owned by the store, or shared with the cluster's map.
+enum PoolRef<'a> {
+    Borrowed(&'a Pool),
+    Shared(Arc<Pool>),
+}
+
+impl PoolRef<'_> {
+    fn get(&self) -> &Pool {
+        match self {
+            PoolRef::Borrowed(p) => p,
+            PoolRef::Shared(p) => p,
+        }
+    }
+}
+
+/// The target of a single server: its URL, with the configured credentials added.
+fn server_target(url: &str, credentials: &Credentials) -> Result<Target, StoreError> {
+    let invalid = || StoreError("redis: the store URL is not usable (scheme, host, port or database)".into());
+    let info = redis::IntoConnectionInfo::into_connection_info(url).map_err(|_| invalid())?;
+    if credentials.password.is_some() && info.redis_settings().password().is_some() {
+        return Err(StoreError("redis: a password is set both in the URL and by password_env/password_file".into()));
+    }
+    client_with(info, credentials).map(|c| Target::Fixed(Box::new(c))).map_err(|_| invalid())
+}
+
+/// The first error among a pipeline's answers.
+fn first_error(answers: &[Value]) -> Option<RedisError> {
+    answers.iter().find_map(|a| match a {
+        Value::ServerError(e) => Some(RedisError::from(e.clone())),
+        _ => None,
+    })
+}
+
+/// The node and slot a MOVED or ASK names. An empty host means the node that answered.
+fn redirect_target(error: &RedisError, answered: Option<&NodeAddress>) -> Option<(NodeAddress, u16)> {
+    let (address, slot) = error.redirect_node()?;
+    let (host, port) = address.rsplit_once(':')?;
+    let port = port.parse().ok()?;
+    let host = match host.trim_start_matches('[').trim_end_matches(']') {
+        "" => answered?.host.clone(),
+        h => h.to_string(),
+    };
+    Some((NodeAddress { host, port }, slot))
+}
+
+fn unexpected(op: &str) -> StoreError {
+    StoreError(format!("redis {op}: unexpected answer"))
 }
 
 fn parse_version(bytes: &[u8], op: &str) -> Result<u64, StoreError> {
@@ -410,24 +474,13 @@ fn parse_version(bytes: &[u8], op: &str) -> Result<u64, StoreError> {
 impl Store for RedisStore {
     fn get(&self, key: &StoreKey, _now: u64) -> Result<Option<(Vec<u8>, u64)>, StoreError> {
         let k = self.redis_key(key);
-        let query = |c: &mut redis::Connection| {
-            redis::cmd("HMGET").arg(&k).arg("v").arg("d").query::<(Option<Vec<u8>>, Option<Vec<u8>>)>(c)
-        };
-        let mut conn = self.conn("get")?;
-        let answer = match self.run(&mut conn, "get", query) {
-            Ok(a) => a,
-            // A read changes nothing, so it is safe to try once more on a fresh connection:
-            // the one that failed was most likely left over from before a server restart.
-            Err(first) if conn.broken => {
-                drop(conn);
-                let mut fresh = self.conn("get").map_err(|_| first)?;
-                self.run(&mut fresh, "get", query)?
-            }
-            Err(e) => return Err(e),
-        };
-        match answer {
-            (None, None) => Ok(None),
-            (Some(v), Some(d)) => Ok(Some((d, parse_version(&v, "get")?))),
+        let mut hmget = redis::pipe();
+        hmget.ignore_errors().cmd("HMGET").arg(&k).arg("v").arg("d");
+        let answer = self.exchange(&k, "get", &hmget, false)?.into_iter().next().ok_or_else(|| unexpected("get"))?;
+        let Value::Array(mut fields) = answer else { return Err(unexpected("get")) };
+        match &mut fields[..] {
+            [Value::Nil, Value::Nil] => Ok(None),
+            [Value::BulkString(v), Value::BulkString(d)] => Ok(Some((std::mem::take(d), parse_version(v, "get")?))),
             _ => Err(unexpected("get")),
         }
     }
@@ -447,23 +500,17 @@ impl Store for RedisStore {
         };
         // As in the memory store, a TTL is at least one second; 0 means none.
         let ttl_ms = ttl_seconds.map_or(0, |t| t.max(1).saturating_mul(1000));
-        let answer = self.eval(
-            Script::Put,
-            "put",
-            &[&k, &self.counter_key],
-            &[expected.as_bytes(), value, ttl_ms.to_string().as_bytes()],
-        )?;
-        match answer {
-            redis::Value::Nil => Ok(None),
-            redis::Value::BulkString(v) => parse_version(&v, "put").map(Some),
+        match self.eval(Script::Put, "put", &k, &[expected.as_bytes(), value, ttl_ms.to_string().as_bytes()])? {
+            Value::Nil => Ok(None),
+            Value::BulkString(v) => parse_version(&v, "put").map(Some),
             _ => Err(unexpected("put")),
         }
     }
 
     fn delete(&self, key: &StoreKey, version: u64, _now: u64) -> Result<bool, StoreError> {
         let k = self.redis_key(key);
-        match self.eval(Script::Delete, "delete", &[&k], &[version.to_string().as_bytes()])? {
-            redis::Value::Int(n) => Ok(n == 1),
+        match self.eval(Script::Delete, "delete", &k, &[version.to_string().as_bytes()])? {
+            Value::Int(n) => Ok(n == 1),
             _ => Err(unexpected("delete")),
         }
     }

@@ -6,9 +6,9 @@ mod support;
 
 use std::time::Duration;
 
-use passcode_core::{Expected, Store};
+use passcode_core::{Channel, Config, Expected, IssueRequest, Purpose, Store};
 use passcode_redis::{RedisOptions, RedisStore};
-use support::{unique_prefix, RedisServer};
+use support::{config_toml, unique_prefix, KeyFile, RedisServer};
 
 fn store(server: &RedisServer, name: &str) -> RedisStore {
     let mut o = RedisOptions::new(server.url());
@@ -61,7 +61,8 @@ fn values_are_binary_and_keys_are_prefixed_hex() {
 
 #[test]
 fn a_put_without_ttl_clears_the_previous_one() {
-    // A subject record gets no TTL while it counts failures: the old TTL must not survive.
+    // The contract allows a put without expiry (a host's records may need one): the old TTL
+    // must not survive it.
     let server = RedisServer::start();
     let s = store(&server, "persist");
     let k = [5u8; 32];
@@ -88,24 +89,40 @@ fn expiry_on_the_server_behaves_as_absence() {
 }
 
 #[test]
-fn versions_stay_new_when_the_counter_is_lost() {
-    // Eviction or an operator's DEL could drop the counter while records stay: versions
-    // must still not repeat, or a stale compare-and-swap could succeed (ABA).
+fn versions_come_from_the_record_and_the_server_clock_with_no_shared_key() {
+    // No counter shared between records: each write touches its own key only, versions
+    // follow the server's clock in microseconds, and grow even when the clock is behind a
+    // record's version (a clock stepped back, or a failover to a node whose clock is late).
     let server = RedisServer::start();
-    let mut o = RedisOptions::new(server.url());
-    o.prefix = unique_prefix("counter");
-    let s = RedisStore::open(&o).unwrap();
+    let s = store(&server, "versions");
+    let time_us = || {
+        let (secs, micros): (u64, u64) = server.query(&["TIME"]);
+        secs * 1_000_000 + micros
+    };
+    let before = time_us();
     let k = [6u8; 32];
     let v1 = s.put(&k, b"a", None, Expected::Absent, 0).unwrap().unwrap();
     let v2 = s.put(&k, b"b", None, Expected::Version(v1), 0).unwrap().unwrap();
-    let deleted: i64 = server.query(&["DEL", &format!("{}version", o.prefix)]);
-    assert_eq!(deleted, 1, "the counter lives at {{prefix}}version");
-    let k2 = [7u8; 32];
-    let v3 = s.put(&k2, b"x", None, Expected::Absent, 0).unwrap().unwrap();
-    assert!(v3 > v2, "{v3} > {v2}");
-    assert!(s.delete(&k, v2, 0).unwrap());
-    let v4 = s.put(&k, b"c", None, Expected::Absent, 0).unwrap().unwrap();
-    assert!(v4 > v3);
+    let after = time_us();
+    assert!(before <= v1 && v1 < v2 && v2 <= after, "{before} <= {v1} < {v2} <= {after}");
+    for i in 100..120u8 {
+        s.put(&[i; 32], b"x", Some(60), Expected::Absent, 0).unwrap().unwrap();
+    }
+    let keys: i64 = server.query(&["DBSIZE"]);
+    assert_eq!(keys, 21, "one Redis key per record and nothing else");
+
+    // A version ahead of the clock: the next one is one above it, not the clock's.
+    let rk = String::from_utf8(s.redis_key(&k)).unwrap();
+    let ahead = after + 3_600_000_000;
+    let _: i64 = server.query(&["HSET", &rk, "v", &ahead.to_string()]);
+    let v3 = s.put(&k, b"c", None, Expected::Version(ahead), 0).unwrap().unwrap();
+    assert_eq!(v3, ahead + 1);
+    // Deleted and written again: the clock again, above every version the key had while the
+    // clock was right; the old versions are dead.
+    assert!(s.delete(&k, v3, 0).unwrap());
+    let v4 = s.put(&k, b"d", None, Expected::Absent, 0).unwrap().unwrap();
+    assert!(v4 > v2 && v4 <= time_us(), "{v4}");
+    assert_eq!(s.put(&k, b"e", None, Expected::Version(v2), 0).unwrap(), None, "a stale version conflicts");
 }
 
 #[test]
@@ -287,4 +304,113 @@ fn engine_operations_use_only_the_round_trips_the_contract_needs() {
         locale: None,
     };
     assert_eq!(count(&|| drop(engine.issue(&sms).unwrap())), 6);
+}
+
+#[test]
+fn no_key_is_written_by_two_subjects() {
+    // MONITOR shows every command, those the scripts run included: between markers, the
+    // operations of one subject each (issue, a wrong code, the right code), and no key any
+    // write touches may appear under two markers. (A shared counter would.)
+    let server = RedisServer::start();
+    let key = support::KeyFile::new();
+    let text = support::config_toml(&server.url(), "own:", "", &key.path, "");
+    let engine = passcode_redis::open_engine(passcode_core::Config::parse(&text).unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("monitor.log");
+    let mut monitor = std::process::Command::new("redis-cli")
+        .args(["-p", &server.port.to_string(), "monitor"])
+        .stdout(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .expect("redis-cli (Debian package redis-tools) runs");
+    support::deployments::wait_until("MONITOR to start", Duration::from_secs(5), || {
+        server.query::<String>(&["CLIENT", "LIST"]).contains("cmd=monitor")
+    });
+    const SUBJECTS: usize = 200;
+    for i in 0..SUBJECTS {
+        let _: String = server.query(&["ECHO", &format!("subject-{i}")]);
+        let who = format!("person{i}@example.com");
+        let issued = engine
+            .issue(&passcode_core::IssueRequest {
+                channel: passcode_core::Channel::Email,
+                identifier: &who,
+                purpose: passcode_core::Purpose::SignIn,
+                client: None,
+                locale: None,
+            })
+            .unwrap();
+        assert!(engine.verify(&issued.token, "not the code").is_err());
+        engine.verify(&issued.token, &issued.code).unwrap();
+    }
+    let _: String = server.query(&["ECHO", "end"]);
+    support::deployments::wait_until("MONITOR to see the end", Duration::from_secs(5), || {
+        std::fs::read_to_string(&log_path).unwrap().contains("\"end\"")
+    });
+    let _ = monitor.kill();
+    let _ = monitor.wait();
+
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let mut subject: Option<String> = None;
+    let mut writers: std::collections::HashMap<String, std::collections::HashSet<String>> = Default::default();
+    let (mut scripts, mut writes) = (0, 0);
+    for line in log.lines() {
+        // `TIME [0 127.0.0.1:PORT] "COMMAND" "arg" ...`, or `[0 lua]` for a script's commands.
+        let args: Vec<&str> = line.split("\" \"").collect();
+        let command = line.split_once("] \"").map(|(_, rest)| rest.split('"').next().unwrap_or(""));
+        let Some(command) = command else { continue };
+        let first_arg = args.get(1).map(|a| a.trim_end_matches('"').to_string());
+        match command.to_ascii_uppercase().as_str() {
+            "ECHO" => subject = first_arg,
+            "EVALSHA" => {
+                scripts += 1;
+                assert_eq!(args.get(2).map(|a| a.trim_end_matches('"')), Some("1"), "one key per script: {line}");
+            }
+            "HSET" | "PEXPIRE" | "PERSIST" | "DEL" | "INCR" | "SET" | "INCRBY" => {
+                writes += 1;
+                let key = first_arg.expect("a key");
+                writers.entry(key).or_default().insert(subject.clone().expect("after a marker"));
+            }
+            _ => {}
+        }
+    }
+    assert!(scripts >= SUBJECTS * 3 && writes >= SUBJECTS * 3, "{scripts} scripts, {writes} writes seen");
+    for (key, subjects) in &writers {
+        assert_eq!(subjects.len(), 1, "{key} was written by the operations of {subjects:?}");
+    }
+    assert_eq!(writers.len(), SUBJECTS, "one record per subject");
+}
+
+#[test]
+fn every_record_the_engine_writes_expires_on_the_server_failures_included() {
+    // Bounded storage: a subject that only ever fails (one issue and one wrong code per
+    // random address, as an attacker with many addresses would leave behind) still expires,
+    // `failure_record_seconds` after its last failure, so `noeviction` never fills up.
+    let server = RedisServer::start();
+    let key = KeyFile::new();
+    let prefix = unique_prefix("bounded");
+    let policy = "[policy]\nfailure_budget = { max = 100, window_seconds = 86400 }\nfailure_record_seconds = 172800";
+    let engine = passcode_redis::open_engine(
+        Config::parse(&config_toml(&server.url(), &prefix, "", &key.path, policy)).unwrap(),
+    )
+    .unwrap();
+    for n in 0..5 {
+        let address = format!("user{n}@example.com");
+        let request = IssueRequest {
+            channel: Channel::Email,
+            identifier: &address,
+            purpose: Purpose::SignIn,
+            client: Some("192.0.2.1"),
+            locale: None,
+        };
+        let issued = engine.issue(&request).unwrap();
+        let wrong = format!("{:06}", (issued.code.parse::<u32>().unwrap() + 1) % 1_000_000);
+        assert!(engine.verify(&issued.token, &wrong).is_err());
+    }
+    let keys: Vec<String> = server.query(&["KEYS", &format!("{prefix}*")]);
+    assert!(keys.len() >= 6, "five subjects and the client's bucket: {keys:?}");
+    for k in &keys {
+        let ttl: i64 = server.query(&["PTTL", k]);
+        assert!((1..=172_800_000).contains(&ttl), "{k} has a finite life on the server: {ttl} ms");
+    }
+    let failed = keys.iter().map(|k| server.query::<i64>(&["PTTL", k])).max().unwrap();
+    assert!(failed > 86_400_000, "a failure keeps its record for failure_record_seconds: {failed} ms");
 }

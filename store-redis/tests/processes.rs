@@ -4,11 +4,11 @@
 //! Each process is `passcode-redis-worker`, which opens its engine from the same config file
 //! (same key file, same prefix) and starts verifying at the same wall-clock instant.
 
+#[path = "support/failover.rs"]
+mod failover;
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use passcode_core::{Channel, Config, Engine, Error, IssueRequest, Issued, Purpose};
 use support::{config_toml, unique_prefix, KeyFile, RedisServer};
@@ -30,27 +30,9 @@ fn issue(engine: &Engine) -> Issued {
 /// Runs the workers, all starting together, and returns every answer line of every one.
 fn run_workers(config: &Path, token: &str, code: &str, times: u32) -> Vec<Vec<String>> {
     // Far enough ahead for every process to start and open its pool.
-    let start_at = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() + 1500;
-    let children: Vec<_> = (0..PROCESSES)
-        .map(|_| {
-            Command::new(env!("CARGO_BIN_EXE_passcode-redis-worker"))
-                .arg(config)
-                .arg(start_at.to_string())
-                .args(["verify", token, code, &times.to_string()])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn the worker")
-        })
-        .collect();
-    children
-        .into_iter()
-        .map(|c| {
-            let out = c.wait_with_output().expect("worker output");
-            assert!(out.status.success(), "worker failed: {}", String::from_utf8_lossy(&out.stderr));
-            String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect()
-        })
-        .collect()
+    let start_at = failover::now_ms() + 1500;
+    let args = ["verify", token, code, &times.to_string()].map(str::to_string);
+    failover::collect((0..PROCESSES).map(|_| failover::spawn_worker(config, start_at, &args)).collect())
 }
 
 fn setup(server: &RedisServer, key: &KeyFile, policy: &str) -> (tempfile::TempDir, std::path::PathBuf, Engine) {

@@ -37,5 +37,5 @@ fn every_vector_passes_on_redis() {
     let used = server.store_commands() - before;
     assert!(used > 200, "only {used} store commands reached Redis");
     let keys: i64 = server.query(&["DBSIZE"]);
-    assert!(keys > 23, "records and one version counter per vector stay in Redis: {keys}");
+    assert!(keys > 23, "the records of every vector stay in Redis: {keys}");
 }

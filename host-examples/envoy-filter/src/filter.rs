@@ -4,29 +4,42 @@
 //! `sendLocalReply`.
 //!
 //! The chain, in order:
-//! 1. [`StripIdentityHeaders`]: drops any `x-passcode-*` header a client sent, so only the
-//!    gateway can name the signed-in subject to the upstream.
+//! 1. [`StripIdentityHeaders`]: drops every header with an underscore in its name (a CGI or
+//!    WSGI upstream would merge `X_Passcode_Subject` with `X-Passcode-Subject`) and every
+//!    header the gateway itself sets to the upstream, however it is spelt, so only the
+//!    gateway can name the signed-in subject.
 //! 2. [`PasscodeFilter`]: the sign-in page, the JSON API and the ext_authz check; each is a
-//!    local reply. This is where the component runs, on the worker's own instance.
-//! 3. [`RequireSession`]: everything else needs a valid session cookie; with one, the
-//!    request continues with `x-passcode-subject` and `x-passcode-channel` added; without,
-//!    a browser is sent to the sign-in page and an API client gets 401.
+//!    local reply. This is where the component runs, on the worker's own instance. Every
+//!    state-changing request must come from the gateway's own origin (`Origin`,
+//!    `Sec-Fetch-Site`).
+//! 3. [`RequireSession`]: everything else needs a live session (signed cookie, and its record
+//!    still in the store); with one, the request continues with `x-passcode-subject` and
+//!    `x-passcode-channel` added; without, a browser is sent to the sign-in page and an API
+//!    client gets 401.
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
+use http::{HeaderName, Method};
 use serde_json::{json, Value};
 
 use crate::host::{
-    attempts_left, error_name, retry_after, Channel, ComponentHost, EngineError, IssueRequest, Issued, Message,
-    Purpose, Worker,
+    attempts_left, error_name, retry_after, Channel, ComponentHost, EngineError, IssueRequest, Issued, LimitScope,
+    Message, Purpose, Worker,
 };
 use crate::http::{Request, Response};
+use crate::metrics::{Metrics, Operation};
 use crate::page;
-use crate::session::{Session, SessionError, SessionKey, SESSION_COOKIE};
+use crate::session::{Session, SessionError, Sessions, SESSION_COOKIE};
 
-/// The challenge cookie's name. It holds the engine's opaque challenge token.
+/// The challenge cookie's name. It holds the flow's channel and purpose (for metrics) and the
+/// engine's opaque challenge token: `email.sign-in.<token>`.
 pub const CHALLENGE_COOKIE: &str = "passcode_challenge";
+
+/// The headers the gateway sets on requests to the upstream (and in ext_authz answers). A
+/// client's own, in any spelling, are dropped first.
+pub const IDENTITY_HEADER_PREFIX: &str = "x-passcode-";
 
 /// What a filter decided.
 #[derive(Debug)]
@@ -43,25 +56,30 @@ pub trait HttpFilter: Send + Sync {
     fn on_request(&self, request: &mut Request, cx: &mut FilterContext<'_>) -> FilterStatus;
 }
 
-/// What the gateway's filters share across workers: settings, delivery and keys.
+/// What the gateway's filters share across workers: settings, delivery, sessions, metrics.
 #[derive(Debug)]
 pub struct Shared {
     /// The application's name, on pages.
     pub app_name: String,
     /// The senders and their queue (the DEVELOPMENT outbox when the config names none).
     pub delivery: passcode_delivery::Delivery,
-    /// Signs session cookies.
-    pub session_key: SessionKey,
+    /// Session cookies and their live records in the engine's store.
+    pub sessions: Sessions,
     /// How long a session lasts, seconds.
     pub session_seconds: u64,
     /// When set, only these subjects (normalised) are sent codes and allowed through; every
     /// other identifier gets the same answer and no message.
     pub accounts: Option<Vec<String>>,
-    /// Whether to take the client address from `X-Forwarded-For` (behind a trusted proxy).
-    pub trust_forwarded: bool,
+    /// How many proxies in front of the gateway append to `X-Forwarded-For` (0: the TCP peer
+    /// is the client).
+    pub xff_trusted_hops: usize,
+    /// The origin browsers use, if configured; else the request's own `Host`.
+    pub public_origin: Option<String>,
+    /// The counts.
+    pub metrics: Arc<Metrics>,
 }
 
-/// A worker thread's own component instance, reopened if a call ever traps.
+/// A worker's own component instance, reopened if a call ever traps.
 pub struct WorkerSlot {
     host: Arc<ComponentHost>,
     config: String,
@@ -99,7 +117,7 @@ impl WorkerSlot {
         match f(worker) {
             Ok(r) => Ok(r),
             Err(trap) => {
-                eprintln!("passcode-envoy-filter: a component call trapped; reopening the instance: {trap}");
+                tracing::error!(error = %trap, "a component call trapped; reopening the instance");
                 self.worker = None;
                 Err(())
             }
@@ -116,7 +134,7 @@ impl WorkerSlot {
 pub struct FilterContext<'a> {
     /// This worker's component instance.
     pub worker: &'a mut WorkerSlot,
-    /// The peer's address.
+    /// The TCP peer's address.
     pub peer: IpAddr,
     /// The shared settings.
     pub shared: &'a Shared,
@@ -124,29 +142,93 @@ pub struct FilterContext<'a> {
     pub session: Option<Session>,
 }
 
+/// The client's address: the TCP peer, or behind `hops` trusted proxies the `hops`-th
+/// `X-Forwarded-For` entry from the right (the address the outermost trusted proxy saw), as
+/// Envoy's `xff_num_trusted_hops`. Entries to the left of it are the client's own writing and
+/// never used. With fewer entries than hops, the request did not come through the proxies:
+/// the peer it is.
+pub fn client_address(request: &Request, peer: IpAddr, hops: usize) -> IpAddr {
+    if hops == 0 {
+        return peer;
+    }
+    let entries: Vec<&str> = request
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    entries.len().checked_sub(hops).and_then(|i| entries[i].parse::<IpAddr>().ok()).unwrap_or(peer)
+}
+
 impl FilterContext<'_> {
     fn client(&self, request: &Request) -> String {
-        if self.shared.trust_forwarded {
-            if let Some(first) = request.header("x-forwarded-for").and_then(|v| v.split(',').next()) {
-                if first.trim().parse::<IpAddr>().is_ok() {
-                    return first.trim().to_string();
-                }
-            }
-        }
-        self.peer.to_string()
+        client_address(request, self.peer, self.shared.xff_trusted_hops).to_string()
     }
 
     fn allowed(&self, subject: &str) -> bool {
         self.shared.accounts.as_ref().is_none_or(|a| a.iter().any(|s| s == subject))
     }
+
+    /// The session cookie, checked against its signature and its live record.
+    fn session(&self, request: &Request) -> Result<Session, Option<SessionError>> {
+        let value = request.cookie(SESSION_COOKIE).ok_or(None)?;
+        let s = self.shared.sessions.check(value, self.worker.now()).map_err(Some)?;
+        Ok(s)
+    }
 }
 
-/// Removes client-sent identity headers.
+/// Whether a state-changing request comes from the gateway's own origin. A browser sends
+/// `Sec-Fetch-Site` (all current ones) and `Origin` (on every POST); a request with neither
+/// is not from a browser, and a cross-site page cannot make a browser leave them out. The
+/// session cookie's `SameSite=Strict` is the other guard; this one also holds for a browser
+/// that ignores it, and for requests that carry no cookie (sign-in CSRF, forced sign-out).
+pub fn same_origin(request: &Request, public_origin: Option<&str>) -> bool {
+    if let Some(site) = request.header("sec-fetch-site") {
+        if !site.eq_ignore_ascii_case("same-origin") {
+            return false;
+        }
+    }
+    let Some(origin) = request.header("origin") else { return true };
+    let origin = origin.trim().to_ascii_lowercase();
+    match public_origin {
+        Some(expected) => origin == expected,
+        None => {
+            let Some((scheme, host)) = origin.split_once("://") else { return false };
+            let own = request.authority().unwrap_or("").to_ascii_lowercase();
+            without_default_port(scheme, host) == without_default_port(scheme, &own)
+        }
+    }
+}
+
+fn without_default_port<'a>(scheme: &str, authority: &'a str) -> &'a str {
+    let default = if scheme == "https" { ":443" } else { ":80" };
+    authority.strip_suffix(default).unwrap_or(authority)
+}
+
+fn cross_site() -> Response {
+    json_error(403, "cross-site", "this request must come from the sign-in page's own origin")
+}
+
+/// Whether a header name is one the gateway sets, however it is spelt: read as a CGI or WSGI
+/// server would, any punctuation standing for `-` (names are lowercase already).
+fn is_identity_header(name: &HeaderName) -> bool {
+    let (name, prefix) = (name.as_str().as_bytes(), IDENTITY_HEADER_PREFIX.as_bytes());
+    name.len() > prefix.len()
+        && name.iter().zip(prefix).all(|(n, p)| if *p == b'-' { !n.is_ascii_alphanumeric() } else { n == p })
+}
+
+/// Removes client-sent identity headers and headers with underscores in their names.
 pub struct StripIdentityHeaders;
 
 impl HttpFilter for StripIdentityHeaders {
     fn on_request(&self, request: &mut Request, _: &mut FilterContext<'_>) -> FilterStatus {
-        request.headers.retain(|(n, _)| !n.starts_with("x-passcode-"));
+        let doomed: Vec<HeaderName> =
+            request.headers.keys().filter(|n| n.as_str().contains('_') || is_identity_header(n)).cloned().collect();
+        for name in doomed {
+            request.headers.remove(name);
+        }
         FilterStatus::Continue
     }
 }
@@ -157,43 +239,53 @@ pub struct PasscodeFilter;
 
 impl HttpFilter for PasscodeFilter {
     fn on_request(&self, request: &mut Request, cx: &mut FilterContext<'_>) -> FilterStatus {
-        let path = request.path.clone();
-        let reply = match (request.method.as_str(), path.as_str()) {
-            ("GET" | "HEAD", "/signin") => {
+        let path = request.path();
+        let is_api = path.starts_with("/passcode/");
+        if is_api && request.method == Method::POST && !same_origin(request, cx.shared.public_origin.as_deref()) {
+            cx.shared.metrics.refused_request("cross-site");
+            return FilterStatus::LocalReply(cross_site());
+        }
+        let reply = match (&request.method, path) {
+            (&Method::GET | &Method::HEAD, "/signin") => {
                 Response::new(200, "text/html; charset=utf-8", page::signin(&cx.shared.app_name))
-                    .with_header("cache-control", "no-store")
                     .with_header("content-security-policy", page::signin_csp())
-                    .with_header("x-frame-options", "DENY")
             }
-            ("POST", "/passcode/start") => with_json(request, |body| start(request, body, cx)),
-            ("POST", "/passcode/verify") => with_json(request, |body| verify(request, body, cx)),
-            ("POST", "/passcode/resend") => with_json(request, |_| resend(request, cx)),
-            ("POST", "/passcode/signout") => Response::new(303, "text/plain", "signed out")
-                .with_header("location", "/signin")
-                .with_header("set-cookie", clear_cookie(SESSION_COOKIE, "/", secure(request))),
-            (_, p) if p.starts_with("/passcode/") => json_error(405, "method-not-allowed", "use POST"),
+            (&Method::POST, "/passcode/start") => with_json(request, |body| start(request, body, cx)),
+            (&Method::POST, "/passcode/verify") => with_json(request, |body| verify(request, body, cx)),
+            (&Method::POST, "/passcode/resend") => with_json(request, |_| resend(request, cx)),
+            (&Method::POST, "/passcode/signout") => signout(request, cx),
+            _ if is_api => json_error(405, "method-not-allowed", "use POST").with_header("allow", "POST"),
             (_, p) if p == "/ext_authz" || p.starts_with("/ext_authz/") => ext_authz(request, cx),
             _ => return FilterStatus::Continue,
         };
-        FilterStatus::LocalReply(reply.with_header("cache-control", "no-store"))
+        FilterStatus::LocalReply(reply)
     }
 }
 
-/// Lets through only requests with a valid session, adding who it is for the upstream.
+/// Lets through only requests with a live session, adding who it is for the upstream.
 pub struct RequireSession;
 
 impl HttpFilter for RequireSession {
     fn on_request(&self, request: &mut Request, cx: &mut FilterContext<'_>) -> FilterStatus {
-        match session_of(request, cx) {
-            Ok(s) => {
-                request.headers.push(("x-passcode-subject".into(), s.subject.clone()));
-                request.headers.push(("x-passcode-channel".into(), s.channel.clone()));
+        match cx.session(request) {
+            Ok(s) if cx.allowed(&s.subject) => {
+                if request.is_state_changing() && !same_origin(request, cx.shared.public_origin.as_deref()) {
+                    cx.shared.metrics.refused_request("cross-site");
+                    return FilterStatus::LocalReply(cross_site());
+                }
+                if let (Ok(subject), Ok(channel)) = (s.subject.parse(), s.channel.parse()) {
+                    request.headers.insert("x-passcode-subject", subject);
+                    request.headers.insert("x-passcode-channel", channel);
+                }
                 cx.session = Some(s);
                 FilterStatus::Continue
             }
-            Err(_) => {
+            refused => {
+                if let Err(Some(e)) = &refused {
+                    cx.shared.metrics.session(if *e == SessionError::Revoked { "revoked-refused" } else { "refused" });
+                }
                 let browser =
-                    request.method == "GET" && request.header("accept").is_some_and(|a| a.contains("text/html"));
+                    request.method == Method::GET && request.header("accept").is_some_and(|a| a.contains("text/html"));
                 FilterStatus::LocalReply(if browser {
                     Response::new(302, "text/plain", "sign in first").with_header("location", "/signin")
                 } else {
@@ -204,30 +296,48 @@ impl HttpFilter for RequireSession {
     }
 }
 
-/// The session cookie, checked: `Err(None)` when there is none.
-fn session_of(request: &Request, cx: &FilterContext<'_>) -> Result<Session, Option<SessionError>> {
-    let value = request.cookie(SESSION_COOKIE).ok_or(None)?;
-    let s = cx.shared.session_key.open(value, cx.worker.now()).map_err(Some)?;
-    if !cx.allowed(&s.subject) {
-        return Err(Some(SessionError::Invalid));
-    }
-    Ok(s)
-}
-
-/// Envoy's HTTP ext_authz check: 200 with the subject for the upstream, 401 without a valid
-/// session, 403 for a valid session whose subject is no longer among the accounts.
+/// Envoy's HTTP ext_authz check: 200 with the subject for the upstream, 401 without a live
+/// session, 403 for a live session whose subject is no longer among the accounts, or for a
+/// state-changing request from another origin (Envoy passes `Origin` and `Sec-Fetch-Site`).
 fn ext_authz(request: &Request, cx: &mut FilterContext<'_>) -> Response {
-    let Some(value) = request.cookie(SESSION_COOKIE) else {
-        return json_error(401, "no-session", "sign in first");
-    };
-    match cx.shared.session_key.open(value, cx.worker.now()) {
-        Ok(s) if cx.allowed(&s.subject) => Response::new(200, "text/plain", "")
+    match cx.session(request) {
+        Ok(s) if !cx.allowed(&s.subject) => json_error(403, "not-allowed", "this account may not use this service"),
+        Ok(_) if request.is_state_changing() && !same_origin(request, cx.shared.public_origin.as_deref()) => {
+            cx.shared.metrics.refused_request("cross-site");
+            cross_site()
+        }
+        Ok(s) => Response::empty(200)
             .with_header("x-passcode-subject", s.subject)
             .with_header("x-passcode-channel", s.channel),
-        Ok(_) => json_error(403, "not-allowed", "this account may not use this service"),
-        Err(SessionError::Expired) => json_error(401, "session-expired", "the session has ended; sign in again"),
-        Err(SessionError::Invalid) => json_error(401, "invalid-session", "the session cookie is not valid"),
+        Err(None) => json_error(401, "no-session", "sign in first"),
+        Err(Some(SessionError::StoreUnavailable)) => {
+            json_error(503, "store-unavailable", "the store is unavailable; try again")
+        }
+        Err(Some(e)) => {
+            cx.shared.metrics.session(if e == SessionError::Revoked { "revoked-refused" } else { "refused" });
+            let message = match e {
+                SessionError::Expired => "the session has ended; sign in again",
+                SessionError::Revoked => "the session was signed out; sign in again",
+                _ => "the session cookie is not valid",
+            };
+            json_error(401, e.name(), message)
+        }
     }
+}
+
+/// Signs out: the session's live record is deleted (so a copy of the cookie stops working on
+/// every gateway sharing the store) and the browser is told to drop the cookie.
+fn signout(request: &Request, cx: &mut FilterContext<'_>) -> Response {
+    if let Some(value) = request.cookie(SESSION_COOKIE) {
+        match cx.shared.sessions.revoke(value, cx.worker.now()) {
+            Ok(true) => cx.shared.metrics.session("revoked"),
+            Ok(false) => {}
+            Err(_) => return json_error(503, "store-unavailable", "the store is unavailable; try again"),
+        }
+    }
+    Response::new(303, "text/plain", "signed out")
+        .with_header("location", "/signin")
+        .with_header("set-cookie", clear_cookie(SESSION_COOKIE, "/", request.secure))
 }
 
 fn with_json(request: &Request, f: impl FnOnce(&Value) -> Response) -> Response {
@@ -248,10 +358,6 @@ fn with_json(request: &Request, f: impl FnOnce(&Value) -> Response) -> Response 
     f(&body)
 }
 
-fn secure(request: &Request) -> bool {
-    request.header("x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https"))
-}
-
 fn cookie(name: &str, value: &str, path: &str, max_age: u64, secure: bool) -> String {
     let s = if secure { "; Secure" } else { "" };
     format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Strict{s}")
@@ -262,7 +368,7 @@ fn clear_cookie(name: &str, path: &str, secure: bool) -> String {
 }
 
 fn json_error(status: u16, error: &str, message: &str) -> Response {
-    Response::json(status, &json!({ "error": error, "message": message }))
+    Response::error(status, error, message)
 }
 
 fn internal() -> Response {
@@ -393,6 +499,65 @@ pub fn delivery_refusal(e: &passcode_delivery::Error) -> Response {
     }
 }
 
+fn channel_name(c: Channel) -> &'static str {
+    match c {
+        Channel::Email => "email",
+        Channel::Sms => "sms",
+    }
+}
+
+fn purpose_name(p: Purpose) -> &'static str {
+    core_purpose(p).name()
+}
+
+/// The challenge cookie's parts: the flow's channel and purpose (labels for metrics only:
+/// the engine checks the token, which binds both) and the token.
+fn challenge(request: &Request) -> Option<(&'static str, &'static str, &str)> {
+    let value = request.cookie(CHALLENGE_COOKIE).filter(|t| !t.is_empty())?;
+    let mut parts = value.splitn(3, '.');
+    let labels = match (parts.next(), parts.next(), parts.next()) {
+        (Some(c), Some(p), Some(token)) => {
+            let channel = ["email", "sms"].into_iter().find(|n| *n == c);
+            let purpose = passcode_core::Purpose::ALL.iter().map(|p| p.name()).find(|n| *n == p);
+            channel.zip(purpose).map(|(c, p)| (c, p, token))
+        }
+        _ => None,
+    };
+    Some(labels.unwrap_or(("unknown", "unknown", value)))
+}
+
+/// Counts an engine call's outcome, and the locks and limits among refusals.
+fn observe<T>(cx: &FilterContext<'_>, op: &Operation, outcome: &Result<Result<T, EngineError>, ()>, took: Instant) {
+    let m = &cx.shared.metrics;
+    let name = match outcome {
+        Ok(Ok(_)) if op.operation == "verify" => "verified",
+        Ok(Ok(_)) => "sent",
+        Ok(Err(e)) => error_name(e),
+        Err(()) => "trap",
+    };
+    m.operation(op, name, took.elapsed());
+    match outcome {
+        Ok(Err(EngineError::SubjectLocked(wait))) => m.lock(op, wait.is_none()),
+        Ok(Err(EngineError::ResendTooSoon(_))) => m.limit(op, "resend-cooldown"),
+        Ok(Err(EngineError::SendLimit(l))) => m.limit(
+            op,
+            match l.scope {
+                LimitScope::Subject => "subject",
+                LimitScope::Client => "client",
+                LimitScope::Country => "country",
+            },
+        ),
+        Ok(Err(EngineError::DestinationBlocked)) => m.limit(op, "destination-blocked"),
+        _ => {}
+    }
+}
+
+/// The HTTP answer when delivery refuses, counted.
+fn refused_by_delivery(cx: &FilterContext<'_>, e: &passcode_delivery::Error) -> Response {
+    cx.shared.metrics.delivery_refused(e.name());
+    delivery_refusal(e)
+}
+
 /// The answer to a code issued: the message goes to the delivery queue in the place reserved
 /// for it, or, for an identifier that is not an account, the place is given back. Both take
 /// the same steps and give the same answer (S16).
@@ -411,12 +576,13 @@ fn sent(
         passcode_core::Identifier::parse(channel, &issued.recipient).map_or_else(|_| "you".into(), |i| i.masked());
     if cx.allowed(&issued.recipient) {
         if let Err(e) = slot.send(outgoing(issued)) {
-            return delivery_refusal(&e);
+            return refused_by_delivery(cx, &e);
         }
     } else {
         drop(slot);
     }
     let expires_in = issued.expires_at.saturating_sub(now);
+    let value = format!("{}.{}.{}", channel.name(), purpose_name(issued.purpose), issued.token);
     Response::json(
         202,
         &json!({
@@ -427,7 +593,7 @@ fn sent(
             "resend_in": issued.resend_at.saturating_sub(now),
         }),
     )
-    .with_header("set-cookie", cookie(CHALLENGE_COOKIE, &issued.token, "/passcode", expires_in, secure(request)))
+    .with_header("set-cookie", cookie(CHALLENGE_COOKIE, &value, "/passcode", expires_in, request.secure))
 }
 
 fn start(request: &Request, body: &Value, cx: &mut FilterContext<'_>) -> Response {
@@ -461,10 +627,14 @@ fn start(request: &Request, body: &Value, cx: &mut FilterContext<'_>) -> Respons
     };
     let slot = match cx.shared.delivery.reserve(core_channel) {
         Ok(slot) => slot,
-        Err(e) => return delivery_refusal(&e),
+        Err(e) => return refused_by_delivery(cx, &e),
     };
+    let op = Operation { operation: "start", channel: channel_name(channel), purpose: purpose_name(purpose) };
     let now = cx.worker.now();
-    match cx.worker.call(|w| w.issue(&issue)) {
+    let began = Instant::now();
+    let outcome = cx.worker.call(|w| w.issue(&issue));
+    observe(cx, &op, &outcome, began);
+    match outcome {
         Ok(Ok(issued)) => sent(&issued, now, request, cx, slot),
         Ok(Err(e)) => refusal(&e),
         Err(()) => internal(),
@@ -472,36 +642,38 @@ fn start(request: &Request, body: &Value, cx: &mut FilterContext<'_>) -> Respons
 }
 
 fn verify(request: &Request, body: &Value, cx: &mut FilterContext<'_>) -> Response {
-    let Some(token) = request.cookie(CHALLENGE_COOKIE).filter(|t| !t.is_empty()) else {
+    let Some((channel, purpose, token)) = challenge(request) else {
         return json_error(400, "no-challenge", "request a code first");
     };
     let Some(code) = body["code"].as_str() else {
         return json_error(400, "invalid-argument", "code is required");
     };
     let now = cx.worker.now();
-    match cx.worker.call(|w| w.verify(token, code)) {
+    let began = Instant::now();
+    let outcome = cx.worker.call(|w| w.verify(token, code));
+    let op = match &outcome {
+        Ok(Ok(v)) => {
+            Operation { operation: "verify", channel: channel_name(v.channel), purpose: purpose_name(v.purpose) }
+        }
+        _ => Operation { operation: "verify", channel, purpose },
+    };
+    observe(cx, &op, &outcome, began);
+    match outcome {
         Ok(Ok(v)) => {
             if !cx.allowed(&v.identifier) {
                 // Unreachable in practice (no code was delivered), but never sign in a subject
                 // that is not an account.
                 return refusal(&EngineError::NotFound);
             }
-            let channel = match v.channel {
-                Channel::Email => "email",
-                Channel::Sms => "sms",
+            let seconds = cx.shared.session_seconds;
+            let value = match cx.shared.sessions.create(&v.identifier, op.channel, now, seconds) {
+                Ok(value) => value,
+                Err(_) => return json_error(503, "store-unavailable", "the store is unavailable; try again"),
             };
-            let session = Session {
-                subject: v.identifier,
-                channel: channel.into(),
-                expires_at: now.saturating_add(cx.shared.session_seconds),
-            };
-            let value = cx.shared.session_key.sign(&session);
+            cx.shared.metrics.session("created");
             Response::json(200, &json!({ "status": "verified", "redirect": "/" }))
-                .with_header(
-                    "set-cookie",
-                    cookie(SESSION_COOKIE, &value, "/", cx.shared.session_seconds, secure(request)),
-                )
-                .with_header("set-cookie", clear_cookie(CHALLENGE_COOKIE, "/passcode", secure(request)))
+                .with_header("set-cookie", cookie(SESSION_COOKIE, &value, "/", seconds, request.secure))
+                .with_header("set-cookie", clear_cookie(CHALLENGE_COOKIE, "/passcode", request.secure))
         }
         Ok(Err(e)) => refusal(&e),
         Err(()) => internal(),
@@ -509,16 +681,20 @@ fn verify(request: &Request, body: &Value, cx: &mut FilterContext<'_>) -> Respon
 }
 
 fn resend(request: &Request, cx: &mut FilterContext<'_>) -> Response {
-    let Some(token) = request.cookie(CHALLENGE_COOKIE).filter(|t| !t.is_empty()) else {
+    let Some((channel, purpose, token)) = challenge(request) else {
         return json_error(400, "no-challenge", "request a code first");
     };
     let client = cx.client(request);
     let slot = match cx.shared.delivery.reserve_any() {
         Ok(slot) => slot,
-        Err(e) => return delivery_refusal(&e),
+        Err(e) => return refused_by_delivery(cx, &e),
     };
+    let op = Operation { operation: "resend", channel, purpose };
     let now = cx.worker.now();
-    match cx.worker.call(|w| w.resend(token, Some(&client), None)) {
+    let began = Instant::now();
+    let outcome = cx.worker.call(|w| w.resend(token, Some(&client), None));
+    observe(cx, &op, &outcome, began);
+    match outcome {
         Ok(Ok(issued)) => sent(&issued, now, request, cx, slot),
         Ok(Err(e)) => refusal(&e),
         Err(()) => internal(),
@@ -528,4 +704,21 @@ fn resend(request: &Request, cx: &mut FilterContext<'_>) -> Response {
 /// The chain every request goes through.
 pub fn default_chain() -> Vec<Box<dyn HttpFilter>> {
     vec![Box::new(StripIdentityHeaders), Box::new(PasscodeFilter), Box::new(RequireSession)]
+}
+
+/// Runs the chain: `Ok` is a local reply, `Err` continues to the upstream with the session.
+pub fn run_chain(
+    chain: &[Box<dyn HttpFilter>],
+    request: &mut Request,
+    slot: &mut WorkerSlot,
+    peer: IpAddr,
+    shared: &Shared,
+) -> Result<Response, Option<Session>> {
+    let mut cx = FilterContext { worker: slot, peer, shared, session: None };
+    for filter in chain {
+        if let FilterStatus::LocalReply(r) = filter.on_request(request, &mut cx) {
+            return Ok(r);
+        }
+    }
+    Err(cx.session)
 }

@@ -1,25 +1,24 @@
-//! The gateway: a listener on loopback, connection threads that read HTTP/1.1, and worker
-//! threads that each own one component instance and run the filter chain (as Envoy's
-//! workers each run their own wasm VM). What continues past the chain goes to the
-//! configured upstream, or to the built-in page that greets the signed-in subject.
+//! The gateway: its configuration, delivery, and its life (start, serve, drain, stop).
+//!
+//! `Gateway::start` loads the component, opens one instance per worker, opens delivery and the
+//! store, binds the listeners and serves them on a tokio runtime of `workers` threads
+//! (`server.rs`). Dropping the gateway, or SIGTERM for the binary, shuts it down gracefully:
+//! no new connections, requests in flight finish within `drain_ms`, then delivery drains its
+//! queue within `delivery.shutdown_ms`.
 
-use std::io::{BufReader, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 use std::time::Duration;
 
 use passcode_core::Random as _;
 use passcode_delivery::{DeliveryEvent, DeliveryEventKind, DeliveryEventSink};
 
-use crate::filter::{default_chain, FilterContext, FilterStatus, HttpFilter, Shared, WorkerSlot};
+use crate::filter::Shared;
 use crate::host::{ComponentHost, HostClock};
-use crate::http::{read_request, write_response, ReadError, Request, Response};
-use crate::page;
-use crate::session::{Session, SessionKey};
+use crate::metrics::{MeteredDeliveryEvents, Metrics};
+use crate::server::{Limits, Server};
+use crate::session::{SessionKey, Sessions};
 
 /// The engine config the gateway runs with unless given another: core's defaults, the key
 /// ring from the guest's `PASSCODE_KEY_1` variable (which the gateway sets), and the app name.
@@ -32,27 +31,53 @@ env = "PASSCODE_KEY_1"
 app_name = "Passcode demo"
 "#;
 
-/// Everything the gateway is configured with.
-#[derive(Debug, Clone)]
+/// A certificate chain and its key, PEM files: the gateway serves TLS with them.
+#[derive(Debug, Clone, Default)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+/// How log lines are written on standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// One line of text each.
+    #[default]
+    Text,
+    /// One JSON object each.
+    Json,
+}
+
+/// Everything the gateway is configured with (the binary fills it from `options.rs`). Its
+/// `Debug` leaves the keys, the component's environment values and the store's password out.
+#[derive(Clone)]
 pub struct GatewayConfig {
     /// Where to listen (default 127.0.0.1:8080; port 0 picks a free one).
     pub listen: SocketAddr,
-    /// Worker threads, each with its own component instance.
+    /// Where to serve `/metrics`, `/healthz` and `/readyz` for operators, if anywhere.
+    pub admin_listen: Option<SocketAddr>,
+    /// Serve TLS with these files (HTTP/2 and HTTP/1.1 by ALPN); plain HTTP otherwise.
+    pub tls: Option<TlsFiles>,
+    /// Worker threads, and component instances (one each).
     pub workers: usize,
     /// The component.
     pub wasm: PathBuf,
     /// The engine config (TOML or JSON in core's schema).
     pub engine_config: String,
-    /// Environment variables the component sees (the key ring's `env` sources).
+    /// Variables the host's key reader answers the key ring's `env` entries from (the
+    /// component itself sees no environment).
     pub guest_env: Vec<(String, String)>,
-    /// Directories the component may read (the key ring's `file` sources).
+    /// Folders the host's key reader reads the key ring's `file` entries from (the component
+    /// itself sees no filesystem).
     pub guest_dirs: Vec<PathBuf>,
     /// The DEVELOPMENT outbox folder, used when the engine config's `[delivery]` names no sender.
     pub outbox: PathBuf,
     /// Whether outbox messages are also printed.
     pub print_outbox: bool,
-    /// Where delivery events go (default: a line each on standard error, without the code,
-    /// the address or the number).
+    /// Where delivery events go besides the metrics (default: the log, without the code, the
+    /// address or the number).
     pub delivery_events: DeliveryEvents,
     /// The protected upstream (`http://host:port`), or `None` for the built-in page.
     pub upstream: Option<String>,
@@ -64,13 +89,49 @@ pub struct GatewayConfig {
     pub app_name: String,
     /// When set, only these subjects get messages and sessions (others get the same answers).
     pub accounts: Option<Vec<String>>,
-    /// Whether `X-Forwarded-For` names the client (only behind a trusted proxy).
-    pub trust_forwarded: bool,
+    /// How many proxies in front append to `X-Forwarded-For` (as Envoy's
+    /// `xff_num_trusted_hops`); 0 takes the TCP peer as the client.
+    pub xff_trusted_hops: usize,
+    /// The origin browsers use (`https://login.example.com`), for the cross-site check; by
+    /// default the request's own `Host`.
+    pub public_origin: Option<String>,
+    /// Connection caps, timeouts and sizes.
+    pub limits: Limits,
+    /// How long requests in flight may take to finish when shutting down.
+    pub drain: Duration,
+    /// The log lines' format (the binary's subscriber).
+    pub log_format: LogFormat,
+    /// The log filter (the binary's subscriber): `info`, `debug`, ...
+    pub log_level: String,
     /// The clock the component sees (tests move it).
     pub clock: HostClock,
     /// A shared store the host opens for every worker (`redis://...`), overriding the engine
     /// config's `store`; `None` keeps the config's (by default one memory map for all workers).
     pub store_url: Option<String>,
+}
+
+/// `--store URL` over the config's `[store]`: the URL names the deployment (one server,
+/// Sentinel or Cluster) in place of the config's, and the table's other options (password_env,
+/// pool_size, prefix, timeouts, wait_replicas) still apply, so the password can stay out of the
+/// command line.
+fn with_store_url(store: &mut passcode_core::config::StoreConfig, url: &str) {
+    store.url = url.to_string();
+    store.sentinels = None;
+    store.master_name = None;
+    store.cluster = None;
+}
+
+/// A store URL with its password (the user information after `:`) hidden, for anything that
+/// prints the config.
+pub fn redacted_store_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    // The last `@` ends the user information even when a password holds a raw `/` or `@`:
+    // hiding too much beats printing a password.
+    let Some((userinfo, hosts)) = rest.rsplit_once('@') else { return url.to_string() };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{hosts}"),
+        None => url.to_string(),
+    }
 }
 
 /// 32 random bytes from the OS.
@@ -85,17 +146,50 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+impl std::fmt::Debug for GatewayConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let env_names: Vec<&str> = self.guest_env.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("GatewayConfig")
+            .field("listen", &self.listen)
+            .field("admin_listen", &self.admin_listen)
+            .field("tls", &self.tls)
+            .field("workers", &self.workers)
+            .field("wasm", &self.wasm)
+            // The engine config may name a store URL with a password: only its size.
+            .field("engine_config", &format_args!("<{} bytes>", self.engine_config.len()))
+            .field("guest_env", &env_names)
+            .field("guest_dirs", &self.guest_dirs)
+            .field("outbox", &self.outbox)
+            .field("print_outbox", &self.print_outbox)
+            .field("upstream", &self.upstream)
+            .field("session_key", &"<hidden>")
+            .field("session_seconds", &self.session_seconds)
+            .field("app_name", &self.app_name)
+            .field("accounts", &self.accounts.as_ref().map(Vec::len))
+            .field("xff_trusted_hops", &self.xff_trusted_hops)
+            .field("public_origin", &self.public_origin)
+            .field("limits", &self.limits)
+            .field("drain", &self.drain)
+            .field("log_format", &self.log_format)
+            .field("log_level", &self.log_level)
+            .field("store_url", &self.store_url.as_deref().map(redacted_store_url))
+            .finish_non_exhaustive()
+    }
+}
+
 impl GatewayConfig {
-    /// Development defaults: 127.0.0.1:8080, random keys for this process (codes and
-    /// sessions do not survive a restart), the outbox in `./outbox`, the built-in page.
-    /// `PASSCODE_KEY_1` and `PASSCODE_SESSION_KEY` (64 hex digits) in the environment
-    /// replace the random keys.
+    /// Development defaults: 127.0.0.1:8080 (admin on 127.0.0.1:9901), random keys for this
+    /// process (codes and sessions do not survive a restart), the outbox in `./outbox`, the
+    /// built-in page. `PASSCODE_KEY_1` and `PASSCODE_SESSION_KEY` (64 hex digits) in the
+    /// environment replace the random keys.
     pub fn development(wasm: PathBuf) -> Self {
         let engine_key = std::env::var("PASSCODE_KEY_1").unwrap_or_else(|_| hex(&random_key()));
         let session_key =
             std::env::var("PASSCODE_SESSION_KEY").ok().and_then(|h| parse_hex32(&h)).unwrap_or_else(random_key);
         GatewayConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            admin_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9901))),
+            tls: None,
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()).max(2),
             wasm,
             engine_config: DEFAULT_ENGINE_CONFIG.to_string(),
@@ -109,7 +203,12 @@ impl GatewayConfig {
             session_seconds: 8 * 3600,
             app_name: "Passcode demo".into(),
             accounts: None,
-            trust_forwarded: false,
+            xff_trusted_hops: 0,
+            public_origin: None,
+            limits: Limits::default(),
+            drain: Duration::from_secs(10),
+            log_format: LogFormat::Text,
+            log_level: "info".into(),
             clock: HostClock::system(),
             store_url: None,
         }
@@ -132,7 +231,7 @@ impl std::fmt::Debug for DeliveryEvents {
     }
 }
 
-/// Prints each delivery event but `queued` as one line on standard error: which message, its
+/// Logs each delivery event but `queued` (target `passcode::delivery`): which message, its
 /// subject's pseudonym, the sender, the provider's id or error code. Never the code, the
 /// address or the number (events do not hold them).
 #[derive(Clone, Copy, Debug, Default)]
@@ -143,27 +242,33 @@ impl DeliveryEventSink for LogDeliveryEvents {
         if e.kind == DeliveryEventKind::Queued {
             return;
         }
-        let mut line = format!(
-            "passcode-envoy-filter: delivery {} message={} channel={} purpose={} subject={}",
-            e.kind.name(),
-            e.message_id,
-            e.channel.name(),
-            e.purpose.name(),
-            e.subject
-        );
-        let mut field = |name: &str, value: Option<String>| {
-            if let Some(v) = value {
-                line.push_str(&format!(" {name}={v}"));
-            }
-        };
-        field("sender", e.sender.map(String::from));
-        field("attempt", (e.attempt > 0).then(|| e.attempt.to_string()));
-        field("provider_id", e.provider_id.clone());
-        field("reason", e.reason.map(String::from));
-        field("status", e.status.map(|s| s.to_string()));
-        field("provider_code", e.provider_code.clone());
-        field("retry_in_ms", e.retry_in_ms.map(|m| m.to_string()));
-        eprintln!("{line}");
+        let kind = e.kind.name();
+        let fields = (e.sender, (e.attempt > 0).then_some(e.attempt), e.provider_id.as_deref(), e.reason);
+        let (sender, attempt, provider_id, reason) = fields;
+        let (status, provider_code, retry_in_ms) = (e.status, e.provider_code.as_deref(), e.retry_in_ms);
+        macro_rules! event {
+            ($level:ident) => {
+                tracing::$level!(
+                    target: "passcode::delivery",
+                    message_id = %e.message_id,
+                    channel = e.channel.name(),
+                    purpose = e.purpose.name(),
+                    subject = %e.subject,
+                    sender,
+                    attempt,
+                    provider_id,
+                    reason,
+                    status,
+                    provider_code,
+                    retry_in_ms,
+                    "delivery {kind}"
+                )
+            };
+        }
+        match e.kind {
+            DeliveryEventKind::Failed => event!(warn),
+            _ => event!(info),
+        }
     }
 }
 
@@ -180,35 +285,12 @@ pub fn parse_hex32(h: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-/// What a worker decided for a request.
-enum Decision {
-    Reply(Response),
-    Continue(Box<Request>, Option<Session>),
-}
-
-struct Job {
-    request: Request,
-    peer: IpAddr,
-    reply: Sender<Decision>,
-}
-
-/// A running gateway. Dropping it stops accepting connections and drains the delivery queue
-/// within the config's `delivery.shutdown_ms`.
-pub struct Gateway {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    accept: Option<JoinHandle<()>>,
-    clock: HostClock,
-    outbox: Option<PathBuf>,
-    shared: Arc<Shared>,
-    shutdown_bound: Duration,
-}
-
 /// Delivery as the engine config's `[delivery]` says, or, when it names no sender, the
 /// DEVELOPMENT outbox (refused by a production config). Returns the outbox folder if used.
 fn open_delivery(
     engine_config: &passcode_core::Config,
     config: &GatewayConfig,
+    metrics: &Arc<Metrics>,
 ) -> Result<(passcode_delivery::Delivery, Option<PathBuf>), String> {
     let mut c = engine_config.clone();
     let outbox = if c.delivery.has_senders() {
@@ -224,15 +306,25 @@ fn open_delivery(
         });
         Some(config.outbox.clone())
     };
+    let events = MeteredDeliveryEvents { metrics: metrics.clone(), next: config.delivery_events.0.clone() };
     let delivery = passcode_delivery::Delivery::builder(&c)
-        .events(config.delivery_events.0.clone())
+        .events(Arc::new(events))
         .build()
         .map_err(|e| format!("delivery: {e}"))?;
     Ok((delivery, outbox))
 }
 
+/// A running gateway. Dropping it shuts it down gracefully (see [`Gateway::shutdown`]).
+pub struct Gateway {
+    server: Option<Server>,
+    clock: HostClock,
+    outbox: Option<PathBuf>,
+    shared: Arc<Shared>,
+    delivery_bound: Duration,
+}
+
 impl Gateway {
-    /// Loads the component, opens one engine per worker and starts listening.
+    /// Loads the component, opens one engine per worker and starts serving.
     pub fn start(config: GatewayConfig) -> Result<Gateway, String> {
         let mut builder = ComponentHost::builder(&config.wasm).clock(config.clock.clone());
         // The guest cannot open sockets: a shared store named by the config or by --store is
@@ -240,9 +332,11 @@ impl Gateway {
         let mut engine_config =
             passcode_core::Config::parse(&config.engine_config).map_err(|e| format!("the engine config: {e}"))?;
         if let Some(url) = &config.store_url {
-            engine_config.store = passcode_core::config::StoreConfig { url: url.clone(), ..Default::default() };
+            with_store_url(&mut engine_config.store, url);
         }
-        if let Some(store) = passcode_redis::store_for(&engine_config).map_err(|e| format!("the store: {e}"))? {
+        let remote_store = passcode_redis::store_for(&engine_config).map_err(|e| format!("the store: {e}"))?;
+        let blocking_store = remote_store.is_some();
+        if let Some(store) = remote_store {
             builder = builder.store(store);
         }
         for (k, v) in &config.guest_env {
@@ -252,66 +346,42 @@ impl Gateway {
             builder = builder.read_only_dir(d);
         }
         let host = Arc::new(builder.build().map_err(|e| e.to_string())?);
-        let (delivery, outbox) = open_delivery(&engine_config, &config)?;
-        let shutdown_bound = Duration::from_millis(engine_config.delivery.shutdown_ms);
+        let metrics = Arc::new(Metrics::new());
+        let (delivery, outbox) = open_delivery(&engine_config, &config, &metrics)?;
+        let delivery_bound = Duration::from_millis(engine_config.delivery.shutdown_ms);
         let shared = Arc::new(Shared {
             app_name: config.app_name.clone(),
             delivery,
-            session_key: SessionKey::new(config.session_key),
+            sessions: Sessions::new(SessionKey::new(config.session_key), host.shared_store().clone()),
             session_seconds: config.session_seconds,
             accounts: config.accounts.clone(),
-            trust_forwarded: config.trust_forwarded,
+            xff_trusted_hops: config.xff_trusted_hops,
+            public_origin: config.public_origin.clone(),
+            metrics,
         });
-        let listener =
-            TcpListener::bind(config.listen).map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-        let addr = listener.local_addr().map_err(|e| e.to_string())?;
-
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let queue = Arc::new(Mutex::new(queue));
-        for n in 0..config.workers.max(1) {
-            let mut slot = WorkerSlot::new(host.clone(), config.engine_config.clone());
-            // Open every instance now, so a bad config fails the start, not the first request.
-            slot.open()?;
-            let queue = queue.clone();
-            let shared = shared.clone();
-            std::thread::Builder::new()
-                .name(format!("passcode-worker-{n}"))
-                .spawn(move || worker(slot, &queue, &shared))
-                .map_err(|e| e.to_string())?;
-        }
-
-        let stop = Arc::new(AtomicBool::new(false));
-        let upstream = config.upstream.clone();
-        let app_name = config.app_name.clone();
-        let stopping = stop.clone();
-        let accept = std::thread::Builder::new()
-            .name("passcode-accept".into())
-            .spawn(move || {
-                for stream in listener.incoming() {
-                    if stopping.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    let jobs = jobs.clone();
-                    let upstream = upstream.clone();
-                    let app_name = app_name.clone();
-                    let _ = std::thread::Builder::new()
-                        .name("passcode-conn".into())
-                        .spawn(move || connection(stream, &jobs, upstream.as_deref(), &app_name));
-                }
-            })
-            .map_err(|e| e.to_string())?;
-        Ok(Gateway { addr, stop, accept: Some(accept), clock: config.clock, outbox, shared, shutdown_bound })
+        let server = Server::start(&config, host, shared.clone(), blocking_store)?;
+        Ok(Gateway { server: Some(server), clock: config.clock, outbox, shared, delivery_bound })
     }
 
-    /// The address it listens on.
+    fn server(&self) -> &Server {
+        // Only `shutdown` takes the server, and it consumes the gateway's use.
+        self.server.as_ref().unwrap_or_else(|| unreachable!("the gateway is running until dropped"))
+    }
+
+    /// The address it serves on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server().addr()
+    }
+
+    /// The admin listener's address (`/metrics`, `/healthz`, `/readyz`), if any.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.server().admin_addr()
     }
 
     /// The sign-in page's URL.
     pub fn url(&self) -> String {
-        format!("http://{}/signin", self.addr)
+        let scheme = if self.server().is_tls() { "https" } else { "http" };
+        format!("{scheme}://{}/signin", self.addr())
     }
 
     /// The clock the component sees.
@@ -329,180 +399,81 @@ impl Gateway {
         self.shared.delivery.stats()
     }
 
-    /// Blocks until the gateway stops (for the binary).
-    pub fn wait(mut self) {
-        if let Some(a) = self.accept.take() {
-            let _ = a.join();
+    /// The metrics, as `/metrics` serves them.
+    pub fn metrics_text(&self) -> String {
+        self.shared.metrics.render(&self.shared.delivery)
+    }
+
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully (for the binary).
+    pub fn serve_until_signal(mut self) {
+        self.server().wait_for_signal();
+        tracing::info!("shutting down: no new connections; draining requests in flight and the delivery queue");
+        self.shutdown();
+    }
+
+    /// Stops accepting connections, lets requests in flight finish within the drain bound
+    /// (HTTP/1.1 connections close after their answer, HTTP/2 ones get a GOAWAY), then drains
+    /// the delivery queue within `delivery.shutdown_ms`. Called by `Drop`.
+    pub fn shutdown(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown();
+            let report = self.shared.delivery.shutdown(self.delivery_bound);
+            tracing::info!(report = ?report, "stopped");
         }
     }
 }
 
 impl Drop for Gateway {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop so it sees the flag.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(a) = self.accept.take() {
-            let _ = a.join();
-        }
-        self.shared.delivery.shutdown(self.shutdown_bound);
+        self.shutdown();
     }
 }
 
-/// A worker thread: one component instance, the filter chain, requests from the queue.
-fn worker(mut slot: WorkerSlot, queue: &Mutex<Receiver<Job>>, shared: &Shared) {
-    let chain = default_chain();
-    loop {
-        let job = {
-            let Ok(q) = queue.lock() else { return };
-            match q.recv() {
-                Ok(j) => j,
-                Err(_) => return,
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_url_is_printed_without_its_password() {
+        assert_eq!(redacted_store_url("redis://:hunter2@10.0.0.9:6379/0"), "redis://:***@10.0.0.9:6379/0");
+        assert_eq!(
+            redacted_store_url("redis+sentinel://app:hunter2@10.0.0.1:26379,10.0.0.2:26379/passcode"),
+            "redis+sentinel://app:***@10.0.0.1:26379,10.0.0.2:26379/passcode"
+        );
+        assert_eq!(redacted_store_url("rediss://app:a/b@c@10.0.1.1:6379"), "rediss://app:***@10.0.1.1:6379");
+        assert_eq!(
+            redacted_store_url("redis+cluster://10.0.1.1:6379,10.0.1.2:6379"),
+            "redis+cluster://10.0.1.1:6379,10.0.1.2:6379"
+        );
+        assert_eq!(redacted_store_url("redis://app@10.0.0.9"), "redis://app@10.0.0.9", "a user alone is no secret");
+
+        let mut config = GatewayConfig::development(PathBuf::from("x.wasm"));
+        config.store_url = Some("redis://:hunter2@10.0.0.9:6379/0".into());
+        config.engine_config = "[store]\nurl = \"redis://:hunter3@10.0.0.9\"\n".into();
+        config.guest_env = vec![("PASSCODE_KEY_1".into(), "ab".repeat(32))];
+        config.session_key = [0xcd; 32];
+        let printed = format!("{config:?}");
+        for secret in ["hunter2", "hunter3", "abab", "205, 205"] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert!(printed.contains("PASSCODE_KEY_1") && printed.contains("10.0.0.9:6379"), "{printed}");
+    }
+
+    #[test]
+    fn a_store_url_replaces_the_deployment_and_keeps_the_other_store_options() {
+        let mut store = passcode_core::config::StoreConfig {
+            url: String::new(),
+            sentinels: Some(vec!["10.0.0.1:26379".into()]),
+            master_name: Some("old".into()),
+            password_env: Some("REDIS_PASSWORD".into()),
+            pool_size: Some(4),
+            prefix: Some("acme:".into()),
+            ..Default::default()
         };
-        let Job { mut request, peer, reply } = job;
-        let decision = run_chain(&chain, &mut request, &mut slot, peer, shared);
-        let _ = reply.send(match decision {
-            Ok(response) => Decision::Reply(response),
-            Err(session) => Decision::Continue(Box::new(request), session),
-        });
-    }
-}
-
-/// Runs the chain: `Ok` is a local reply, `Err` continues to the upstream with the session.
-fn run_chain(
-    chain: &[Box<dyn HttpFilter>],
-    request: &mut Request,
-    slot: &mut WorkerSlot,
-    peer: IpAddr,
-    shared: &Shared,
-) -> Result<Response, Option<Session>> {
-    let mut cx = FilterContext { worker: slot, peer, shared, session: None };
-    for filter in chain {
-        if let FilterStatus::LocalReply(r) = filter.on_request(request, &mut cx) {
-            return Ok(r);
-        }
-    }
-    Err(cx.session)
-}
-
-/// A connection thread: reads requests (keep-alive), hands each to a worker, writes answers.
-fn connection(stream: TcpStream, jobs: &Sender<Job>, upstream: Option<&str>, app_name: &str) {
-    let peer = stream.peer_addr().map_or(IpAddr::from([127, 0, 0, 1]), |a| a.ip());
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
-    let _ = stream.set_nodelay(true);
-    let Ok(mut writer) = stream.try_clone() else { return };
-    let mut reader = BufReader::new(stream);
-    loop {
-        let request = match read_request(&mut reader) {
-            Ok(r) => r,
-            Err(ReadError::Closed) => return,
-            Err(ReadError::Bad(status, why)) => {
-                let r = Response::json(status, &serde_json::json!({ "error": "bad-request", "message": why }));
-                let _ = write_response(&mut writer, &r, true);
-                // Read what the client is still sending before closing, so that closing with
-                // unread data does not reset the connection before it reads the answer.
-                let _ = writer.shutdown(std::net::Shutdown::Write);
-                let _ = reader.get_ref().set_read_timeout(Some(Duration::from_secs(1)));
-                let _ = std::io::copy(&mut reader.by_ref().take(1 << 20), &mut std::io::sink());
-                return;
-            }
-        };
-        let close = request.close;
-        let head = request.method == "HEAD";
-        let (tx, rx) = mpsc::channel();
-        if jobs.send(Job { request, peer, reply: tx }).is_err() {
-            return;
-        }
-        let mut response = match rx.recv() {
-            Ok(Decision::Reply(r)) => r,
-            Ok(Decision::Continue(request, session)) => route(&request, session.as_ref(), upstream, app_name),
-            Err(_) => Response::json(503, &serde_json::json!({ "error": "unavailable", "message": "no worker" })),
-        };
-        if head {
-            response.body.clear();
-        }
-        if write_response(&mut writer, &response, close).is_err() || close {
-            return;
-        }
-    }
-}
-
-/// The router: the upstream if one is configured, else the built-in greeting page.
-fn route(request: &Request, session: Option<&Session>, upstream: Option<&str>, app_name: &str) -> Response {
-    match upstream {
-        Some(u) => proxy(u, request).unwrap_or_else(|e| {
-            eprintln!("passcode-envoy-filter: upstream error: {e}");
-            Response::json(502, &serde_json::json!({ "error": "bad-gateway", "message": "the upstream failed" }))
-        }),
-        None => {
-            let subject = session.map_or("", |s| s.subject.as_str());
-            Response::new(200, "text/html; charset=utf-8", page::welcome(app_name, subject))
-                .with_header("cache-control", "no-store")
-        }
-    }
-}
-
-/// Forwards a request to `http://host:port` over HTTP/1.1 and reads the whole answer.
-fn proxy(upstream: &str, request: &Request) -> Result<Response, String> {
-    let authority = upstream.strip_prefix("http://").ok_or("the upstream must be an http:// URL")?;
-    let authority = authority.trim_end_matches('/');
-    let mut conn = TcpStream::connect(authority).map_err(|e| format!("connect: {e}"))?;
-    let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
-    let target =
-        if request.query.is_empty() { request.path.clone() } else { format!("{}?{}", request.path, request.query) };
-    let mut head = format!("{} {target} HTTP/1.1\r\nhost: {authority}\r\nconnection: close\r\n", request.method);
-    for (n, v) in &request.headers {
-        if matches!(
-            n.as_str(),
-            "host" | "connection" | "keep-alive" | "content-length" | "transfer-encoding" | "upgrade"
-        ) {
-            continue;
-        }
-        head.push_str(&format!("{n}: {v}\r\n"));
-    }
-    head.push_str(&format!("content-length: {}\r\n\r\n", request.body.len()));
-    conn.write_all(head.as_bytes()).and_then(|_| conn.write_all(&request.body)).map_err(|e| format!("write: {e}"))?;
-    let mut raw = Vec::new();
-    conn.take(16 << 20).read_to_end(&mut raw).map_err(|e| format!("read: {e}"))?;
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or("no response head")?;
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let mut body = raw[split + 4..].to_vec();
-    let mut lines = head.lines();
-    let status: u16 =
-        lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).ok_or("bad status line")?;
-    let mut headers = Vec::new();
-    let mut chunked = false;
-    for line in lines {
-        if let Some((n, v)) = line.split_once(':') {
-            let n = n.trim().to_ascii_lowercase();
-            if n == "transfer-encoding" {
-                chunked = v.to_ascii_lowercase().contains("chunked");
-                continue;
-            }
-            if matches!(n.as_str(), "connection" | "keep-alive" | "content-length") {
-                continue;
-            }
-            headers.push((n, v.trim().to_string()));
-        }
-    }
-    if chunked {
-        body = dechunk(&body).ok_or("bad chunked body")?;
-    }
-    Ok(Response { status, headers, body })
-}
-
-fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = data.windows(2).position(|w| w == b"\r\n")?;
-        let size_text = std::str::from_utf8(&data[..line_end]).ok()?;
-        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
-        data = &data[line_end + 2..];
-        if size == 0 {
-            return Some(out);
-        }
-        out.extend_from_slice(data.get(..size)?);
-        data = data.get(size + 2..)?;
+        with_store_url(&mut store, "redis+cluster://10.0.1.1:6379,10.0.1.2:6379");
+        assert_eq!(store.url, "redis+cluster://10.0.1.1:6379,10.0.1.2:6379");
+        assert_eq!((store.sentinels, store.master_name, store.cluster), (None, None, None));
+        assert_eq!(store.password_env.as_deref(), Some("REDIS_PASSWORD"));
+        assert_eq!((store.pool_size, store.prefix.as_deref()), (Some(4), Some("acme:")));
     }
 }

@@ -1,39 +1,33 @@
-//! `passcode-envoy-filter`: the sign-in gateway on loopback.
+//! `passcode-envoy-filter`: the sign-in gateway.
 //!
 //! `cargo run -p passcode-envoy-filter --release` builds the component (through the same
 //! cargo), loads it, and starts the gateway on embedded defaults; it prints the URL to open.
+//! SIGTERM (or Ctrl-C) shuts it down gracefully.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use passcode_envoy_filter::gateway::{Gateway, GatewayConfig};
+use passcode_envoy_filter::gateway::{Gateway, GatewayConfig, LogFormat};
 use passcode_envoy_filter::host::{require_wasm, BUILD_COMMAND};
+use passcode_envoy_filter::options::{apply, help, parse_args};
 
-const HELP: &str = "passcode-envoy-filter: a sign-in gateway that hosts the Passcode WASI component
+const USAGE: &str = "passcode-envoy-filter: a sign-in gateway that hosts the Passcode WASI component
 
 USAGE: cargo run -p passcode-envoy-filter --release -- [OPTIONS]
 
-OPTIONS:
-  --listen ADDR        where to listen (default 127.0.0.1:8080)
-  --wasm PATH          the component (default: target/wasm32-unknown-unknown/release/passcode.wasm,
-                       built first when run through cargo)
-  --config FILE        the engine config, TOML or JSON in core's schema (default: embedded)
-  --key-dir DIR        a folder the host may read key files named in --config from
-  --upstream URL       the protected upstream, http://host:port (default: a built-in page)
-  --outbox DIR         the DEVELOPMENT outbox folder, used when the config's [delivery] names no
-                       sender (default ./outbox)
-  --quiet-outbox       write outbox files without printing them
-  --accounts FILE      only these addresses/numbers (one per line, normalised) get codes
-  --workers N          worker threads, one component instance each
-  --store URL          a shared store for several gateways (redis://host:port/db); every node
-                       then needs the same PASSCODE_KEY_1 and PASSCODE_SESSION_KEY
-  --trust-forwarded    take the client address from X-Forwarded-For (behind a proxy only)
-  -h, --help           this text
+  --config FILE                        the engine config (TOML or JSON in core's schema), with the
+                                       gateway's options in its [gateway] table (flags override it)
+  -h, --help                           this text
 
+OPTIONS (each also a key of the config file's [gateway] table, with underscores):
+";
+
+const ENVIRONMENT: &str = "
 ENVIRONMENT:
   PASSCODE_KEY_1        the engine's key (64 hex digits), given to the component; random if unset
   PASSCODE_SESSION_KEY  the session cookie's HMAC key (64 hex digits); random if unset
+  RUST_LOG              a tracing filter, over --log-level
 ";
 
 fn main() -> ExitCode {
@@ -51,83 +45,58 @@ fn main() -> ExitCode {
 fn build_component() -> Result<(), String> {
     let Some(cargo) = std::env::var_os("CARGO") else { return Ok(()) };
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
-    eprintln!("passcode-envoy-filter: building the component ({BUILD_COMMAND})");
+    tracing::info!("building the component ({BUILD_COMMAND})");
     let status = std::process::Command::new(cargo)
         .args(["run", "--release", "-p", "passcode-componentize", "--manifest-path"])
         .arg(manifest)
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
-        return Err(
-            "building the component failed (is the target installed? rustup target add wasm32-unknown-unknown)".into(),
-        );
+        return Err("building the component failed (is the target installed? rustup target add wasm32-unknown-unknown)".into());
+    }
+    Ok(())
+}
+
+/// Log lines on standard error, as text or JSON, filtered by `RUST_LOG` or the level option.
+fn init_logs(config: &GatewayConfig) -> Result<(), String> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log_level))
+        .map_err(|e| format!("log_level: {e}"))?;
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+        LogFormat::Text => logs.with_ansi(false).init(),
     }
     Ok(())
 }
 
 fn run() -> Result<(), String> {
-    let mut args = std::env::args().skip(1);
-    let mut wasm: Option<PathBuf> = None;
-    let mut options = Vec::new();
-    while let Some(a) = args.next() {
-        if a == "-h" || a == "--help" {
-            print!("{HELP}");
-            return Ok(());
-        }
-        if a == "--quiet-outbox" || a == "--trust-forwarded" {
-            options.push((a, String::new()));
-            continue;
-        }
-        let value = args.next().ok_or(format!("{a} needs a value (see --help)"))?;
-        if a == "--wasm" {
-            wasm = Some(PathBuf::from(value));
-        } else {
-            options.push((a, value));
-        }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        print!("{USAGE}{}{ENVIRONMENT}", help());
+        return Ok(());
     }
-    let wasm = match wasm {
-        Some(w) => w,
-        None => {
-            build_component()?;
-            require_wasm()?
-        }
-    };
-    let mut config = GatewayConfig::development(wasm);
-    for (name, value) in options {
-        match name.as_str() {
-            "--listen" => config.listen = value.parse().map_err(|_| format!("--listen: not an address: {value}"))?,
-            "--config" => {
-                config.engine_config =
-                    std::fs::read_to_string(&value).map_err(|e| format!("--config: cannot read {value}: {e}"))?
+    let (options, engine_config) = parse_args(&args)?;
+    // The component's default path is only a default: --wasm (or the file's wasm) replaces it.
+    let mut config = GatewayConfig::development(PathBuf::new());
+    if let Some(text) = engine_config {
+        config.engine_config = text;
+    }
+    for (key, value) in &options {
+        apply(&mut config, key, value)?;
+    }
+    init_logs(&config)?;
+    if config.wasm.as_os_str().is_empty() {
+        build_component()?;
+        config.wasm = require_wasm()?;
+    }
+    // Nodes sharing a store must derive the same keys, or each would see its own subjects and
+    // refuse the others' tokens and cookies.
+    if config.store_url.is_some() {
+        for var in ["PASSCODE_KEY_1", "PASSCODE_SESSION_KEY"] {
+            if std::env::var_os(var).is_none() {
+                return Err(format!("--store: set {var} (64 hex digits) to the same value on every node"));
             }
-            "--key-dir" => config.guest_dirs.push(PathBuf::from(value)),
-            "--upstream" => config.upstream = Some(value),
-            "--store" => {
-                // Nodes sharing a store must derive the same keys, or each would see its own
-                // subjects and refuse the others' tokens and cookies.
-                for var in ["PASSCODE_KEY_1", "PASSCODE_SESSION_KEY"] {
-                    if std::env::var_os(var).is_none() {
-                        return Err(format!("--store: set {var} (64 hex digits) to the same value on every node"));
-                    }
-                }
-                config.store_url = Some(value)
-            }
-            "--outbox" => config.outbox = PathBuf::from(value),
-            "--quiet-outbox" => config.print_outbox = false,
-            "--trust-forwarded" => config.trust_forwarded = true,
-            "--workers" => config.workers = value.parse().map_err(|_| format!("--workers: not a number: {value}"))?,
-            "--accounts" => {
-                let text =
-                    std::fs::read_to_string(&value).map_err(|e| format!("--accounts: cannot read {value}: {e}"))?;
-                config.accounts = Some(
-                    text.lines()
-                        .map(str::trim)
-                        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                        .map(String::from)
-                        .collect(),
-                );
-            }
-            other => return Err(format!("unknown option {other} (see --help)")),
         }
     }
     let workers = config.workers;
@@ -140,7 +109,10 @@ fn run() -> Result<(), String> {
         ),
         None => println!("Messages are sent by the senders of the config's [delivery] section."),
     }
+    if let Some(admin) = gateway.admin_addr() {
+        println!("Metrics at http://{admin}/metrics; probes at /healthz and /readyz.");
+    }
     println!("Open {} to sign in.", gateway.url());
-    gateway.wait();
+    gateway.serve_until_signal();
     Ok(())
 }

@@ -217,13 +217,27 @@ pub fn welcome(app: &str, subject: &str) -> String {
     )
 }
 
-/// The Content-Security-Policy of the sign-in page: only its own inline script and style
-/// (by hash), requests to its own origin, no frames.
-pub fn signin_csp() -> String {
+/// A CSP source for an inline script or style: its SHA-256.
+fn csp_hash(text: &str) -> String {
     use base64::engine::general_purpose::STANDARD;
     use base64::Engine as _;
     use sha2::{Digest, Sha256};
-    let hash = |text: &str| format!("'sha256-{}'", STANDARD.encode(Sha256::digest(text.as_bytes())));
+    format!("'sha256-{}'", STANDARD.encode(Sha256::digest(text.as_bytes())))
+}
+
+/// The Content-Security-Policy of the protected page: its own style (by hash), the sign-out
+/// form to its own origin, no script, no frames.
+pub fn welcome_csp() -> String {
+    format!(
+        "default-src 'none'; style-src {}; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+        csp_hash(STYLE)
+    )
+}
+
+/// The Content-Security-Policy of the sign-in page: only its own inline script and style
+/// (by hash), requests to its own origin, no frames.
+pub fn signin_csp() -> String {
+    let hash = csp_hash;
     format!(
         "default-src 'none'; script-src {}; style-src {}; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
         hash(SCRIPT),

@@ -148,7 +148,7 @@ fn the_binary_logs_deliveries_without_codes_addresses_or_numbers() {
     std::fs::write(&config, smtp_config(&smtp)).unwrap();
     let key: String = (0..32).map(|i| format!("{:02x}", (i * 37 + 11) % 251)).collect();
     let mut child = Command::new(env!("CARGO_BIN_EXE_passcode-envoy-filter"))
-        .args(["--listen", "127.0.0.1:0", "--wasm"])
+        .args(["--listen", "127.0.0.1:0", "--admin-listen", "none", "--log-format", "json", "--wasm"])
         .arg(&wasm)
         .arg("--config")
         .arg(&config)
@@ -197,7 +197,12 @@ fn the_binary_logs_deliveries_without_codes_addresses_or_numbers() {
     printed.extend(out);
     let errors = err_lines.join().unwrap();
     let all = format!("{}\n{}", printed.join("\n"), errors.join("\n"));
-    assert!(errors.iter().any(|l| l.contains("delivery sent") && l.contains("sender=email")), "{all}");
+    let sent = errors
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["message"] == "delivery sent")
+        .unwrap_or_else(|| panic!("no delivery sent line: {all}"));
+    assert_eq!((sent["sender"].as_str(), sent["purpose"].as_str()), (Some("email"), Some("sign-in")), "{sent}");
     for secret in [code.as_str(), "secret.person", "example.org", &key] {
         assert!(!all.contains(secret), "the output holds {secret:?}:\n{all}");
     }

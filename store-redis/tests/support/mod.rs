@@ -5,6 +5,8 @@
 //! (package `redis-server`) in a temporary folder, without persistence, bound to 127.0.0.1.
 #![allow(dead_code)] // Each test file uses a different part of this module.
 
+pub mod deployments;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -83,7 +85,9 @@ impl RedisServer {
         self.stop();
         let log = self.dir.path().join("redis.log");
         let mut cmd = Command::new("redis-server");
+        // A replica's first sync starts at once (the default waits 5 s to batch replicas).
         cmd.args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--repl-diskless-sync-delay", "0"])
             .args(["--dir", self.dir.path().to_str().expect("UTF-8 temp dir")])
             .args(["--logfile", log.to_str().expect("UTF-8 temp dir"), "--daemonize", "no"])
             .args(&self.extra)

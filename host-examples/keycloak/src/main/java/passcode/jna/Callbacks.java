@@ -1,6 +1,5 @@
 package passcode.jna;
 
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.OptionalInt;
 import java.util.OptionalLong;
@@ -10,9 +9,9 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * The host's parts as C callbacks. No exception may cross into C: a failing store answers
- * FAILED (the engine then fails the operation closed), a failing clock answers the system time,
- * a failing event sink is logged and ignored. The callbacks capture their Java objects, so the
+ * The host's parts, and delivery's listener, as C callbacks. No exception may cross into C: a
+ * failing store answers FAILED (the engine then fails the operation closed), a failing clock
+ * answers the system time, a failing event sink or delivery listener is logged and ignored. The callbacks capture their Java objects, so the
  * C {@code ctx} is always NULL. Log lines name the part and the exception's class,
  * never a key, a value or an event's content.
  */
@@ -103,14 +102,49 @@ final class Callbacks {
         return c;
     }
 
+    /** The PasscodeDeliveryEventSink for a listener (null for none), and what to keep reachable. */
+    static PasscodeLibrary.DeliverySinkStruct deliverySink(DeliveryListener listener, List<Object> keepAlive) {
+        if (listener == null) {
+            return null;
+        }
+        PasscodeLibrary.DeliverySinkStruct sink = new PasscodeLibrary.DeliverySinkStruct();
+        sink.emit = (ctx, pointer) -> {
+            try {
+                listener.onEvent(deliveryEvent(new PasscodeLibrary.DeliveryEventStruct(pointer)));
+            } catch (Throwable t) {
+                LOG.log(Level.WARNING, "passcode: the host delivery listener failed ({0})", t.getClass().getName());
+            }
+        };
+        sink.write();
+        keepAlive.add(sink.emit);
+        keepAlive.add(sink);
+        return sink;
+    }
+
+    /** A Java copy of the event C passed (valid only during the callback). */
+    private static DeliveryEvent deliveryEvent(PasscodeLibrary.DeliveryEventStruct raw) {
+        return new DeliveryEvent(
+                DeliveryEventKind.of(raw.kind),
+                raw.at,
+                PasscodeLibrary.utf8(raw.message_id, raw.message_id_len),
+                Channel.of(raw.channel),
+                Purpose.of(raw.purpose),
+                PasscodeLibrary.utf8(raw.subject, raw.subject_len),
+                PasscodeLibrary.utf8(raw.sender, raw.sender_len),
+                raw.attempt,
+                PasscodeLibrary.utf8(raw.provider_id, raw.provider_id_len),
+                PasscodeLibrary.utf8(raw.reason, raw.reason_len),
+                raw.status,
+                PasscodeLibrary.utf8(raw.provider_code, raw.provider_code_len),
+                raw.has_retry_in != 0 ? OptionalLong.of(raw.retry_in_ms) : OptionalLong.empty());
+    }
+
     private static PasscodeLibrary.EventCallbacks events(Consumer<PasscodeEvent> sink) {
         PasscodeLibrary.EventCallbacks e = new PasscodeLibrary.EventCallbacks();
         e.emit = (ctx, pointer) -> {
             try {
                 PasscodeLibrary.Event raw = new PasscodeLibrary.Event(pointer);
-                String subject = raw.subject == null
-                        ? ""
-                        : new String(raw.subject.getByteArray(0, Math.toIntExact(raw.subject_len)), StandardCharsets.US_ASCII);
+                String subject = PasscodeLibrary.utf8(raw.subject, raw.subject_len);
                 sink.accept(new PasscodeEvent(
                         EventKind.of(raw.kind),
                         raw.at,

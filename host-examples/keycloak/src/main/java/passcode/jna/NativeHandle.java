@@ -7,12 +7,12 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Consumer;
 
 /**
- * The life of one handle the library owns (an engine today; the delivery handle next): calls
- * run under a read lock, so any number run at once; close() takes the write lock, so it waits
- * for running calls and later calls fail with IllegalStateException. A handle that is never
- * closed is freed by a Cleaner once unreachable. The objects C may call back into (JNA callbacks
- * and the structs that hold them) are kept reachable until the native object is freed: JNA does
- * not keep them alive, and a collected callback would be a crash.
+ * The life of one handle the library owns (an engine, a delivery): calls run under a read lock,
+ * so any number run at once; close() takes the write lock, so it waits for running calls and
+ * later calls fail with IllegalStateException. A handle that is never closed is freed by a
+ * Cleaner once unreachable. The objects C may call back into (JNA callbacks and the structs that
+ * hold them) are kept reachable until the native object is freed: JNA does not keep them alive,
+ * and a collected callback would be a crash.
  */
 abstract class NativeHandle implements AutoCloseable {
     private static final Cleaner CLEANER = Cleaner.create();

@@ -5,6 +5,7 @@ import com.sun.jna.ptr.PointerByReference;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * An open Passcode engine (PasscodeEngine in the C ABI). Safe to share between threads: every
@@ -54,15 +55,8 @@ public final class PasscodeEngine extends NativeHandle {
         byte[] id = utf8(identifier);
         byte[] cl = optional(client);
         byte[] lo = optional(locale);
-        return call(engine -> {
-            PasscodeLibrary.Scratch scratch = PasscodeLibrary.scratch();
-            int s = PasscodeLibrary.passcode_issue(
-                    engine, channel, purpose, id, id.length, cl, length(cl), lo, length(lo), scratch.out, scratch.failure);
-            if (s != 0) {
-                throw scratch.exception(s);
-            }
-            return PasscodeLibrary.takeIssued(scratch.result());
-        });
+        return call(engine -> issuing(scratch -> PasscodeLibrary.passcode_issue(
+                engine, channel, purpose, id, id.length, cl, length(cl), lo, length(lo), scratch.out, scratch.failure)));
     }
 
     /**
@@ -93,15 +87,81 @@ public final class PasscodeEngine extends NativeHandle {
         byte[] t = utf8(token);
         byte[] cl = optional(client);
         byte[] lo = optional(locale);
-        return call(engine -> {
-            PasscodeLibrary.Scratch scratch = PasscodeLibrary.scratch();
-            int s = PasscodeLibrary.passcode_resend(
-                    engine, t, t.length, cl, length(cl), lo, length(lo), scratch.out, scratch.failure);
-            if (s != 0) {
-                throw scratch.exception(s);
-            }
-            return PasscodeLibrary.takeIssued(scratch.result());
-        });
+        return call(engine -> issuing(scratch -> PasscodeLibrary.passcode_resend(
+                engine, t, t.length, cl, length(cl), lo, length(lo), scratch.out, scratch.failure)));
+    }
+
+    /**
+     * Like issue(), and queues the message on delivery in the same call. A place in delivery's
+     * queue is taken first, so DELIVERY_QUEUE_FULL, NO_SENDER (no sender for the channel) and
+     * DELIVERY_STOPPED issue no code. The message then leaves on delivery's own threads; its
+     * listener hears what becomes of it.
+     *
+     * @param deliver false for an identifier that is not an account: the call takes the same
+     *     steps and returns the same answer but sends nothing, so the host's answer (and its
+     *     timing) does not tell whether the account exists
+     */
+    public Issued issueAndSend(
+            PasscodeDelivery delivery,
+            boolean deliver,
+            Channel channel,
+            Purpose purpose,
+            String identifier,
+            String client,
+            String locale)
+            throws PasscodeException {
+        Objects.requireNonNull(delivery, "delivery");
+        byte[] id = utf8(identifier);
+        byte[] cl = optional(client);
+        byte[] lo = optional(locale);
+        byte flag = cBool(deliver);
+        int ch = channel.number();
+        int pu = purpose.number();
+        return call(engine -> delivery.call(d -> issuing(scratch -> PasscodeLibrary.passcode_issue_and_send(
+                engine, d, flag, ch, pu, id, id.length, cl, length(cl), lo, length(lo), scratch.out, scratch.failure))));
+    }
+
+    /**
+     * As issueAndSend(), but the subject is the host's account id (as in issueForAccount()):
+     * failures, locks and limits are the account's whichever address or number the code goes to.
+     */
+    public Issued issueAndSendForAccount(
+            PasscodeDelivery delivery,
+            boolean deliver,
+            String account,
+            Channel channel,
+            Purpose purpose,
+            String identifier,
+            String client,
+            String locale)
+            throws PasscodeException {
+        Objects.requireNonNull(delivery, "delivery");
+        byte[] a = utf8(account);
+        byte[] id = utf8(identifier);
+        byte[] cl = optional(client);
+        byte[] lo = optional(locale);
+        byte flag = cBool(deliver);
+        int ch = channel.number();
+        int pu = purpose.number();
+        return call(engine -> delivery.call(d -> issuing(scratch -> PasscodeLibrary.passcode_issue_and_send_for_account(
+                engine, d, flag, a, a.length, ch, pu, id, id.length, cl, length(cl), lo, length(lo), scratch.out,
+                scratch.failure))));
+    }
+
+    /**
+     * Like resend(), and queues the message on delivery in the same call (a place taken first,
+     * as for issueAndSend; {@code deliver} as there). NO_SENDER here means the challenge's channel
+     * has no sender on this delivery: the new code was made (the old one stopped working) but not sent.
+     */
+    public Issued resendAndSend(PasscodeDelivery delivery, boolean deliver, String token, String client, String locale)
+            throws PasscodeException {
+        Objects.requireNonNull(delivery, "delivery");
+        byte[] t = utf8(token);
+        byte[] cl = optional(client);
+        byte[] lo = optional(locale);
+        byte flag = cBool(deliver);
+        return call(engine -> delivery.call(d -> issuing(scratch -> PasscodeLibrary.passcode_resend_and_send(
+                engine, d, flag, t, t.length, cl, length(cl), lo, length(lo), scratch.out, scratch.failure))));
     }
 
     /** Checks a code; on success the challenge is used up. Spaces and dashes in the code are ignored. */
@@ -151,6 +211,27 @@ public final class PasscodeEngine extends NativeHandle {
         return PasscodeLibrary.passcode_abi_version();
     }
 
+    /** A call that writes a PasscodeIssued to the scratch memory's out-pointer and returns a status. */
+    @FunctionalInterface
+    private interface IssuingCall {
+        int run(PasscodeLibrary.Scratch scratch);
+    }
+
+    /** Runs an issuing call with this thread's scratch memory: the issued challenge, or the refusal. */
+    private static Issued issuing(IssuingCall call) throws PasscodeException {
+        PasscodeLibrary.Scratch scratch = PasscodeLibrary.scratch();
+        int s = call.run(scratch);
+        if (s != 0) {
+            throw scratch.exception(s);
+        }
+        return PasscodeLibrary.takeIssued(scratch.result());
+    }
+
+    /** C's bool as the byte JNA passes: exactly 0 or 1 (a Java boolean would go as an int). */
+    private static byte cBool(boolean b) {
+        return b ? (byte) 1 : (byte) 0;
+    }
+
     private static Void check(int status) throws PasscodeException {
         if (status != 0) {
             throw new PasscodeException(status, null, null);
@@ -158,7 +239,7 @@ public final class PasscodeEngine extends NativeHandle {
         return null;
     }
 
-    private static byte[] utf8(String s) {
+    static byte[] utf8(String s) {
         if (s == null) {
             throw new NullPointerException("a required text argument is null");
         }

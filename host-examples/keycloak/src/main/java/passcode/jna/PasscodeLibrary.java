@@ -12,8 +12,8 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * The C ABI of include/passcode.h, direct-mapped with JNA: every native declaration, struct and
- * callback type lives here, and nowhere else. Handles (PasscodeEngine, and later the delivery
- * handle) wrap these calls; nothing outside this package sees a Pointer.
+ * callback type lives here, and nowhere else. Handles (PasscodeEngine, PasscodeDelivery) wrap
+ * these calls; nothing outside this package sees a Pointer.
  *
  * <p>The library is found as {@code libpasscode.so} through {@code -Djna.library.path} or
  * {@code LD_LIBRARY_PATH}, or at the path in {@code -Dpasscode.library}. Loading checks that its ABI
@@ -58,11 +58,16 @@ final class PasscodeLibrary {
         public long len;
 
         String text() {
-            if (len == 0 || data == null) {
-                return "";
-            }
-            return new String(data.getByteArray(0, Math.toIntExact(len)), StandardCharsets.UTF_8);
+            return utf8(data, len);
         }
+    }
+
+    /** The UTF-8 text of len bytes at data, copied ("" for none). */
+    static String utf8(Pointer data, long len) {
+        if (len == 0 || data == null) {
+            return "";
+        }
+        return new String(data.getByteArray(0, Math.toIntExact(len)), StandardCharsets.UTF_8);
     }
 
     /** PasscodeFailure: its layout, for reading it from a call's scratch memory. */
@@ -194,9 +199,15 @@ final class PasscodeLibrary {
         public int scope;
         public int error;
 
+        Event() {}
+
         Event(Pointer p) {
             super(p);
             read();
+        }
+
+        int offset(String field) {
+            return fieldOffset(field);
         }
     }
 
@@ -206,6 +217,58 @@ final class PasscodeLibrary {
         public StoreCallbacks store;
         public ClockCallbacks clock;
         public EventCallbacks events;
+    }
+
+    /** PasscodeDeliveryEventSink's emit callback. */
+    public interface DeliveryEmit extends Callback {
+        void invoke(Pointer ctx, Pointer event);
+    }
+
+    /** PasscodeDeliveryEventSink, passed by pointer to passcode_delivery_new (which copies it). */
+    @Structure.FieldOrder({"ctx", "emit"})
+    public static class DeliverySinkStruct extends Structure {
+        public Pointer ctx;
+        public DeliveryEmit emit;
+    }
+
+    /** PasscodeDeliveryEvent, read inside the emit callback. */
+    @Structure.FieldOrder({
+        "kind", "at", "message_id", "message_id_len", "channel", "purpose", "subject", "subject_len", "sender",
+        "sender_len", "attempt", "provider_id", "provider_id_len", "reason", "reason_len", "status", "provider_code",
+        "provider_code_len", "has_retry_in", "retry_in_ms"
+    })
+    public static class DeliveryEventStruct extends Structure {
+        public int kind;
+        public long at;
+        public Pointer message_id;
+        public long message_id_len;
+        public int channel;
+        public int purpose;
+        public Pointer subject;
+        public long subject_len;
+        public Pointer sender;
+        public long sender_len;
+        public int attempt;
+        public Pointer provider_id;
+        public long provider_id_len;
+        public Pointer reason;
+        public long reason_len;
+        public int status;
+        public Pointer provider_code;
+        public long provider_code_len;
+        public byte has_retry_in;
+        public long retry_in_ms;
+
+        DeliveryEventStruct() {}
+
+        DeliveryEventStruct(Pointer p) {
+            super(p);
+            read();
+        }
+
+        int offset(String field) {
+            return fieldOffset(field);
+        }
     }
 
     // --- functions (one line each per the header) ---
@@ -260,6 +323,57 @@ final class PasscodeLibrary {
     static native int passcode_verify(
             Pointer engine, byte[] token, long tokenLen, byte[] code, long codeLen, Pointer out, Pointer failure);
 
+    static native int passcode_delivery_new(
+            byte[] config, long configLen, DeliverySinkStruct events, PointerByReference out);
+
+    static native void passcode_delivery_free(Pointer delivery);
+
+    /** {@code deliver} is C's {@code bool}: passed as a byte holding 0 or 1 (JNA would pass a Java boolean as an int). */
+    static native int passcode_issue_and_send(
+            Pointer engine,
+            Pointer delivery,
+            byte deliver,
+            int channel,
+            int purpose,
+            byte[] identifier,
+            long identifierLen,
+            byte[] client,
+            long clientLen,
+            byte[] locale,
+            long localeLen,
+            Pointer out,
+            Pointer failure);
+
+    static native int passcode_issue_and_send_for_account(
+            Pointer engine,
+            Pointer delivery,
+            byte deliver,
+            byte[] account,
+            long accountLen,
+            int channel,
+            int purpose,
+            byte[] identifier,
+            long identifierLen,
+            byte[] client,
+            long clientLen,
+            byte[] locale,
+            long localeLen,
+            Pointer out,
+            Pointer failure);
+
+    static native int passcode_resend_and_send(
+            Pointer engine,
+            Pointer delivery,
+            byte deliver,
+            byte[] token,
+            long tokenLen,
+            byte[] client,
+            long clientLen,
+            byte[] locale,
+            long localeLen,
+            Pointer out,
+            Pointer failure);
+
     static native int passcode_cancel(Pointer engine, byte[] token, long tokenLen);
 
     static native int passcode_unlock(Pointer engine, int channel, byte[] identifier, long identifierLen);
@@ -289,6 +403,10 @@ final class PasscodeLibrary {
     static native long passcode_issued_resend_at(Pointer issued);
 
     static native int passcode_issued_channel(Pointer issued);
+
+    static native int passcode_issued_purpose(Pointer issued);
+
+    static native Str passcode_issued_subject(Pointer issued);
 
     static native int passcode_store_found_set(Pointer found, byte[] value, long len, long version);
 
@@ -321,6 +439,8 @@ final class PasscodeLibrary {
                     passcode_issued_code(p).text(),
                     passcode_issued_recipient(p).text(),
                     Channel.of(passcode_issued_channel(p)),
+                    Purpose.of(passcode_issued_purpose(p)),
+                    passcode_issued_subject(p).text(),
                     passcode_issued_sms_text(p).text(),
                     passcode_issued_email_subject(p).text(),
                     passcode_issued_email_text(p).text(),

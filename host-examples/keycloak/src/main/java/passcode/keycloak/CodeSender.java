@@ -5,9 +5,11 @@ import org.keycloak.models.RealmModel;
 import passcode.jna.Issued;
 
 /**
- * Delivers an issued code's rendered message. Until libpasscode's C ABI delivers by itself, the
- * host does: by email through Keycloak's own EmailSenderProvider and the realm's SMTP settings,
- * or into a development outbox. Implementations never log the code or the recipient.
+ * Delivers an issued code's rendered message when the host sends it itself: by email through
+ * Keycloak's own EmailSenderProvider and the realm's SMTP settings, or into a development outbox.
+ * With {@code delivery = passcode} there is no CodeSender: libpasscode's delivery issues and
+ * queues in one call (PasscodeEngine.issueAndSend). Implementations never log the code or the
+ * recipient.
  */
 public interface CodeSender {
     /** A delivery that failed; its message names no code and no recipient. */

@@ -1,6 +1,7 @@
 package passcode.keycloak;
 
 import jakarta.ws.rs.core.MultivaluedMap;
+import java.util.List;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.keycloak.authentication.AuthenticationFlowContext;
@@ -16,6 +17,7 @@ import org.keycloak.services.managers.BruteForceProtector;
 import org.keycloak.sessions.AuthenticationSessionModel;
 import passcode.jna.Channel;
 import passcode.jna.Issued;
+import passcode.jna.PasscodeDelivery;
 import passcode.jna.PasscodeEngine;
 import passcode.jna.PasscodeException;
 import passcode.jna.Purpose;
@@ -25,29 +27,68 @@ import passcode.jna.Verified;
  * A Keycloak authenticator that delegates passcodes to libpasscode. authenticate() issues a
  * challenge for the user's address or number, delivers the message and shows the code form;
  * action() checks the code typed (or sends a new one when asked). The sign-up mode asks for an
- * address first and creates the account, its address verified, once the code is right.
+ * address first and creates the account, its address verified, once the code is right; the
+ * address sign-in mode asks for an address and signs in the account that has it.
  *
- * <p>What it keeps: only the sealed challenge token (and when a resend is allowed) in the
- * authentication session's notes; never the code. Guessing is capped by the engine per user,
+ * <p>Delivery is the execution's choice: libpasscode's own senders ({@code delivery = passcode}:
+ * the code is issued and queued in one call, and the message leaves on delivery's threads),
+ * Keycloak's email sender, or a development outbox. Where the answer must not tell whether an
+ * account exists (the address sign-in), an address without an account takes the same call with
+ * {@code deliver = false}: the same steps, the same page, no message.
+ *
+ * <p>What it keeps: only the sealed challenge token (and when a resend is allowed, and whether
+ * messages are sent) in the authentication session's notes; never the code or the address. Guessing is capped by the engine per user,
  * across every login session, browser tab and Keycloak node (the store is shared); each refused
  * code is also a failureChallenge and a LOGIN_ERROR event, so the realm's brute-force detector
  * sees it. Refreshing the page does not send another code.
  */
 public final class PasscodeAuthenticator implements Authenticator {
-    /** Which destination a challenge goes to. */
+    /** Which destination a challenge goes to, with the purposes and deliveries it offers (the first of each its default). */
     public enum Mode {
         /** The user's email address. */
-        EMAIL,
+        EMAIL(Channel.EMAIL, List.of(Purpose.SIGN_IN, Purpose.SECOND_FACTOR), List.of(
+                PasscodeSettings.DELIVERY_KEYCLOAK_EMAIL, PasscodeSettings.DELIVERY_PASSCODE, PasscodeSettings.DELIVERY_OUTBOX)),
         /** The user's phone number (an attribute, E.164). */
-        SMS,
+        SMS(Channel.SMS, List.of(Purpose.SECOND_FACTOR, Purpose.SIGN_IN), List.of(
+                PasscodeSettings.DELIVERY_PASSCODE, PasscodeSettings.DELIVERY_OUTBOX)),
         /** An address typed on a registration form; the account is created when its code is right. */
-        SIGN_UP
+        SIGN_UP(Channel.EMAIL, List.of(Purpose.SIGN_UP), List.of(
+                PasscodeSettings.DELIVERY_KEYCLOAK_EMAIL, PasscodeSettings.DELIVERY_PASSCODE, PasscodeSettings.DELIVERY_OUTBOX)),
+        /**
+         * An address typed on a sign-in form; its account signs in when its code is right. An
+         * address without an account gets the same answer and no message, so the deliveries
+         * offered exclude keycloak-email: it sends while the request waits, so the answer's time
+         * would tell.
+         */
+        ADDRESS_SIGN_IN(Channel.EMAIL, List.of(Purpose.SIGN_IN), List.of(
+                PasscodeSettings.DELIVERY_PASSCODE, PasscodeSettings.DELIVERY_OUTBOX));
+
+        final Channel channel;
+        final List<Purpose> purposes;
+        final List<String> deliveries;
+
+        Mode(Channel channel, List<Purpose> purposes, List<String> deliveries) {
+            this.channel = channel;
+            this.purposes = purposes;
+            this.deliveries = deliveries;
+        }
+
+        /** Whether the address is typed on this step's own form (and not the flow's user's). */
+        boolean typesAddress() {
+            return this == SIGN_UP || this == ADDRESS_SIGN_IN;
+        }
     }
 
     /** The auth note holding the sealed challenge token (it reveals nothing and cannot be forged). */
     public static final String NOTE_TOKEN = "passcode.token";
     /** The auth note holding when a resend is allowed, in Unix seconds. */
     public static final String NOTE_RESEND_AT = "passcode.resend-at";
+    /**
+     * The auth note saying whether the challenge's messages are sent ("false" for an address
+     * without an account, at address sign-in): kept on the server, never shown, so a resend takes
+     * the same steps as the first send.
+     */
+    public static final String NOTE_DELIVER = "passcode.deliver";
     /** The theme templates (theme-resources/templates in the jar). */
     public static final String CODE_FORM = "passcode-code.ftl";
 
@@ -65,8 +106,8 @@ public final class PasscodeAuthenticator implements Authenticator {
         this.phoneAttribute = phoneAttribute;
     }
 
-    /** One execution's settings and engine. */
-    private record Step(PasscodeSettings settings, PasscodeEngine engine) {}
+    /** One execution's settings, engine, and libpasscode delivery (null unless delivery = passcode). */
+    private record Step(PasscodeSettings settings, PasscodeEngine engine, PasscodeDelivery delivery) {}
 
     @Override
     public void authenticate(AuthenticationFlowContext context) {
@@ -75,7 +116,7 @@ public final class PasscodeAuthenticator implements Authenticator {
             return;
         }
         boolean challengeLive = context.getAuthenticationSession().getAuthNote(NOTE_TOKEN) != null;
-        if (mode == Mode.SIGN_UP) {
+        if (mode.typesAddress()) {
             context.challenge(challengeLive ? codeForm(context, step).createForm(CODE_FORM) : addressForm(context).createForm(ADDRESS_FORM));
             return;
         }
@@ -93,7 +134,7 @@ public final class PasscodeAuthenticator implements Authenticator {
             context.failure(AuthenticationFlowError.CREDENTIAL_SETUP_REQUIRED);
             return;
         }
-        issue(context, step, destination);
+        issue(context, step, destination, true);
     }
 
     @Override
@@ -106,12 +147,14 @@ public final class PasscodeAuthenticator implements Authenticator {
         AuthenticationSessionModel session = context.getAuthenticationSession();
         String token = session.getAuthNote(NOTE_TOKEN);
         if (token == null) {
-            if (mode == Mode.SIGN_UP && form.getFirst("email") != null) {
+            if (mode.typesAddress() && form.getFirst("email") != null) {
                 String address = form.getFirst("email").trim();
                 if (address.isEmpty()) {
                     context.challenge(addressForm(context).setError("missingEmailMessage").createForm(ADDRESS_FORM));
                 } else {
-                    issue(context, step, address);
+                    // Sign-up sends to any address (its owner learns only after the code whether it is
+                    // taken); sign-in sends only to an account that can sign in, with the same answer.
+                    issue(context, step, address, mode == Mode.SIGN_UP || signInAccount(context, address) != null);
                 }
                 return;
             }
@@ -138,23 +181,22 @@ public final class PasscodeAuthenticator implements Authenticator {
             refused(context, step, e);
             return;
         }
-        session.removeAuthNote(NOTE_TOKEN);
-        session.removeAuthNote(NOTE_RESEND_AT);
-        if (mode == Mode.SIGN_UP) {
-            signUp(context, verified);
-        } else {
-            context.success();
+        forget(context);
+        switch (mode) {
+            case SIGN_UP -> signUp(context, verified);
+            case ADDRESS_SIGN_IN -> signIn(context, step, verified);
+            default -> context.success();
         }
     }
 
     @Override
     public boolean requiresUser() {
-        return mode != Mode.SIGN_UP;
+        return !mode.typesAddress();
     }
 
     @Override
     public boolean configuredFor(KeycloakSession session, RealmModel realm, UserModel user) {
-        return mode == Mode.SIGN_UP || destination(user) != null;
+        return mode.typesAddress() || destination(user) != null;
     }
 
     @Override
@@ -170,68 +212,119 @@ public final class PasscodeAuthenticator implements Authenticator {
 
     private Step step(AuthenticationFlowContext context) {
         AuthenticatorConfigModel config = context.getAuthenticatorConfig();
+        PasscodeSettings settings;
         try {
-            PasscodeSettings settings = PasscodeSettings.of(
-                    context.getRealm(),
-                    mode == Mode.SMS ? Channel.SMS : Channel.EMAIL,
-                    mode == Mode.SIGN_UP ? Purpose.SIGN_UP : null,
-                    config == null ? null : config.getConfig());
-            return new Step(settings, engines.engine(settings));
+            settings = PasscodeSettings.of(
+                    context.getRealm(), mode.channel, mode.purposes, mode.deliveries, config == null ? null : config.getConfig());
         } catch (IllegalArgumentException e) {
             LOG.log(Level.WARNING, "passcode: the authenticator config is refused: {0}", e.getMessage());
+            context.failure(AuthenticationFlowError.INTERNAL_ERROR);
+            return null;
+        }
+        String opening = "the engine";
+        try {
+            PasscodeEngine engine = engines.engine(settings);
+            opening = "delivery";
+            return new Step(settings, engine, engines.delivery(settings));
         } catch (PasscodeException e) {
-            LOG.log(Level.WARNING, "passcode: the engine did not open: {0} ({1})", new Object[] {e.status(), e.getMessage()});
+            // The status names what is wrong (a key, a sender's setting), never a value.
+            LOG.log(Level.WARNING, "passcode: {0} did not open: {1} ({2})", new Object[] {opening, e.status(), e.getMessage()});
         }
         context.failure(AuthenticationFlowError.INTERNAL_ERROR);
         return null;
     }
 
-    private void issue(AuthenticationFlowContext context, Step step, String destination) {
+    /**
+     * Issues a challenge for destination and sends its message, or with deliver false takes the
+     * same steps and sends nothing (an address without an account).
+     */
+    private void issue(AuthenticationFlowContext context, Step step, String destination, boolean deliver) {
         Issued issued;
         try {
-            issued = step.engine.issue(
-                    step.settings.channel(), step.settings.purpose(), destination, client(context), locale(context.getUser()));
+            String client = client(context);
+            String locale = locale(context.getUser());
+            issued = step.delivery == null
+                    ? step.engine.issue(step.settings.channel(), step.settings.purpose(), destination, client, locale)
+                    : step.engine.issueAndSend(
+                            step.delivery, deliver, step.settings.channel(), step.settings.purpose(), destination, client, locale);
         } catch (PasscodeException e) {
             sendRefused(context, step, e);
             return;
         }
-        remember(context, issued);
-        deliver(context, step, issued, "passcodeSent");
+        remember(context, issued, deliver);
+        sent(context, step, issued, deliver, "passcodeSent");
     }
 
     private void resend(AuthenticationFlowContext context, Step step, String token) {
         Issued issued;
+        boolean deliver = !"false".equals(context.getAuthenticationSession().getAuthNote(NOTE_DELIVER));
         try {
-            issued = step.engine.resend(token, client(context), locale(context.getUser()));
+            issued = step.delivery == null
+                    ? step.engine.resend(token, client(context), locale(context.getUser()))
+                    : step.engine.resendAndSend(step.delivery, deliver, token, client(context), locale(context.getUser()));
         } catch (PasscodeException e) {
             switch (e.status()) {
                 case EXPIRED, NOT_FOUND, TOO_MANY_ATTEMPTS -> {
                     // That challenge is over: start a new one (the send limits still apply).
                     forget(context);
-                    if (mode == Mode.SIGN_UP) {
+                    if (mode.typesAddress()) {
                         context.challenge(addressForm(context).setInfo("passcodeStartAgain").createForm(ADDRESS_FORM));
                     } else {
-                        issue(context, step, destination(context.getUser()));
+                        issue(context, step, destination(context.getUser()), true);
                     }
                 }
                 default -> sendRefused(context, step, e);
             }
             return;
         }
-        remember(context, issued);
-        deliver(context, step, issued, "passcodeResent");
+        remember(context, issued, deliver);
+        sent(context, step, issued, deliver, "passcodeResent");
     }
 
-    private void deliver(AuthenticationFlowContext context, Step step, Issued issued, String info) {
-        try {
-            CodeSender.of(step.settings).send(context.getSession(), context.getRealm(), issued);
-        } catch (CodeSender.DeliveryException e) {
-            LOG.log(Level.WARNING, "passcode: delivery failed: {0}", e.getMessage());
-            context.getEvent().user(context.getUser()).error(Errors.EMAIL_SEND_FAILED);
-            context.challenge(codeForm(context, step).setError("passcodeSendFailed").createForm(CODE_FORM));
+    /**
+     * Shows the code form once a code is on its way. libpasscode's delivery has already queued the
+     * message (what becomes of it is logged from delivery's events); the host's own senders send
+     * it now. The address sign-in says the same whether or not a message left.
+     */
+    private void sent(AuthenticationFlowContext context, Step step, Issued issued, boolean deliver, String info) {
+        if (step.delivery == null && deliver) {
+            try {
+                CodeSender.of(step.settings).send(context.getSession(), context.getRealm(), issued);
+            } catch (CodeSender.DeliveryException e) {
+                LOG.log(Level.WARNING, "passcode: delivery failed: {0}", e.getMessage());
+                context.getEvent().user(context.getUser()).error(Errors.EMAIL_SEND_FAILED);
+                context.challenge(codeForm(context, step).setError("passcodeSendFailed").createForm(CODE_FORM));
+                return;
+            }
+        }
+        context.challenge(codeForm(context, step)
+                .setInfo(mode == Mode.ADDRESS_SIGN_IN ? info + "IfAccount" : info)
+                .createForm(CODE_FORM));
+    }
+
+    /** The enabled account with this address that the realm has not locked, or null: who a sign-in code is sent to. */
+    private UserModel signInAccount(AuthenticationFlowContext context, String address) {
+        UserModel user = context.getSession().users().getUserByEmail(context.getRealm(), address);
+        return user == null || !user.isEnabled() || realmLocked(context, user) ? null : user;
+    }
+
+    /**
+     * The address is proven: its account signs in. The realm's lock is checked only now, so that
+     * before the code nothing tells whether the address has an account.
+     */
+    private void signIn(AuthenticationFlowContext context, Step step, Verified verified) {
+        UserModel user = context.getSession().users().getUserByEmail(context.getRealm(), verified.identifier());
+        if (user == null || !user.isEnabled()) {
+            // No code was sent to this address: only a guess got here.
+            context.getEvent().error(Errors.USER_NOT_FOUND);
+            context.failure(AuthenticationFlowError.INVALID_USER, addressForm(context).setError("invalidUserMessage").createForm(ADDRESS_FORM));
             return;
         }
-        context.challenge(codeForm(context, step).setInfo(info).createForm(CODE_FORM));
+        context.setUser(user);
+        if (lockedByRealm(context, step, user)) {
+            return;
+        }
+        context.success();
     }
 
     private void signUp(AuthenticationFlowContext context, Verified verified) {
@@ -291,8 +384,13 @@ public final class PasscodeAuthenticator implements Authenticator {
                             e.retryAfter().orElse(0))
                     .createForm(CODE_FORM));
             case SUBJECT_LOCKED -> locked(context, step, e);
+            case DELIVERY_QUEUE_FULL, DELIVERY_STOPPED -> {
+                // No code was issued: the user can simply ask again in a moment.
+                LOG.log(Level.WARNING, "passcode: delivery refused the message: {0}", e.status());
+                context.challenge(codeForm(context, step).setError("passcodeSendFailed").createForm(CODE_FORM));
+            }
             case INVALID_EMAIL, INVALID_PHONE, DESTINATION_BLOCKED, CHANNEL_NOT_ALLOWED -> {
-                if (mode == Mode.SIGN_UP) {
+                if (mode.typesAddress()) {
                     context.getEvent().error(Errors.INVALID_EMAIL);
                     context.challenge(addressForm(context).setError("invalidEmailMessage").createForm(ADDRESS_FORM));
                 } else {
@@ -327,11 +425,7 @@ public final class PasscodeAuthenticator implements Authenticator {
 
     /** Whether the realm's own brute-force detector has locked the user (then nothing is sent or checked). */
     private boolean lockedByRealm(AuthenticationFlowContext context, Step step, UserModel user) {
-        BruteForceProtector protector = context.getProtector();
-        if (user == null || protector == null || !context.getRealm().isBruteForceProtected()) {
-            return false;
-        }
-        if (!protector.isTemporarilyDisabled(context.getSession(), context.getRealm(), user)) {
+        if (!realmLocked(context, user)) {
             return false;
         }
         context.getEvent().user(user).error(Errors.USER_TEMPORARILY_DISABLED);
@@ -339,6 +433,15 @@ public final class PasscodeAuthenticator implements Authenticator {
                 AuthenticationFlowError.USER_TEMPORARILY_DISABLED,
                 codeForm(context, step).setAttribute("passcodeLocked", true).setError("accountTemporarilyDisabledMessage").createForm(CODE_FORM));
         return true;
+    }
+
+    /** Whether the realm's brute-force detector has disabled the user for now (false for no user). */
+    private static boolean realmLocked(AuthenticationFlowContext context, UserModel user) {
+        BruteForceProtector protector = context.getProtector();
+        return user != null
+                && protector != null
+                && context.getRealm().isBruteForceProtected()
+                && protector.isTemporarilyDisabled(context.getSession(), context.getRealm(), user);
     }
 
     // --- helpers ---
@@ -362,15 +465,17 @@ public final class PasscodeAuthenticator implements Authenticator {
         return user == null ? null : user.getFirstAttribute("locale");
     }
 
-    private void remember(AuthenticationFlowContext context, Issued issued) {
+    private void remember(AuthenticationFlowContext context, Issued issued, boolean deliver) {
         AuthenticationSessionModel session = context.getAuthenticationSession();
         session.setAuthNote(NOTE_TOKEN, issued.token());
         session.setAuthNote(NOTE_RESEND_AT, Long.toString(issued.resendAt()));
+        session.setAuthNote(NOTE_DELIVER, Boolean.toString(deliver));
     }
 
     private static void forget(AuthenticationFlowContext context) {
         context.getAuthenticationSession().removeAuthNote(NOTE_TOKEN);
         context.getAuthenticationSession().removeAuthNote(NOTE_RESEND_AT);
+        context.getAuthenticationSession().removeAuthNote(NOTE_DELIVER);
     }
 
     private LoginFormsProvider codeForm(AuthenticationFlowContext context, Step step) {
@@ -383,7 +488,7 @@ public final class PasscodeAuthenticator implements Authenticator {
                 .setAttribute("passcodeResendIn", resendIn);
     }
 
-    private static LoginFormsProvider addressForm(AuthenticationFlowContext context) {
-        return context.form().setAttribute("passcodePurpose", Purpose.SIGN_UP.label());
+    private LoginFormsProvider addressForm(AuthenticationFlowContext context) {
+        return context.form().setAttribute("passcodePurpose", mode.purposes.get(0).label());
     }
 }

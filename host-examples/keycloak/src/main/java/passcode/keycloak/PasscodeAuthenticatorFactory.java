@@ -8,15 +8,13 @@ import org.keycloak.models.AuthenticationExecutionModel;
 import org.keycloak.models.KeycloakSession;
 import org.keycloak.models.KeycloakSessionFactory;
 import org.keycloak.provider.ProviderConfigProperty;
-import passcode.jna.Channel;
-import passcode.jna.Purpose;
 
 /**
  * What the three Passcode authenticators share as Keycloak factories. Keycloak asks an
  * authenticator whether it needs a user, and whether the user is configured for it, before any
  * config is at hand; so the destination is the factory's, one factory per destination (the
- * user's email, the user's phone number, an address typed at sign-up), and the rest is the
- * execution's config. The node's engines are shared by all three.
+ * user's email, the user's phone number, an address typed at sign-up or at sign-in), and the rest
+ * is the execution's config. The node's engines are shared by all three.
  */
 public abstract class PasscodeAuthenticatorFactory implements AuthenticatorFactory {
     /** The server setting (spi-authenticator-ID-phone-attribute) naming the phone number's user attribute. */
@@ -88,10 +86,6 @@ public abstract class PasscodeAuthenticatorFactory implements AuthenticatorFacto
 
     @Override
     public List<ProviderConfigProperty> getConfigProperties() {
-        return switch (mode) {
-            case EMAIL -> PasscodeSettings.properties(Channel.EMAIL, List.of(Purpose.SIGN_IN, Purpose.SECOND_FACTOR));
-            case SMS -> PasscodeSettings.properties(Channel.SMS, List.of(Purpose.SECOND_FACTOR, Purpose.SIGN_IN));
-            case SIGN_UP -> PasscodeSettings.properties(Channel.EMAIL, List.of(Purpose.SIGN_UP));
-        };
+        return PasscodeSettings.properties(mode.channel, mode.purposes, mode.deliveries);
     }
 }

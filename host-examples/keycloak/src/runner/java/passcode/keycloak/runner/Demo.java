@@ -20,7 +20,7 @@ import passcode.keycloak.PasscodeSettings;
 import passcode.keycloak.RealmStore;
 
 /**
- * DEVELOPMENT ONLY: the three flows served over HTTP on loopback with the JDK's HTTP server, the
+ * DEVELOPMENT ONLY: the four flows served over HTTP on loopback with the JDK's HTTP server, the
  * runner playing Keycloak and rendering its forms as plain HTML (Keycloak renders the theme's
  * FreeMarker templates instead). Codes go to ./outbox/, since nothing is delivered.
  *
@@ -58,7 +58,8 @@ public final class Demo {
         Demo demo = new Demo(Map.of(
                 "passwordless", keycloak.passwordlessEmail(config),
                 "sms", keycloak.smsSecondFactor(config),
-                "sign-up", keycloak.signUp(config)));
+                "sign-up", keycloak.signUp(config),
+                "address", keycloak.addressSignIn(config)));
         HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 0);
         server.createContext("/", demo::handle);
         server.start();
@@ -72,7 +73,8 @@ public final class Demo {
                 send(x, 200, "<h1>Passcode in a Keycloak-style flow</h1><ul>"
                         + "<li><a href=\"/login/passwordless\">Sign in with an email code</a> (user: jane)</li>"
                         + "<li><a href=\"/login/sms\">Password, then an SMS code</a> (jane / demo)</li>"
-                        + "<li><a href=\"/login/sign-up\">Sign up with an email code</a></li></ul>", null);
+                        + "<li><a href=\"/login/sign-up\">Sign up with an email code</a></li>"
+                        + "<li><a href=\"/login/address\">Sign in by typing your address</a> (jane@example.com; any other address gets the same page and no code)</li></ul>", null);
                 return;
             }
             String name = path.startsWith("/login/") ? path.substring("/login/".length()) : "";
@@ -156,7 +158,9 @@ public final class Demo {
                     .append("<label>Username <input name=\"username\" autocomplete=\"username\" required></label>")
                     .append("<label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label>")
                     .append("<button>Sign in</button></form>");
-            case "passcode-address.ftl" -> b.append("<h1>").append(message("passcodeSignUpTitle", java.util.List.of())).append("</h1>")
+            case "passcode-address.ftl" -> b.append("<h1>")
+                    .append(message("sign-up".equals(page.attributes().get("passcodePurpose")) ? "passcodeSignUpTitle" : "passcodeSignInTitle", java.util.List.of()))
+                    .append("</h1>")
                     .append(action)
                     .append("<label>Email <input name=\"email\" type=\"email\" autocomplete=\"email\" required></label>")
                     .append("<button>").append(message("passcodeSendCode", java.util.List.of())).append("</button></form>");

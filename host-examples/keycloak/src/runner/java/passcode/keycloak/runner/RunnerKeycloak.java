@@ -6,6 +6,7 @@ import org.keycloak.email.EmailSenderProvider;
 import org.keycloak.events.EventListenerProvider;
 import org.keycloak.events.EventType;
 import passcode.keycloak.Engines;
+import passcode.keycloak.PasscodeAddressSignInAuthenticatorFactory;
 import passcode.keycloak.PasscodeEmailAuthenticatorFactory;
 import passcode.keycloak.PasscodeSignUpAuthenticatorFactory;
 import passcode.keycloak.PasscodeSmsAuthenticatorFactory;
@@ -13,7 +14,7 @@ import passcode.keycloak.PasscodeSmsAuthenticatorFactory;
 /**
  * One realm of a Keycloak node as the runner plays it: users, the realm's email sender (a
  * mailbox), its brute-force detector, its event store, the Passcode factories on the node's
- * engines, and the three flows an operator would build with them.
+ * engines, and the flows an operator would build with them.
  */
 public final class RunnerKeycloak {
     public final RunnerRealm realm;
@@ -25,6 +26,7 @@ public final class RunnerKeycloak {
     private final PasscodeEmailAuthenticatorFactory email;
     private final PasscodeSmsAuthenticatorFactory sms;
     private final PasscodeSignUpAuthenticatorFactory signUp;
+    private final PasscodeAddressSignInAuthenticatorFactory addressSignIn;
 
     /**
      * @param failureFactor the realm's brute-force failure factor (0: count failures, never lock)
@@ -37,9 +39,11 @@ public final class RunnerKeycloak {
         email = new PasscodeEmailAuthenticatorFactory(engines);
         sms = new PasscodeSmsAuthenticatorFactory(engines);
         signUp = new PasscodeSignUpAuthenticatorFactory(engines);
+        addressSignIn = new PasscodeAddressSignInAuthenticatorFactory(engines);
         email.init(null);
         sms.init(null);
         signUp.init(null);
+        addressSignIn.init(null);
     }
 
     /** Adds a user with an email address (and its password, for the password form). */
@@ -67,6 +71,11 @@ public final class RunnerKeycloak {
         return flow(EventType.REGISTER, List.of(FlowRunner.Execution.of("passcode-sign-up", signUp::create, config)));
     }
 
+    /** Browser flow: an address typed and its code; an address without an account gets the same pages and no message. */
+    public FlowRunner addressSignIn(Map<String, String> config) {
+        return flow(EventType.LOGIN, List.of(FlowRunner.Execution.of("passcode-email-sign-in", addressSignIn::create, config)));
+    }
+
     /** Browser flow: username and password, then a code by SMS as the second factor. */
     public FlowRunner smsSecondFactor(Map<String, String> config) {
         return flow(EventType.LOGIN, List.of(
@@ -79,5 +88,6 @@ public final class RunnerKeycloak {
         email.close();
         sms.close();
         signUp.close();
+        addressSignIn.close();
     }
 }

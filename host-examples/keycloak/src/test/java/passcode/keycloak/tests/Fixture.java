@@ -69,6 +69,11 @@ final class Fixture {
         return c;
     }
 
+    /** An authenticator config delivering into a development outbox folder. */
+    static Map<String, String> outboxConfig(Path outbox) {
+        return config(PasscodeSettings.DELIVERY, PasscodeSettings.DELIVERY_OUTBOX, PasscodeSettings.OUTBOX_DIR, outbox.toString());
+    }
+
     /** A new empty folder for an outbox, removed with what it holds when the run ends. */
     static Path outbox() {
         try {
@@ -95,6 +100,87 @@ final class Fixture {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /**
+     * What the real servers the test run started (an SMTP server, an SMS provider's stand-in)
+     * received, as ffi/tests/java.rs copies it into the folder PASSCODE_TEST_INBOX: one file per
+     * message, {@code NNNNNN-email.txt} (the raw mail) or {@code NNNNNN-sms.txt} (the SMS text),
+     * its first line {@code to: RECIPIENT}.
+     */
+    static final class Inbox {
+        private Inbox() {}
+
+        /** The folder; a test that needs the servers fails (never skips) without it. */
+        static Path dir() {
+            String dir = System.getenv("PASSCODE_TEST_INBOX");
+            if (dir == null || dir.isEmpty()) {
+                throw new AssertionError("PASSCODE_TEST_INBOX is not set: run these tests through ffi/tests/java.rs,"
+                        + " which starts the SMTP server and the SMS provider stand-in");
+            }
+            return Path.of(dir);
+        }
+
+        /** A variable the test run sets, or an AssertionError naming it. */
+        static String env(String name) {
+            String v = System.getenv(name);
+            if (v == null || v.isEmpty()) {
+                throw new AssertionError(name + " is not set: run these tests through ffi/tests/java.rs");
+            }
+            return v;
+        }
+
+        /** Every message received for a recipient, oldest first, each without its "to:" line. */
+        static List<String> messagesTo(String to) {
+            List<String> found = new ArrayList<>();
+            try (var files = Files.list(dir())) {
+                for (Path f : files.filter(p -> p.toString().endsWith(".txt")).sorted().toList()) {
+                    String text = Files.readString(f);
+                    int eol = text.indexOf('\n');
+                    if (eol > 0 && text.substring(0, eol).equals("to: " + to)) {
+                        found.add(text.substring(eol + 1));
+                    }
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            return found;
+        }
+
+        /** The n-th message (from 1) for a recipient, waiting up to 20 s for it to arrive. */
+        static String await(String to, int n) {
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            while (true) {
+                List<String> m = messagesTo(to);
+                if (m.size() >= n) {
+                    return m.get(n - 1);
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new AssertionError("message " + n + " did not arrive within 20 s (" + m.size() + " did)");
+                }
+                try {
+                    Thread.sleep(20);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new AssertionError(e);
+                }
+            }
+        }
+    }
+
+    /**
+     * The text part of a raw MIME mail (quoted-printable soft breaks undone): where the code is.
+     * The headers are left out, since a Message-ID or a date can hold a run of six digits.
+     */
+    static String mailText(String raw) {
+        String mail = raw.replace("\r\n", "\n");
+        int part = mail.indexOf("Content-Type: text/plain");
+        if (part < 0) {
+            throw new AssertionError("the mail has no text/plain part");
+        }
+        int body = mail.indexOf("\n\n", part);
+        int end = mail.indexOf("\n--", body);
+        return mail.substring(body + 2, end < 0 ? mail.length() : end).replace("=\n", "");
     }
 
     private static final Pattern SIX_DIGITS = Pattern.compile("(?<![0-9])[0-9]{6}(?![0-9])");

@@ -272,7 +272,7 @@ class FlowTest {
     @Test
     void sms_second_factor_after_a_password() {
         Path outbox = Fixture.outbox();
-        FlowRunner flow = keycloak.smsSecondFactor(Fixture.config(PasscodeSettings.OUTBOX_DIR, outbox.toString()));
+        FlowRunner flow = keycloak.smsSecondFactor(Fixture.outboxConfig(outbox));
         AuthSession tab = tab();
         Page page = flow.start(tab, IP);
         assertTrue(page.isForm(LoginForms.PASSWORD_FORM));
@@ -288,7 +288,7 @@ class FlowTest {
     @Test
     void a_user_without_a_phone_number_cannot_pass_the_sms_step() {
         keycloak.user("bob", "bob@example.com", "pw");
-        FlowRunner flow = keycloak.smsSecondFactor(Fixture.config(PasscodeSettings.OUTBOX_DIR, Fixture.outbox().toString()));
+        FlowRunner flow = keycloak.smsSecondFactor(Fixture.outboxConfig(Fixture.outbox()));
         AuthSession tab = tab();
         Page page = post(flow, tab, flow.start(tab, IP), "username", "bob", "password", "pw");
         assertEquals(Page.Kind.ERROR, page.kind());
@@ -298,7 +298,7 @@ class FlowTest {
     @Test
     void a_second_tab_cannot_skip_the_code_step() {
         Path outbox = Fixture.outbox();
-        FlowRunner flow = keycloak.smsSecondFactor(Fixture.config(PasscodeSettings.OUTBOX_DIR, outbox.toString()));
+        FlowRunner flow = keycloak.smsSecondFactor(Fixture.outboxConfig(outbox));
         AuthSession first = tab();
         Page firstForm = post(flow, first, flow.start(first, IP), "username", "jane", "password", "correct horse");
         String firstCode = smsCode(outbox);

@@ -2,6 +2,8 @@ package passcode.keycloak.tests;
 
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectPackage;
 
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.platform.engine.TestExecutionResult;
 import org.junit.platform.launcher.Launcher;
@@ -20,7 +22,18 @@ public final class TestMain {
     public static void main(String[] args) {
         AtomicInteger passed = new AtomicInteger();
         AtomicInteger failed = new AtomicInteger();
+        Map<String, Long> started = new ConcurrentHashMap<>();
         TestExecutionListener listener = new TestExecutionListener() {
+            @Override
+            public void executionStarted(TestIdentifier test) {
+                started.put(test.getUniqueId(), System.nanoTime());
+            }
+
+            private String took(TestIdentifier test) {
+                Long t0 = started.get(test.getUniqueId());
+                return t0 == null ? "" : " (" + (System.nanoTime() - t0) / 1_000_000 + " ms)";
+            }
+
             @Override
             public void executionSkipped(TestIdentifier test, String reason) {
                 if (test.isTest()) {
@@ -36,7 +49,7 @@ public final class TestMain {
                 }
                 if (result.getStatus() == TestExecutionResult.Status.SUCCESSFUL) {
                     passed.incrementAndGet();
-                    System.out.println("ok     " + test.getLegacyReportingName());
+                    System.out.println("ok     " + test.getLegacyReportingName() + took(test));
                 } else {
                     failed.incrementAndGet();
                     System.out.println("FAILED " + test.getLegacyReportingName() + ": "
