@@ -537,7 +537,9 @@ fn observe<T>(cx: &FilterContext<'_>, op: &Operation, outcome: &Result<Result<T,
     };
     m.operation(op, name, took.elapsed());
     match outcome {
-        Ok(Err(EngineError::SubjectLocked(wait))) => m.lock(op, wait.is_none()),
+        // A lock is counted once, by the counted wrong code that started it; the refusals
+        // while it lasts are in the operations' `subject-locked` outcome.
+        Ok(Err(EngineError::WrongCodeLocked(l))) => m.lock(op, l.retry_after.is_none()),
         Ok(Err(EngineError::ResendTooSoon(_))) => m.limit(op, "resend-cooldown"),
         Ok(Err(EngineError::SendLimit(l))) => m.limit(
             op,
@@ -545,6 +547,7 @@ fn observe<T>(cx: &FilterContext<'_>, op: &Operation, outcome: &Result<Result<T,
                 LimitScope::Subject => "subject",
                 LimitScope::Client => "client",
                 LimitScope::Country => "country",
+                LimitScope::Tenant => "tenant",
             },
         ),
         Ok(Err(EngineError::DestinationBlocked)) => m.limit(op, "destination-blocked"),

@@ -45,7 +45,8 @@ fn metrics_count_what_happened_without_identifiers() {
     let (_, c2) = g.start_email(bob);
     let bad = if g.code_for(bob) == "999999" { "999998" } else { "999999" };
     let last = (0..5).map(|_| g.post("/passcode/verify", &c2, &format!(r#"{{"code":"{bad}"}}"#)).status).last();
-    assert_eq!(last, Some(423));
+    assert_eq!(last, Some(423), "the tenth counted failure starts the lock");
+    assert_eq!(g.post("/passcode/verify", &c2, &format!(r#"{{"code":"{bad}"}}"#)).status, 423, "a guess while locked");
     g.settle();
 
     let m = scrape(&g);
@@ -60,12 +61,13 @@ fn metrics_count_what_happened_without_identifiers() {
     assert_eq!(sample(&m, ops, &with(&[("operation", "start"), ("outcome", "resend-too-soon")])), 1.0);
     assert_eq!(sample(&m, ops, &with(&[("operation", "verify"), ("outcome", "wrong-code")])), 10.0);
     assert_eq!(sample(&m, ops, &with(&[("operation", "verify"), ("outcome", "verified")])), 1.0);
+    assert_eq!(sample(&m, ops, &with(&[("operation", "verify"), ("outcome", "wrong-code-locked")])), 1.0);
     assert_eq!(sample(&m, ops, &with(&[("operation", "verify"), ("outcome", "subject-locked")])), 1.0);
     assert_eq!(sample(&m, "passcode_locks_total", &with(&[("lock", "temporary")])), 1.0);
     assert_eq!(sample(&m, "passcode_limits_total", &with(&[("limit", "resend-cooldown")])), 1.0);
     assert_eq!(sample(&m, "passcode_deliveries_total", &with(&[("outcome", "queued")])), 3.0);
     assert_eq!(sample(&m, "passcode_deliveries_total", &with(&[("outcome", "sent")])), 3.0);
-    assert_eq!(sample(&m, "passcode_engine_operation_seconds_count", &[("operation", "verify")]), 12.0);
+    assert_eq!(sample(&m, "passcode_engine_operation_seconds_count", &[("operation", "verify")]), 13.0);
     assert_eq!(sample(&m, "passcode_http_requests_total", &[("route", "verify"), ("status", "200")]), 1.0);
     assert_eq!(sample(&m, "passcode_sessions_total", &[("event", "created")]), 1.0);
     assert_eq!(sample(&m, "passcode_sessions_total", &[("event", "revoked")]), 1.0);
