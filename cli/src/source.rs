@@ -336,7 +336,10 @@ mod tests {
     use super::*;
 
     fn file(text: &str) -> ConfigFile {
-        let path = std::env::temp_dir().join(format!("passcode-cli-source-{}.conf", std::process::id()));
+        // One file per call: the tests run in parallel threads of one process.
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("passcode-cli-source-{}-{n}.conf", std::process::id()));
         std::fs::write(&path, text).unwrap();
         let f = ConfigFile::read(&path, &mut Redactor::default()).unwrap();
         std::fs::remove_file(&path).unwrap();

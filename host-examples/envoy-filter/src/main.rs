@@ -52,7 +52,9 @@ fn build_component() -> Result<(), String> {
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
-        return Err("building the component failed (is the target installed? rustup target add wasm32-unknown-unknown)".into());
+        return Err(
+            "building the component failed (is the target installed? rustup target add wasm32-unknown-unknown)".into(),
+        );
     }
     Ok(())
 }
