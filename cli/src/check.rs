@@ -630,6 +630,12 @@ pub fn run(args: &CheckArgs, redactor: &mut Redactor) -> Result<Report, Failure>
         "{}: the config loads as the engine loads it (tenant {:?}, {tenant_from})",
         file.name, config.tenant
     );
+    if let Some(n) = file.gateway_options {
+        let _ = writeln!(
+            human,
+            "[gateway]: {n} option(s) for the gateway, set aside here (passcode-envoy-filter checks them when it starts)"
+        );
+    }
     let _ = writeln!(human, "\nstore");
     for l in store_lines.iter().chain(&probe) {
         let _ = writeln!(human, "  {l}");
@@ -695,6 +701,7 @@ pub fn run(args: &CheckArgs, redactor: &mut Redactor) -> Result<Report, Failure>
         "ok": exit == Exit::Ok,
         "file": file.name,
         "tenant": { "value": config.tenant, "from": tenant_from },
+        "gateway_options": file.gateway_options,
         "store": store_value,
         "store_probe": probe,
         "keys": keys_value,

@@ -3,6 +3,11 @@
 //! can name the line a field sits on, and `check` can say whether a value came from the file
 //! or is a default.
 //!
+//! The gateway (`passcode-envoy-filter`) reads the same file with its own options in a
+//! `[gateway]` table, which the engine does not know: that table is set aside before the
+//! engine parses the rest, with its lines blanked rather than removed so that every other
+//! field keeps its line number. The gateway checks its own options when it starts.
+//!
 //! TOML positions come from toml_edit, which keeps each key's place in the text; JSON has no
 //! such reader here, so a field's line is found by scanning for its quoted name in order,
 //! after its presence has been confirmed on the parsed value.
@@ -61,6 +66,10 @@ pub struct ConfigFile {
     pub name: String,
     /// The text.
     pub text: String,
+    /// The text the engine parses: `text` without the gateway's `[gateway]` table.
+    engine_text: String,
+    /// How many options the `[gateway]` table holds, if the file has one.
+    pub gateway_options: Option<usize>,
     toml: Option<ImDocument<String>>,
     json: Option<Value>,
 }
@@ -96,12 +105,16 @@ impl ConfigFile {
         let is_json = text.trim_start().starts_with('{');
         let toml = if is_json { None } else { ImDocument::parse(text.clone()).ok() };
         let json = if is_json { serde_json::from_str(&text).ok() } else { None };
-        Ok(ConfigFile { name, text, toml, json })
+        let (engine_text, gateway_options) = match without_gateway(&text, is_json) {
+            Some((engine_text, n)) => (engine_text, Some(n)),
+            None => (text.clone(), None),
+        };
+        Ok(ConfigFile { name, text, engine_text, gateway_options, toml, json })
     }
 
     /// The config, exactly as the engine parses and checks it.
     pub fn parse(&self) -> Result<Config, Failure> {
-        Config::parse(&self.text).map_err(|e| self.failure(&e))
+        Config::parse(&self.engine_text).map_err(|e| self.failure(&e))
     }
 
     /// An engine error, placed in this file: its line and field, and its exit status.
@@ -169,14 +182,18 @@ impl ConfigFile {
     /// engine's error keeps only the text, without the place).
     fn syntax_error(&self) -> Option<(String, Option<Location>)> {
         if self.text.trim_start().starts_with('{') {
-            let e = serde_json::from_str::<Config>(&self.text).err()?;
+            let e = serde_json::from_str::<Config>(&self.engine_text).err()?;
             let message = e.to_string();
             let message = message.rsplit_once(" at line ").map_or(message.as_str(), |(m, _)| m).to_string();
-            let location = (e.line() > 0).then_some(Location { line: e.line(), column: e.column().max(1) });
+            // Without its `gateway` object, a JSON config is re-encoded: its lines are not
+            // the file's.
+            let same_lines = self.gateway_options.is_none();
+            let location =
+                (same_lines && e.line() > 0).then_some(Location { line: e.line(), column: e.column().max(1) });
             Some((message, location))
         } else {
-            let e = toml::from_str::<Config>(&self.text).err()?;
-            let location = e.span().map(|s| Location::of_offset(&self.text, s.start));
+            let e = toml::from_str::<Config>(&self.engine_text).err()?;
+            let location = e.span().map(|s| Location::of_offset(&self.engine_text, s.start));
             Some((e.message().to_string(), location))
         }
     }
@@ -214,6 +231,41 @@ impl ConfigFile {
         let json = self.json.as_ref()?;
         json_has(json, steps).then(|| json_offset(&self.text, steps)).flatten()
     }
+}
+
+/// The config without the gateway's table, and the number of options in it; `None` when the
+/// file has no `gateway` table (or does not parse: the engine's parser then says why).
+fn without_gateway(text: &str, is_json: bool) -> Option<(String, usize)> {
+    if is_json {
+        let mut value: Value = serde_json::from_str(text).ok()?;
+        let gateway = value.as_object_mut()?.remove("gateway")?;
+        return Some((serde_json::to_string_pretty(&value).ok()?, gateway.as_object()?.len()));
+    }
+    let mut expected: toml::Table = text.parse().ok()?;
+    let options = expected.remove("gateway")?.as_table()?.len();
+    // Blank the lines from `[gateway]` (or `[gateway.x]`) to the next table header, then
+    // make sure that removed exactly the gateway's table; if it did not (the table written
+    // inline, or as dotted keys), re-encode the rest instead, at the cost of its lines.
+    let mut blanked = String::with_capacity(text.len());
+    let mut inside = false;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim_start();
+        if t.starts_with('[') {
+            let header = t.trim_start_matches('[').split(']').next().unwrap_or("").trim();
+            inside = header == "gateway" || header.starts_with("gateway.");
+        }
+        blanked.push_str(if !inside {
+            line
+        } else if line.ends_with('\n') {
+            "\n"
+        } else {
+            ""
+        });
+    }
+    if blanked.parse::<toml::Table>().ok().as_ref() == Some(&expected) {
+        return Some((blanked, options));
+    }
+    Some((toml::to_string(&expected).ok()?, options))
 }
 
 /// The text of a scalar TOML value, for matching array entries (`id = 1` is `"1"`).
@@ -336,9 +388,9 @@ mod tests {
     use super::*;
 
     fn file(text: &str) -> ConfigFile {
-        // One file per call: the tests run in parallel threads of one process.
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // One file per call: the tests of this module run at once in one process.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path = std::env::temp_dir().join(format!("passcode-cli-source-{}-{n}.conf", std::process::id()));
         std::fs::write(&path, text).unwrap();
         let f = ConfigFile::read(&path, &mut Redactor::default()).unwrap();
@@ -394,6 +446,23 @@ mod tests {
         assert!(!e.message.contains('|'), "the parser's message, without its quote of the file: {}", e.message);
         let e = file("{\"policy\": {\n\"code_length\": \"six\"}}").parse().unwrap_err();
         assert_eq!((e.name, e.location.map(|l| l.line)), (Some("config-syntax"), Some(2)));
+    }
+
+    #[test]
+    fn the_gateway_table_is_set_aside_and_every_other_line_kept() {
+        let text = "tenant = \"a\"\n[gateway]\nlisten = \"127.0.0.1:8080\"\nworkers = 2\n\n[policy]\ncode_length = 4\n";
+        let f = file(text);
+        assert_eq!(f.gateway_options, Some(2));
+        let e = f.parse().unwrap_err();
+        assert_eq!((e.field.as_deref(), e.location.map(|l| l.line)), (Some("policy.code_length"), Some(7)));
+        // Written inline, the table is still set aside (the rest re-encoded).
+        let f = file("gateway = { workers = 2 }\ntenant = \"a\"\n");
+        assert_eq!((f.gateway_options, f.parse().map(|c| c.tenant).ok()), (Some(1), Some("a".to_string())));
+        let f = file("{\"gateway\": {\"workers\": 2, \"listen\": \"x\"}, \"tenant\": \"b\"}");
+        assert_eq!((f.gateway_options, f.parse().map(|c| c.tenant).ok()), (Some(2), Some("b".to_string())));
+        // Without one, nothing changes, and an unknown table is still refused.
+        assert_eq!(file("tenant = \"a\"\n").gateway_options, None);
+        assert_eq!(file("[gateways]\nx = 1\n").parse().unwrap_err().name, Some("unknown-config-field"));
     }
 
     #[test]

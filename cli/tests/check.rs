@@ -300,3 +300,32 @@ fn a_password_in_the_store_url_is_never_printed() {
     );
     assert_no_password(&passcode(d, &["check", "--json", "typed.toml"]).expect(1));
 }
+
+/// The gateway's README config: the engine's fields and a `[gateway]` table in one file.
+fn gateway_readme_config() -> String {
+    let readme = include_str!("../../host-examples/envoy-filter/README.md");
+    let start =
+        readme.find("# passcode.toml: the engine's config and the gateway's options").expect("the README's example");
+    let block = &readme[start..];
+    block[..block.find("```").expect("the example's end")].to_string()
+}
+
+#[test]
+fn the_gateway_s_one_file_config_checks_with_its_table_set_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    key_file(dir.path(), "key1");
+    let example = gateway_readme_config().replace("env = \"PASSCODE_KEY_1\"", "file = \"key1\"");
+    assert!(example.contains("[gateway]") && example.contains("file = \"key1\""), "{example}");
+    write(dir.path(), "passcode.toml", &example);
+    let run = passcode(dir.path(), &["check", "passcode.toml"]).expect(0);
+    assert!(run.stdout.contains("[gateway]: 8 option(s) for the gateway"), "{}", run.stdout);
+    let json = passcode(dir.path(), &["check", "--json", "passcode.toml"]).expect(0).json();
+    assert_eq!(json["gateway_options"], 8);
+
+    // An engine error after the table is still reported at its own line.
+    let lines = example.lines().count();
+    write(dir.path(), "bad.toml", &format!("{example}\n[policy]\ncode_length = 3\n"));
+    let json = passcode(dir.path(), &["check", "--json", "bad.toml"]).json();
+    assert_eq!(json["error"]["field"], "policy.code_length", "{json}");
+    assert_eq!(json["error"]["line"], lines + 3, "{json}");
+}

@@ -2,13 +2,13 @@
 //! store ever sees of them.
 
 use subtle::ConstantTimeEq;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::error::Error;
 use crate::identifier::Purpose;
-use crate::keys::{hmac_parts, SecretKey};
+use crate::mac::PreparedMac;
 use crate::policy::{Alphabet, Policy};
-use crate::random::{uniform_below, Random};
+use crate::random::{uniform_below, Draws, Random};
 use crate::unicode::{ascii_digit, ascii_letter, is_separator};
 
 /// The most bytes of typed code the engine reads; longer input is a wrong code. Room for ten
@@ -18,13 +18,27 @@ pub const MAX_CODE_INPUT_BYTES: usize = 128;
 /// Draws a fresh code: uniform over the alphabet, leading zeros kept (S1, S3). This is the
 /// draw the engine uses; it is public so that its distribution can be tested and measured.
 pub fn generate(policy: &Policy, random: &dyn Random) -> Result<Zeroizing<String>, Error> {
+    generate_from(policy, &mut Draws::new(random, draw_bytes(policy))?)
+}
+
+/// The random bytes a code of this policy takes (unless rejection sampling throws some away):
+/// one 64-bit draw for a numeric code, one per symbol for an alphanumeric one.
+pub(crate) fn draw_bytes(policy: &Policy) -> usize {
+    match policy.alphabet {
+        Alphabet::Digits => 8,
+        Alphabet::Alphanumeric => 8 * usize::from(policy.code_length),
+    }
+}
+
+/// Draws a code from bytes already drawn.
+pub(crate) fn generate_from(policy: &Policy, draws: &mut Draws<'_>) -> Result<Zeroizing<String>, Error> {
     let symbols = policy.alphabet.symbols();
     let len = policy.code_length as u32;
     let mut code = Zeroizing::new(String::with_capacity(len as usize));
     match policy.alphabet {
         Alphabet::Digits => {
             // One draw for the whole code: 10^len <= 10^10 fits in a u64.
-            let mut v = uniform_below(random, 10u64.pow(len))?;
+            let mut v = uniform_below(draws, 10u64.pow(len))?;
             let mut digits = [b'0'; 10];
             for i in (0..len as usize).rev() {
                 digits[i] = b'0' + (v % 10) as u8;
@@ -34,7 +48,7 @@ pub fn generate(policy: &Policy, random: &dyn Random) -> Result<Zeroizing<String
         }
         Alphabet::Alphanumeric => {
             for _ in 0..len {
-                let i = uniform_below(random, symbols.len() as u64)? as usize;
+                let i = uniform_below(draws, symbols.len() as u64)? as usize;
                 code.push(symbols[i] as char);
             }
         }
@@ -52,14 +66,14 @@ pub fn generate(policy: &Policy, random: &dyn Random) -> Result<Zeroizing<String
 ///   Arabic-Indic `١٢٣`, Devanagari, ...), and for alphanumeric codes full-width letters as
 ///   ASCII letters, with case folded;
 /// - anything else (a letter in a numeric code, a line break inside it) makes it wrong.
-pub(crate) fn normalise_input(policy: &Policy, typed: &str) -> Option<Zeroizing<String>> {
+pub(crate) fn normalise_input(policy: &Policy, typed: &str) -> Option<TypedCode> {
     if typed.len() > MAX_CODE_INPUT_BYTES {
         return None;
     }
     let symbols = policy.alphabet.symbols();
-    let length = policy.code_length as usize;
-    // Allocated once at the code's length: a growing buffer would leave copies behind.
-    let mut out = Zeroizing::new(String::with_capacity(length));
+    let length = usize::from(policy.code_length).min(MAX_CODE_LENGTH);
+    // On the stack, wiped when dropped: no heap copy of what the user typed.
+    let mut out = TypedCode { symbols: [0; MAX_CODE_LENGTH], len: 0 };
     for c in typed.trim_matches(|c: char| c.is_whitespace() || is_separator(c)).chars() {
         if is_separator(c) {
             continue;
@@ -68,17 +82,36 @@ pub(crate) fn normalise_input(policy: &Policy, typed: &str) -> Option<Zeroizing<
             Alphabet::Digits => ascii_digit(c)?,
             Alphabet::Alphanumeric => ascii_digit(c).or_else(|| ascii_letter(c))?.to_ascii_lowercase(),
         };
-        if !symbols.contains(&(c as u8)) || out.len() == length {
+        if !symbols.contains(&(c as u8)) || out.len == length {
             return None;
         }
-        out.push(c);
+        out.symbols[out.len] = c as u8;
+        out.len += 1;
     }
-    (out.len() == length).then_some(out)
+    (out.len == length).then_some(out)
+}
+
+/// The longest code a policy may ask for.
+const MAX_CODE_LENGTH: usize = 10;
+
+/// A typed code read as a code of the policy: ASCII symbols of its alphabet, on the stack,
+/// wiped when dropped.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub(crate) struct TypedCode {
+    symbols: [u8; MAX_CODE_LENGTH],
+    len: usize,
+}
+
+impl TypedCode {
+    pub(crate) fn as_str(&self) -> &str {
+        // Only ASCII symbols of the alphabet are ever stored.
+        std::str::from_utf8(&self.symbols[..self.len]).unwrap_or_default()
+    }
 }
 
 /// The keyed hash a code is stored as: HMAC-SHA256(code key, challenge id | purpose | code).
-pub(crate) fn code_mac(key: &SecretKey, challenge_id: &[u8; 16], purpose: Purpose, code: &str) -> [u8; 32] {
-    hmac_parts(key, &[b"code", challenge_id, &[purpose.byte()], code.as_bytes()])
+pub(crate) fn code_mac(key: &PreparedMac, challenge_id: &[u8; 16], purpose: Purpose, code: &str) -> [u8; 32] {
+    key.parts(&[b"code", challenge_id, &[purpose.byte()], code.as_bytes()])
 }
 
 /// Constant-time comparison of two MACs (S15).
@@ -151,7 +184,7 @@ mod tests {
             "१२३४५६",
             "\u{feff}123\u{200b}456",
         ] {
-            assert_eq!(normalise_input(&p, typed).as_deref().map(String::as_str), Some("123456"), "{typed:?}");
+            assert_eq!(normalise_input(&p, typed).as_ref().map(TypedCode::as_str), Some("123456"), "{typed:?}");
         }
         for wrong in ["123\n456", "123.456", "12345６７", "½23456", "123456\u{0}"] {
             assert!(normalise_input(&p, wrong).is_none(), "{wrong:?}");

@@ -11,15 +11,15 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use crate::clock::{checked_now, Clock, SystemClock};
-use crate::code::{code_mac, generate, macs_equal, normalise_input};
+use crate::code::{code_mac, draw_bytes, generate, generate_from, macs_equal, normalise_input};
 use crate::config::Config;
 use crate::error::{Error, LimitScope};
 use crate::event::{Event, EventKind, EventSink, NoEvents};
 use crate::identifier::{Channel, Identifier, Purpose};
-use crate::keys::{hmac_parts, KeyReader, KeyRing};
+use crate::keys::{KeyReader, KeyRing};
 use crate::message::{Message, Messages};
 use crate::policy::{Policy, SendBucket};
-use crate::random::{OsRandom, Random};
+use crate::random::{Draws, OsRandom, Random};
 use crate::record::{BucketRecord, ChallengeState, SubjectRecord};
 use crate::store::{Expected, MemoryStore, Store, StoreError, StoreKey};
 use crate::token::{self, TokenContents, MAX_ACCOUNT_BYTES};
@@ -398,9 +398,11 @@ impl Engine {
         self.check_lock(&record, now).and_then(|_| self.check_send(&record, purpose, now)).map_err(refuse)?;
         self.take_shared_buckets(&identifier, client.as_ref(), now).map_err(refuse)?;
 
-        let mut id = [0u8; 16];
-        self.random.fill(&mut id)?;
-        let code = generate(&self.policy, self.random.as_ref())?;
+        // One CSPRNG call for the challenge id and the code.
+        let mut draws = Draws::new(self.random.as_ref(), 16 + draw_bytes(&self.policy))?;
+        let id = draws.take::<16>()?;
+        let code = generate_from(&self.policy, &mut draws)?;
+        drop(draws);
         let active = self.keys.active();
         let lifetime = self.policy.lifetime(identifier.channel(), purpose);
         let challenge = ChallengeState {
@@ -516,19 +518,14 @@ impl Engine {
                 // The key that hashed this code has left the ring: the code can never match.
                 return Step::refuse(Error::NotFound);
             };
-            let right =
-                typed.as_ref().is_some_and(|typed| macs_equal(&code_mac(&keys.code, &c.id, t.purpose, typed), &c.mac));
+            let right = typed
+                .as_ref()
+                .is_some_and(|typed| macs_equal(&code_mac(&keys.code, &c.id, t.purpose, typed.as_str()), &c.mac));
             if right {
                 rec.remove_challenge(t.purpose);
                 rec.failures = 0;
                 rec.locked_until = 0;
-                let verified = Verified {
-                    identifier: t.identifier.as_str().to_string(),
-                    channel,
-                    purpose: t.purpose,
-                    account: t.account.clone(),
-                };
-                return Step { write: Some(rec), result: Ok(verified) };
+                return Step { write: Some(rec), result: Ok(()) };
             }
             let tries = c.tries.saturating_add(1);
             if let Some(challenge) = rec.challenge_mut(t.purpose) {
@@ -545,7 +542,9 @@ impl Engine {
                 Err(other) => Err(other),
             };
             Step { write: Some(rec), result }
-        })
+        })?;
+        // The token's own copies become the answer: no allocation for it.
+        Ok(Verified { identifier: t.identifier.into_string(), channel, purpose: t.purpose, account: t.account })
     }
 
     /// Cancels a live challenge; its code stops working.
@@ -695,24 +694,21 @@ impl Engine {
     fn subject_key(&self, identifier: &Identifier, account: Option<&str>) -> StoreKey {
         match account {
             Some(account) => self.account_key(account),
-            None => hmac_parts(
-                &self.keys.index().index,
-                &[
-                    b"subject",
-                    self.tenant.as_bytes(),
-                    &[identifier.channel().byte()],
-                    identifier.canonical().as_bytes(),
-                ],
-            ),
+            None => self.keys.index().index.parts(&[
+                b"subject",
+                self.tenant.as_bytes(),
+                &[identifier.channel().byte()],
+                identifier.canonical().as_bytes(),
+            ]),
         }
     }
 
     fn account_key(&self, account: &str) -> StoreKey {
-        hmac_parts(&self.keys.index().index, &[b"account", self.tenant.as_bytes(), account.as_bytes()])
+        self.keys.index().index.parts(&[b"account", self.tenant.as_bytes(), account.as_bytes()])
     }
 
     fn bucket_key(&self, kind: &[u8], value: &[u8]) -> StoreKey {
-        hmac_parts(&self.keys.index().index, &[kind, self.tenant.as_bytes(), value])
+        self.keys.index().index.parts(&[kind, self.tenant.as_bytes(), value])
     }
 
     /// Takes one send from every shared bucket the send falls in: the client's address and
@@ -724,21 +720,20 @@ impl Engine {
         now: u64,
     ) -> Result<(), Error> {
         let policy = &self.policy;
-        let mut buckets: Vec<(StoreKey, SendBucket, LimitScope)> = Vec::with_capacity(4);
-        if let Some(c) = client {
-            buckets.push((self.bucket_key(b"client", &c.host), policy.client_sends, LimitScope::Client));
-            if let Some(network) = &c.network {
-                buckets.push((self.bucket_key(b"network", network), policy.client_network_sends, LimitScope::Client));
-            }
-        }
-        if let Some(region) = identifier.region() {
-            buckets.push((self.bucket_key(b"region", region.as_bytes()), policy.country_sends, LimitScope::Country));
-        }
-        if let Some(tenant) = policy.tenant_sends {
-            buckets.push((self.bucket_key(b"tenant", b""), tenant, LimitScope::Tenant));
-        }
-        for (key, bucket, scope) in buckets {
-            self.take_bucket(&key, bucket, scope, now)?;
+        let client_buckets =
+            client.map(|c| (b"client".as_slice(), c.host.as_slice(), policy.client_sends, LimitScope::Client));
+        let network_buckets = client
+            .and_then(|c| c.network.as_deref())
+            .map(|network| (b"network".as_slice(), network, policy.client_network_sends, LimitScope::Client));
+        let region_bucket = identifier
+            .region()
+            .map(|region| (b"region".as_slice(), region.as_bytes(), policy.country_sends, LimitScope::Country));
+        let tenant_bucket =
+            policy.tenant_sends.map(|tenant| (b"tenant".as_slice(), b"".as_slice(), tenant, LimitScope::Tenant));
+        for (kind, value, bucket, scope) in
+            [client_buckets, network_buckets, region_bucket, tenant_bucket].into_iter().flatten()
+        {
+            self.take_bucket(&self.bucket_key(kind, value), bucket, scope, now)?;
         }
         Ok(())
     }
@@ -762,8 +757,9 @@ impl Engine {
         Err(Error::Contention)
     }
 
-    /// One compare-and-swap update of a subject record, retried on conflict. `first` is a
-    /// read the caller already made. Events are emitted once the outcome is settled: `ok_kind`
+    /// One read-modify-write of a subject record (`Store::update`, a compare-and-swap in
+    /// most stores), retried on conflict. `first` is a read the caller already made, written
+    /// against by compare-and-swap. Events are emitted once the outcome is settled: `ok_kind`
     /// on success, the error's own kind on a refusal.
     #[allow(clippy::too_many_arguments)]
     fn update_subject<T>(
@@ -777,21 +773,37 @@ impl Engine {
         mut decide: impl FnMut(SubjectRecord) -> Step<T>,
     ) -> Result<T, Error> {
         for _ in 0..MAX_CAS_ATTEMPTS {
-            let current = match first.take() {
-                Some(c) => c,
-                None => self.store.get(key, now).map_err(store_error)?,
+            let mut decided: Option<Result<Step<T>, Error>> = None;
+            let mut change = |current: Option<&[u8]>| {
+                let mut record = match current.map_or(Ok(SubjectRecord::default()), SubjectRecord::decode) {
+                    Ok(record) => record,
+                    Err(e) => {
+                        decided = Some(Err(e));
+                        return None;
+                    }
+                };
+                record.prune(now, &self.policy);
+                let step = decide(record);
+                let write = step.write.as_ref().map(|new| (new.encode(), Some(new.ttl(now, &self.policy))));
+                decided = Some(Ok(step));
+                write
             };
-            let mut record = decode_subject(current.as_ref())?;
-            record.prune(now, &self.policy);
-            let expected = current.as_ref().map_or(Expected::Absent, |(_, v)| Expected::Version(*v));
-            let step = decide(record);
-            if let Some(new) = &step.write {
-                let ttl = new.ttl(now, &self.policy);
-                let stored = self.store.put(key, &new.encode(), Some(ttl), expected, now).map_err(store_error)?;
-                if stored.is_none() {
-                    backoff();
-                    continue;
+            let written = match first.take() {
+                Some(current) => {
+                    let expected = current.as_ref().map_or(Expected::Absent, |(_, v)| Expected::Version(*v));
+                    match change(current.as_ref().map(|(bytes, _)| bytes.as_slice())) {
+                        Some((bytes, ttl)) => {
+                            self.store.put(key, &bytes, ttl, expected, now).map_err(store_error)?.is_some()
+                        }
+                        None => true,
+                    }
                 }
+                None => self.store.update(key, now, &mut change).map_err(store_error)?,
+            };
+            let step = decided.ok_or(Error::Contention)??;
+            if !written {
+                backoff();
+                continue;
             }
             return match step.result {
                 Ok(v) => {
@@ -813,6 +825,9 @@ impl Engine {
     }
 
     fn emit(&self, d: &Draft, now: u64, channel: Channel, purpose: Option<Purpose>, key: &StoreKey) {
+        if !self.events.enabled() {
+            return;
+        }
         self.events.emit(&Event {
             kind: d.kind,
             at: now,
@@ -829,7 +844,13 @@ impl Engine {
 
 /// The subject's pseudonym in events and `Issued`: the first 8 bytes of its keyed index hash.
 fn pseudonym(key: &StoreKey) -> String {
-    key[..8].iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(16);
+    for b in &key[..8] {
+        text.push(char::from(HEX[usize::from(b >> 4)]));
+        text.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    text
 }
 
 fn decode_subject(current: Option<&(Vec<u8>, u64)>) -> Result<SubjectRecord, Error> {
@@ -875,6 +896,42 @@ fn backoff() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ManualClock;
+
+    /// A token issued before the cipher changed (version 2, XChaCha20-Poly1305, as a running
+    /// deployment holds in its sessions at the upgrade) keeps working until its code expires.
+    #[test]
+    fn tokens_issued_under_the_old_format_open_until_they_expire() {
+        let clock = ManualClock::new(1_800_000_000);
+        let ring = KeyRing::ephemeral(&OsRandom).unwrap();
+        let engine = Engine::builder(Config::default()).clock(Arc::new(clock.clone())).key_ring(ring).build().unwrap();
+        let request = |address| IssueRequest {
+            channel: Channel::Email,
+            identifier: address,
+            purpose: Purpose::SignIn,
+            client: None,
+            locale: None,
+        };
+        let as_version_2 = |issued: &Issued| {
+            let contents = token::open(&engine.keys, &engine.tenant, &issued.token).unwrap();
+            token::seal_legacy(engine.keys.active(), 2, &engine.tenant, &contents)
+        };
+
+        let issued = engine.issue(&request("jane@example.com")).unwrap();
+        let old = as_version_2(&issued);
+        assert_ne!(old, issued.token);
+        let wrong = if issued.code.as_str() == "000000" { "000001" } else { "000000" };
+        assert_eq!(engine.verify(&old, wrong), Err(Error::WrongCode { attempts_left: 4 }), "opened and counted");
+        let verified = engine.verify(&old, &issued.code).unwrap();
+        assert_eq!((verified.identifier.as_str(), verified.purpose), ("jane@example.com", Purpose::SignIn));
+
+        let issued = engine.issue(&request("john@example.com")).unwrap();
+        let old = as_version_2(&issued);
+        clock.advance(engine.policy().lifetime(Channel::Email, Purpose::SignIn) - 1);
+        assert!(engine.resend(&old, None, None).is_ok(), "a resend keeps the old token working");
+        clock.advance(engine.policy().lifetime(Channel::Email, Purpose::SignIn));
+        assert_eq!(engine.verify(&old, &issued.code), Err(Error::Expired), "until the code expires");
+    }
 
     #[test]
     fn client_addresses_bucket_by_host_or_v6_64_and_48() {

@@ -92,6 +92,12 @@ pub struct Event {
 pub trait EventSink: Send + Sync {
     /// Handles one event.
     fn emit(&self, event: &Event);
+
+    /// Whether this sink wants events at all; when `false` the engine does not build them
+    /// (the subject's pseudonym is an allocation on the hot path). Default `true`.
+    fn enabled(&self) -> bool {
+        true
+    }
 }
 
 /// Discards events (the default).
@@ -100,6 +106,10 @@ pub struct NoEvents;
 
 impl EventSink for NoEvents {
     fn emit(&self, _: &Event) {}
+
+    fn enabled(&self) -> bool {
+        false
+    }
 }
 
 /// Keeps events in memory, for tests and small hosts.

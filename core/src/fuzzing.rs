@@ -22,6 +22,7 @@ pub fn read_code(alphanumeric: bool, length: u8, typed: &str) -> Option<String> 
     let alphabet = if alphanumeric { Alphabet::Alphanumeric } else { Alphabet::Digits };
     let policy = Policy { code_length: length.clamp(alphabet.min_length(), 10), alphabet, ..Policy::default() };
     let code = normalise_input(&policy, typed)?;
+    let code = code.as_str();
     assert_eq!(code.len(), policy.code_length as usize, "a code of the policy's length");
     assert!(code.bytes().all(|b| alphabet.symbols().contains(&b)), "only the alphabet's symbols");
     Some(code.to_string())
@@ -32,7 +33,7 @@ pub fn open_token(tenant: &str, text: &str) -> Result<(), Error> {
     let ring = ring();
     let t = token::open(&ring, tenant, text)?;
     let again = token::seal(ring.active(), tenant, &t);
-    let current_version = text.trim().starts_with("Ag"); // version byte 2, base64url
+    let current_version = text.trim().starts_with("Aw"); // version byte 3, base64url
     assert!(!current_version || again == text.trim(), "a token that opens is one the ring sealed");
     Ok(())
 }

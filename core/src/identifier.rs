@@ -271,6 +271,11 @@ impl Identifier {
         &self.normalised
     }
 
+    /// The normalised address or number, without a copy.
+    pub(crate) fn into_string(self) -> String {
+        self.normalised
+    }
+
     /// The canonical form the subject is derived from: for email, the local part also
     /// case-folded and NFC-normalised (`Jane@` and `JANE@` are one subject); for a number,
     /// its E.164 form.
@@ -279,6 +284,11 @@ impl Identifier {
             Channel::Sms => std::borrow::Cow::Borrowed(&self.normalised),
             Channel::Email => {
                 let (local, domain) = self.normalised.rsplit_once('@').unwrap_or(("", &self.normalised));
+                if local.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+                    // Lowercase ASCII is its own case folding and NFC form (and the domain is
+                    // normalised already): the common case needs no copy.
+                    return std::borrow::Cow::Borrowed(&self.normalised);
+                }
                 std::borrow::Cow::Owned(format!("{}@{domain}", caseless(local)))
             }
         }

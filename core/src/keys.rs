@@ -4,8 +4,13 @@
 //! never from a literal in the config. From each one the engine derives separate keys, so
 //! that no key serves two purposes:
 //! - the code key: HMAC-SHA256 of a code, bound to its challenge and purpose;
-//! - the token key: the AEAD that seals the challenge token;
+//! - the token keys: the MAC and encryption keys of the SIV that seals the challenge token,
+//!   and the key of the tokens of versions 1 and 2 (XChaCha20-Poly1305), which open until
+//!   they expire;
 //! - the index key: the keyed hash that names a subject's record.
+//!
+//! The HMAC keys are prepared once, when the ring is built (the hash states after the key
+//! block), so that no operation redoes that work per call.
 //!
 //! The active key signs new codes and tokens; any key in the ring still verifies, so keys
 //! rotate without breaking live challenges. The index key is chosen separately and should
@@ -21,6 +26,8 @@ use sha2::Sha256;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::error::Error;
+use crate::mac::PreparedMac;
+use crate::token::TokenCipher;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -46,13 +53,16 @@ impl std::fmt::Debug for SecretKey {
     }
 }
 
-/// The keys derived from one ring key.
+/// The keys derived from one ring key, prepared for use.
 #[derive(Clone, Debug)]
 pub struct DerivedKeys {
     pub(crate) id: u8,
-    pub(crate) code: SecretKey,
-    pub(crate) token: SecretKey,
-    pub(crate) index: SecretKey,
+    pub(crate) code: PreparedMac,
+    /// Seals and opens tokens of the current version.
+    pub(crate) token: TokenCipher,
+    /// Opens tokens of versions 1 and 2, until the last of them expires.
+    pub(crate) legacy_token: SecretKey,
+    pub(crate) index: PreparedMac,
     /// A retired key that only names subject records.
     index_only: bool,
 }
@@ -65,7 +75,15 @@ impl DerivedKeys {
             mac.update(l);
             SecretKey(mac.finalize().into_bytes().into())
         };
-        DerivedKeys { id, code: label(b"code"), token: label(b"token"), index: label(b"index"), index_only: false }
+        DerivedKeys {
+            id,
+            code: PreparedMac::new(label(b"code").bytes()),
+            // Keys of their own for the new cipher: no key serves two algorithms.
+            token: TokenCipher::new(&label(b"token-v3-mac"), label(b"token-v3-encryption")),
+            legacy_token: label(b"token"),
+            index: PreparedMac::new(label(b"index").bytes()),
+            index_only: false,
+        }
     }
 }
 
@@ -271,16 +289,6 @@ pub(crate) fn read_key_env(id: u8, name: &str) -> Result<Zeroizing<Vec<u8>>, Err
     decode_key_text(&value).ok_or(Error::WeakKey { id, reason: "the variable is not hex or base64" })
 }
 
-/// HMAC-SHA256 over several parts, each length-prefixed so that no two inputs collide.
-pub(crate) fn hmac_parts(key: &SecretKey, parts: &[&[u8]]) -> [u8; 32] {
-    let mut mac = <HmacSha256 as Mac>::new_from_slice(key.bytes()).expect("HMAC takes any key length");
-    for p in parts {
-        mac.update(&(p.len() as u32).to_be_bytes());
-        mac.update(p);
-    }
-    mac.finalize().into_bytes().into()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,11 +321,13 @@ mod tests {
     fn derived_keys_differ_per_purpose_and_hide_in_debug() {
         let ring = KeyRing::new(vec![(1, random_key())], 1, 1).unwrap();
         let k = ring.active();
-        assert_ne!(k.code.bytes(), k.token.bytes());
-        assert_ne!(k.code.bytes(), k.index.bytes());
+        assert_ne!(k.code.parts(&[b"x"]), k.index.parts(&[b"x"]));
+        assert_ne!(k.legacy_token.bytes(), &[0; 32]);
         let shown = format!("{ring:?}");
-        assert!(!shown.contains(&format!("{:?}", k.code.bytes())));
-        assert!(shown.contains("SecretKey(..)"));
+        assert!(!shown.contains(&format!("{:?}", k.legacy_token.bytes())));
+        assert!(
+            shown.contains("SecretKey(..)") && shown.contains("PreparedMac(..)") && shown.contains("TokenCipher(..)")
+        );
     }
 
     #[test]
@@ -397,9 +407,9 @@ mod tests {
     }
 
     #[test]
-    fn hmac_parts_are_length_prefixed() {
+    fn mac_parts_are_length_prefixed() {
         let ring = KeyRing::new(vec![(1, random_key())], 1, 1).unwrap();
         let k = &ring.active().code;
-        assert_ne!(hmac_parts(k, &[b"ab", b"c"]), hmac_parts(k, &[b"a", b"bc"]));
+        assert_ne!(k.parts(&[b"ab", b"c"]), k.parts(&[b"a", b"bc"]));
     }
 }

@@ -32,11 +32,15 @@ pub mod delivery_config;
 mod engine;
 pub mod error;
 pub mod event;
+#[cfg(feature = "bench")]
+#[doc(hidden)]
+pub mod floor;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod identifier;
 pub mod keys;
+mod mac;
 pub mod message;
 pub mod policy;
 pub mod random;
@@ -56,7 +60,7 @@ pub use keys::{KeyLocation, KeyReader, KeyRing};
 pub use message::{EmailMessage, Message, SecretText, SmsEncoding, SmsMessage};
 pub use policy::{Alphabet, NumberTypeRules, Policy};
 pub use random::{OsRandom, Random};
-pub use store::{Expected, MemoryStore, Store, StoreError, StoreKey};
+pub use store::{Change, Expected, MemoryStore, Store, StoreError, StoreKey};
 pub use token::{MAX_ACCOUNT_BYTES, MAX_TOKEN_BYTES};
 
 /// This crate's version, as in Cargo.toml.

@@ -230,10 +230,13 @@ enum Template {
 #[derive(Clone, Debug)]
 pub struct Messages {
     config: MessagesConfig,
-    // Configured templates: (locale, channel, purpose or None for all) -> template. The
-    // built-in English ones are consulted after all of these.
-    templates: HashMap<(String, Channel, Option<Purpose>), Template>,
+    // Configured templates: locale -> (channel, purpose or None for all) -> template, the
+    // locale first so that a lookup by `&str` needs no allocation. The built-in English ones
+    // are consulted after all of these.
+    templates: HashMap<String, HashMap<(Channel, Option<Purpose>), Template>>,
     builtins: HashMap<(Channel, Purpose), Template>,
+    /// `config.default_locale` in lowercase, made once.
+    default_locale: String,
 }
 
 fn action(p: Purpose) -> &'static str {
@@ -453,13 +456,17 @@ impl Messages {
                     Template::Email { subject, text, html: t.email_html.clone() }
                 }
             };
-            templates.insert((t.locale.to_ascii_lowercase(), channel, purpose), template);
+            templates
+                .entry(t.locale.to_ascii_lowercase())
+                .or_insert_with(HashMap::new)
+                .insert((channel, purpose), template);
         }
         let builtins = Purpose::ALL
             .into_iter()
             .flat_map(|p| [Channel::Sms, Channel::Email].map(|c| ((c, p), builtin(c, p, config.code_in_email_subject))))
             .collect();
-        let messages = Messages { config: config.clone(), templates, builtins };
+        let default_locale = config.default_locale.to_ascii_lowercase();
+        let messages = Messages { config: config.clone(), templates, builtins, default_locale };
         messages.check_sms_sizes(policy)?;
         Ok(messages)
     }
@@ -470,8 +477,12 @@ impl Messages {
         let widest = "0".repeat(policy.code_length as usize);
         let builtins =
             Purpose::ALL.map(|p| (format!("en/sms/{}(built-in)", p.name()), vec![p], builtin(Channel::Sms, p, false)));
-        let configured =
-            self.templates.iter().filter(|((_, c, _), _)| *c == Channel::Sms).map(|((locale, _, purpose), t)| {
+        let configured = self
+            .templates
+            .iter()
+            .flat_map(|(locale, by)| by.iter().map(move |(key, t)| (locale, key, t)))
+            .filter(|(_, (c, _), _)| *c == Channel::Sms)
+            .map(|(locale, (_, purpose), t)| {
                 let name = format!("{locale}/sms/{}", purpose.map_or("*", |p| p.name()));
                 (name, purpose.map_or(Purpose::ALL.to_vec(), |p| vec![p]), t.clone())
             });
@@ -502,13 +513,28 @@ impl Messages {
     }
 
     fn lookup(&self, locale: &str, channel: Channel, purpose: Purpose) -> &Template {
-        let locale = locale.to_ascii_lowercase();
-        let language = locale.split(['-', '_']).next().unwrap_or("").to_string();
-        let default = self.config.default_locale.to_ascii_lowercase();
-        for l in [locale, language, default, "en".to_string()] {
-            for p in [Some(purpose), None] {
-                if let Some(t) = self.templates.get(&(l.clone(), channel, p)) {
-                    return t;
+        if !self.templates.is_empty() {
+            // Lowercased on the stack: the engine checks a request's locale is at most 35 bytes.
+            let mut lower = [0u8; 64];
+            let long;
+            let locale = match lower.get_mut(..locale.len()) {
+                Some(buffer) => {
+                    buffer.copy_from_slice(locale.as_bytes());
+                    buffer.make_ascii_lowercase();
+                    std::str::from_utf8(buffer).unwrap_or("")
+                }
+                None => {
+                    long = locale.to_ascii_lowercase();
+                    &long
+                }
+            };
+            let language = locale.split(['-', '_']).next().unwrap_or("");
+            for l in [locale, language, &self.default_locale, "en"] {
+                let Some(by_locale) = self.templates.get(l) else { continue };
+                for p in [Some(purpose), None] {
+                    if let Some(t) = by_locale.get(&(channel, p)) {
+                        return t;
+                    }
                 }
             }
         }

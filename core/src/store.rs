@@ -55,7 +55,28 @@ pub trait Store: Send + Sync {
 
     /// Deletes the key if it holds `version`; `false` on a conflict or if it is gone.
     fn delete(&self, key: &StoreKey, version: u64, now: u64) -> Result<bool, StoreError>;
+
+    /// One read-modify-write of `key`: `change` is called once with the live value (`None`
+    /// when absent or expired) and returns the value to write and its time to live, or `None`
+    /// to write nothing. Returns `false` when another writer came in between (nothing was
+    /// written; the caller reads again). `change` must not call the store.
+    ///
+    /// The default is `get`, then a compare-and-swap `put` against the version read, which is
+    /// all a remote store can do. A store that can hold a lock across the change (the memory
+    /// store) does it in one step: one lookup instead of two and no copy of the value read.
+    fn update(&self, key: &StoreKey, now: u64, change: &mut Change<'_>) -> Result<bool, StoreError> {
+        let current = self.get(key, now)?;
+        let Some((value, ttl)) = change(current.as_ref().map(|(v, _)| v.as_slice())) else {
+            return Ok(true);
+        };
+        let expected = current.map_or(Expected::Absent, |(_, version)| Expected::Version(version));
+        Ok(self.put(key, &value, ttl, expected, now)?.is_some())
+    }
 }
+
+/// What `Store::update` applies: the live value in, the value to write and its time to live
+/// out (or `None` to write nothing).
+pub type Change<'a> = dyn FnMut(Option<&[u8]>) -> Option<(Vec<u8>, Option<u64>)> + 'a;
 
 /// Keys are keyed-hash outputs an attacker cannot choose, so their first bytes are already a
 /// good hash: hashing them again with SipHash would only cost time.
@@ -91,12 +112,39 @@ struct ShardState {
     /// The last version given out. A key always falls in the same shard, so a per-shard
     /// counter is enough for versions never to repeat for a key.
     last_version: u64,
+    /// Writes since the last sweep of expired entries.
     puts: u64,
 }
 
 impl Shard {
     fn lock(&self) -> std::sync::MutexGuard<'_, ShardState> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl ShardState {
+    /// Counts a write, and drops the shard's expired entries once it has seen as many writes
+    /// as it holds entries (at least 1024): a sweep then costs about one entry per write, and
+    /// expired entries never outnumber the live ones by more than the writes since the last.
+    fn count_write(&mut self, now: u64) {
+        self.puts += 1;
+        if self.puts >= (self.map.len() as u64).max(1024) {
+            self.puts = 0;
+            self.map.retain(|_, e| entry_live(e, now));
+        }
+    }
+
+    /// Writes `value` under `key` with a new version, which it returns.
+    fn write(&mut self, key: &StoreKey, value: &[u8], ttl_seconds: Option<u64>, now: u64) -> u64 {
+        self.last_version += 1;
+        let version = self.last_version;
+        let expires = ttl_seconds.map_or(0, |t| now.saturating_add(t.max(1)));
+        let mut e = Vec::with_capacity(HEADER + value.len());
+        e.extend_from_slice(&version.to_le_bytes());
+        e.extend_from_slice(&expires.to_le_bytes());
+        e.extend_from_slice(value);
+        self.map.insert(*key, e.into_boxed_slice());
+        version
     }
 }
 
@@ -172,11 +220,7 @@ impl Store for MemoryStore {
         now: u64,
     ) -> Result<Option<u64>, StoreError> {
         let mut shard = self.shard(key);
-        // Every 1024 writes to a shard, drop its expired entries, so they do not pile up.
-        shard.puts += 1;
-        if shard.puts % 1024 == 0 {
-            shard.map.retain(|_, e| entry_live(e, now));
-        }
+        shard.count_write(now);
         let current = shard.map.get(key).filter(|e| entry_live(e, now)).map(|e| entry_version(e));
         let matches = match expected {
             Expected::Absent => current.is_none(),
@@ -185,15 +229,18 @@ impl Store for MemoryStore {
         if !matches {
             return Ok(None);
         }
-        shard.last_version += 1;
-        let version = shard.last_version;
-        let expires = ttl_seconds.map_or(0, |t| now.saturating_add(t.max(1)));
-        let mut e = Vec::with_capacity(HEADER + value.len());
-        e.extend_from_slice(&version.to_le_bytes());
-        e.extend_from_slice(&expires.to_le_bytes());
-        e.extend_from_slice(value);
-        shard.map.insert(*key, e.into_boxed_slice());
-        Ok(Some(version))
+        Ok(Some(shard.write(key, value, ttl_seconds, now)))
+    }
+
+    /// Under the shard's lock: no other writer can come in between, so it never conflicts.
+    fn update(&self, key: &StoreKey, now: u64, change: &mut Change<'_>) -> Result<bool, StoreError> {
+        let mut shard = self.shard(key);
+        let current = shard.map.get(key).filter(|e| entry_live(e, now)).map(|e| &e[HEADER..]);
+        if let Some((value, ttl)) = change(current) {
+            shard.count_write(now);
+            shard.write(key, &value, ttl, now);
+        }
+        Ok(true)
     }
 
     fn delete(&self, key: &StoreKey, version: u64, now: u64) -> Result<bool, StoreError> {
@@ -229,6 +276,49 @@ mod tests {
         // Versions are never reused, even after a delete: no ABA.
         let v3 = s.put(&k, b"c", None, Expected::Absent, 0).unwrap().unwrap();
         assert!(v3 > v2);
+    }
+
+    #[test]
+    fn update_sees_the_live_value_and_writes_a_new_version() {
+        let s = MemoryStore::new();
+        let k = [6u8; 32];
+        let mut seen = Vec::new();
+        let mut append = |current: Option<&[u8]>| {
+            seen.push(current.map(<[u8]>::to_vec));
+            Some(([current.unwrap_or(b""), b"x"].concat(), Some(10)))
+        };
+        assert!(s.update(&k, 100, &mut append).unwrap());
+        assert!(s.update(&k, 105, &mut append).unwrap());
+        assert!(s.update(&k, 200, &mut append).unwrap(), "after expiry the value is absent");
+        assert_eq!(seen, vec![None, Some(b"x".to_vec()), None]);
+        let (value, v1) = s.get(&k, 200).unwrap().unwrap();
+        assert_eq!(value, b"x");
+        assert!(s.update(&k, 200, &mut |_| None).unwrap());
+        assert_eq!(s.get(&k, 200).unwrap().unwrap().1, v1, "nothing to write writes nothing");
+        // The default (get, then compare-and-swap) behaves the same.
+        struct Plain(MemoryStore);
+        impl Store for Plain {
+            fn get(&self, key: &StoreKey, now: u64) -> Result<Option<(Vec<u8>, u64)>, StoreError> {
+                self.0.get(key, now)
+            }
+            fn put(
+                &self,
+                key: &StoreKey,
+                value: &[u8],
+                ttl: Option<u64>,
+                e: Expected,
+                now: u64,
+            ) -> Result<Option<u64>, StoreError> {
+                self.0.put(key, value, ttl, e, now)
+            }
+            fn delete(&self, key: &StoreKey, version: u64, now: u64) -> Result<bool, StoreError> {
+                self.0.delete(key, version, now)
+            }
+        }
+        let p = Plain(MemoryStore::new());
+        assert!(p.update(&k, 100, &mut |c| Some(([c.unwrap_or(b""), b"y"].concat(), None))).unwrap());
+        assert!(p.update(&k, 100, &mut |c| Some(([c.unwrap_or(b""), b"y"].concat(), None))).unwrap());
+        assert_eq!(p.get(&k, 100).unwrap().unwrap().0, b"yy");
     }
 
     #[test]

@@ -23,6 +23,9 @@ const DECIMAL_ZEROS: [u32; 76] = [
 
 /// The ASCII digit a Unicode decimal digit stands for (`'٣'` and `'３'` are `'3'`).
 pub(crate) fn ascii_digit(c: char) -> Option<char> {
+    if c.is_ascii_digit() {
+        return Some(c); // what nearly everyone types
+    }
     let c = u32::from(c);
     // The table is sorted: the run that could hold `c` starts at the last zero <= c.
     let i = DECIMAL_ZEROS.partition_point(|z| *z <= c).checked_sub(1)?;

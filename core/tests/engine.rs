@@ -410,15 +410,15 @@ fn s13_guessing_bound_holds_under_the_default_policy() {
     email(&r.engine, "victim@example.com", Purpose::SignIn).expect("then the record is forgotten");
 }
 
-/// Draws a fixed value for the code (8-byte draws) and a fixed challenge id (16-byte draws).
+/// Draws a fixed value for a numeric code: an issue draws its challenge id (16 bytes) and its
+/// code (8 bytes) in one call, a resend the code alone; the code's draw is the last 8 bytes.
 struct FixedDraw(u64);
 
 impl passcode_core::Random for FixedDraw {
     fn fill(&self, buf: &mut [u8]) -> Result<(), Error> {
-        match buf.len() {
-            8 => buf.copy_from_slice(&self.0.to_le_bytes()),
-            _ => buf.iter_mut().enumerate().for_each(|(i, b)| *b = i as u8),
-        }
+        buf.iter_mut().enumerate().for_each(|(i, b)| *b = i as u8);
+        let (len, code_draw) = (buf.len(), buf.len().saturating_sub(8));
+        buf[code_draw..].copy_from_slice(&self.0.to_le_bytes()[..len - code_draw]);
         Ok(())
     }
 }

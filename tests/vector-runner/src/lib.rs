@@ -90,7 +90,7 @@ pub struct Vector {
     /// What it shows.
     #[serde(default)]
     pub description: String,
-    /// The requirements of standards.md it checks (S1..S24).
+    /// The requirements of REQUIREMENTS.md it checks (S1..S24).
     #[serde(default)]
     pub requirements: Vec<String>,
     /// The config, in the engine's JSON schema, without `keys`.

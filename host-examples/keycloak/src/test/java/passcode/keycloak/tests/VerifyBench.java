@@ -21,7 +21,8 @@ public final class VerifyBench {
 
     public static void main(String[] args) throws Exception {
         boolean realmStore = args.length > 0 && args[0].equals("realm-store");
-        String config = "[policy]\nmax_attempts = 10\n";
+        // A host store needs a key ring; a throwaway key is right for a benchmark.
+        String config = "[policy]\nmax_attempts = 10\n[keys]\nephemeral = true\n";
         HostParts parts = realmStore ? new HostParts().store(new RealmStore()) : null;
         double[] perVerify = new double[ROUNDS];
         long subject = 0;
