@@ -2,10 +2,19 @@
 //! wit-bindgen guest over the core engine.
 //!
 //! The engine keeps its state in the host's imported `store` (single-key compare-and-swap
-//! with expiry), reads the time from `wasi:clocks/wall-clock` and draws randomness from
-//! `wasi:random` (core's `OsRandom`, through getrandom), so the host controls all three.
+//! with expiry), reads its key ring through the imported `keys`, reads the time from
+//! `wasi:clocks/wall-clock` and draws randomness from `wasi:random/random`, so the host
+//! controls all four, and the component imports nothing else.
 //!
-//! No input reaches a panic. On wasm32-wasip2 a panic aborts (there is no unwinding, so
+//! That is why it is built for `wasm32-unknown-unknown` and made a component by
+//! `passcode-componentize` (wit-component), not built for `wasm32-wasip2`: the wasip2 standard
+//! library brings its own imports (the environment, the standard streams and terminal, the
+//! filesystem and its preopens, a monotonic clock, an insecure seed), which a host that
+//! implements this world as written could not satisfy. On wasm32-unknown-unknown the
+//! standard library has no operating system to reach: the engine's every outside need is
+//! one of the four imports.
+//!
+//! No input reaches a panic. In wasm a panic aborts (there is no unwinding, so
 //! `catch_unwind` could not turn it into an error value): instead every input is checked by
 //! core before use (lengths, identifiers, tokens, config), core's remaining `expect`s guard
 //! invariants its own code establishes, and this crate converts values without indexing or
@@ -155,6 +164,7 @@ mod bindings {
 }
 
 use bindings::exports::passcode::engine::engine::{Engine as EngineHandle, Guest, GuestEngine};
+use bindings::passcode::engine::keys as host_keys;
 use bindings::passcode::engine::store as host_store;
 use bindings::passcode::engine::types::{
     Channel, ChannelPurpose, EmailMessage, Error, FieldReason, IssueRequest, Issued, KeyProblem, LimitScope, Message,
@@ -167,12 +177,22 @@ pub struct Component;
 /// One `engine` resource: a core engine on the host's store and WASI clock.
 pub struct EngineResource(core_engine::Engine);
 
-/// The core `Store` contract, forwarded to the host's imported `store` interface.
+/// The core `Store` contract, forwarded to the host's imported `store` interface. A version
+/// 0, which the WIT forbids, is the mark of a broken store: refused as a store failure, so the
+/// engine fails closed instead of building on it.
 struct HostStore;
+
+/// The error for a store that answered with version 0.
+fn version_zero(call: &str) -> core_engine::StoreError {
+    core_engine::StoreError(format!("the host's store broke its contract: {call} returned version 0"))
+}
 
 impl core_engine::Store for HostStore {
     fn get(&self, key: &core_engine::StoreKey, now: u64) -> Result<Option<(Vec<u8>, u64)>, core_engine::StoreError> {
-        host_store::get(key, now).map_err(core_engine::StoreError)
+        match host_store::get(key, now).map_err(core_engine::StoreError)? {
+            Some((_, 0)) => Err(version_zero("get")),
+            found => Ok(found),
+        }
     }
 
     fn put(
@@ -187,7 +207,10 @@ impl core_engine::Store for HostStore {
             core_engine::Expected::Absent => None,
             core_engine::Expected::Version(v) => Some(v),
         };
-        host_store::put(key, value, ttl_seconds, expected, now).map_err(core_engine::StoreError)
+        match host_store::put(key, value, ttl_seconds, expected, now).map_err(core_engine::StoreError)? {
+            Some(0) => Err(version_zero("put")),
+            written => Ok(written),
+        }
     }
 
     fn delete(&self, key: &core_engine::StoreKey, version: u64, now: u64) -> Result<bool, core_engine::StoreError> {
@@ -202,6 +225,35 @@ struct WasiWallClock;
 impl core_engine::Clock for WasiWallClock {
     fn now(&self) -> u64 {
         bindings::wasi::clocks::wall_clock::now().seconds
+    }
+}
+
+/// Randomness from the imported `wasi:random/random`: the host's CSPRNG.
+struct WasiRandom;
+
+impl core_engine::Random for WasiRandom {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), core_engine::Error> {
+        let bytes = zeroize::Zeroizing::new(bindings::wasi::random::random::get_random_bytes(buf.len() as u64));
+        // The host owes exactly `len` bytes; fewer is a broken source, not a short draw.
+        if bytes.len() != buf.len() {
+            return Err(core_engine::Error::RandomUnavailable);
+        }
+        buf.copy_from_slice(&bytes);
+        Ok(())
+    }
+}
+
+/// The ring's keys, read through the imported `keys` interface from where the config's
+/// entries say they are: the host resolves each `file` or `env` name its own way.
+struct HostKeys;
+
+impl core_engine::KeyReader for HostKeys {
+    fn read(&self, id: u8, location: core_engine::KeyLocation<'_>) -> Result<zeroize::Zeroizing<Vec<u8>>, String> {
+        let location = match location {
+            core_engine::KeyLocation::File(path) => host_keys::KeyLocation::File(path.to_string()),
+            core_engine::KeyLocation::Env(name) => host_keys::KeyLocation::Env(name.to_string()),
+        };
+        host_keys::read(id, &location).map(zeroize::Zeroizing::new)
     }
 }
 
@@ -225,9 +277,13 @@ impl Guest for Component {
 impl GuestEngine for EngineResource {
     fn open(config: String) -> Result<EngineHandle, Error> {
         let config = core_engine::Config::parse(&config).map_err(to_wit)?;
+        // The store is always the imported one, whatever `store` says: that value is the
+        // host's, to choose what backs the import (the WIT says so).
         let engine = core_engine::Engine::builder(config)
             .store(Arc::new(HostStore))
             .clock(Arc::new(WasiWallClock))
+            .random(Arc::new(WasiRandom))
+            .key_reader(Box::new(HostKeys))
             .build()
             .map_err(to_wit)?;
         Ok(EngineHandle::new(EngineResource(engine)))

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::delivery_config::DeliveryConfig;
 use crate::error::Error;
-use crate::keys::{read_key_env, read_key_file, KeyRing};
+use crate::keys::{read_key_env, read_key_file, read_key_with, KeyLocation, KeyReader, KeyRing};
 use crate::message::{Messages, MessagesConfig};
 use crate::policy::Policy;
 use crate::random::Random;
@@ -438,6 +438,16 @@ impl Config {
 
     /// Reads the key ring from its files and variables, or makes a process-local one.
     pub fn load_key_ring(&self, random: &dyn Random) -> Result<KeyRing, Error> {
+        self.load_key_ring_from(random, None)
+    }
+
+    /// As [`Config::load_key_ring`], each key read by the host's `reader` from the location
+    /// its entry names, instead of from this process's files and environment.
+    pub fn load_key_ring_with(&self, random: &dyn Random, reader: &dyn KeyReader) -> Result<KeyRing, Error> {
+        self.load_key_ring_from(random, Some(reader))
+    }
+
+    fn load_key_ring_from(&self, random: &dyn Random, reader: Option<&dyn KeyReader>) -> Result<KeyRing, Error> {
         let (Some(first), Some(active)) = (self.keys.ring.first(), self.active_key_id()) else {
             return match self.keys.ring.is_empty() {
                 true => KeyRing::ephemeral(random),
@@ -448,10 +458,15 @@ impl Config {
         };
         let mut material = Vec::with_capacity(self.keys.ring.len());
         for k in &self.keys.ring {
-            let mut bytes = match (&k.file, &k.env) {
-                (Some(path), _) => read_key_file(k.id, path)?,
-                (_, Some(name)) => read_key_env(k.id, name)?,
+            let location = match (&k.file, &k.env) {
+                (Some(path), _) => KeyLocation::File(path),
+                (_, Some(name)) => KeyLocation::Env(name),
                 _ => return Err(Error::PolicyOutOfBounds { field: "keys.ring", reason: "a key has no source".into() }),
+            };
+            let mut bytes = match (reader, location) {
+                (Some(reader), location) => read_key_with(reader, k.id, location)?,
+                (None, KeyLocation::File(path)) => read_key_file(k.id, path)?,
+                (None, KeyLocation::Env(name)) => read_key_env(k.id, name)?,
             };
             // Moved, not copied: the ring wipes it once the keys are derived.
             material.push((k.id, std::mem::take(&mut *bytes)));

@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::error::{Error, LimitScope};
 use crate::event::{Event, EventKind, EventSink, NoEvents};
 use crate::identifier::{Channel, Identifier, Purpose};
-use crate::keys::KeyRing;
+use crate::keys::{KeyReader, KeyRing};
 use crate::message::{Message, Messages};
 use crate::policy::{Policy, SendBucket};
 use crate::random::{Draws, OsRandom, Random};
@@ -130,6 +130,7 @@ pub struct EngineBuilder {
     random: Arc<dyn Random>,
     events: Arc<dyn EventSink>,
     key_ring: Option<KeyRing>,
+    key_reader: Option<Box<dyn KeyReader>>,
 }
 
 impl EngineBuilder {
@@ -160,6 +161,14 @@ impl EngineBuilder {
     /// A key ring built by the host, instead of the config's files and variables.
     pub fn key_ring(mut self, ring: KeyRing) -> Self {
         self.key_ring = Some(ring);
+        self
+    }
+
+    /// Reads the config's ring keys through the host's `reader` (a secret manager, Envoy's
+    /// secret discovery, the component's host) instead of from this process's files and
+    /// environment variables. The config's key rules are the same either way.
+    pub fn key_reader(mut self, reader: Box<dyn KeyReader>) -> Self {
+        self.key_reader = Some(reader);
         self
     }
 
@@ -195,7 +204,10 @@ impl EngineBuilder {
         };
         let keys = match self.key_ring {
             Some(k) => k,
-            None => self.config.load_key_ring(self.random.as_ref())?,
+            None => match &self.key_reader {
+                Some(reader) => self.config.load_key_ring_with(self.random.as_ref(), reader.as_ref())?,
+                None => self.config.load_key_ring(self.random.as_ref())?,
+            },
         };
         let messages = Messages::new(&self.config.messages, &self.config.policy)?;
         Ok(Engine {
@@ -327,6 +339,7 @@ impl Engine {
             random: Arc::new(OsRandom),
             events: Arc::new(NoEvents),
             key_ring: None,
+            key_reader: None,
         }
     }
 

@@ -219,15 +219,63 @@ pub(crate) fn read_key_file(id: u8, path: &str) -> Result<Zeroizing<Vec<u8>>, Er
     let file = std::fs::File::open(path).map_err(|_| unavailable("missing or unreadable"))?;
     let mut raw = Zeroizing::new(Vec::with_capacity(MAX_KEY_FILE_BYTES as usize + 1));
     file.take(MAX_KEY_FILE_BYTES + 1).read_to_end(&mut raw).map_err(|_| unavailable("unreadable"))?;
+    decode_key_bytes(id, raw, "its file", "the key file is text but not hex or base64")
+}
+
+/// Decodes a key as stored (in a file, or as a host hands it over): hex or base64 text, or
+/// raw bytes when it is not text; at most `MAX_KEY_FILE_BYTES`. `raw` is wiped either way.
+fn decode_key_bytes(
+    id: u8,
+    raw: Zeroizing<Vec<u8>>,
+    source: &str,
+    not_a_key: &'static str,
+) -> Result<Zeroizing<Vec<u8>>, Error> {
     if raw.len() as u64 > MAX_KEY_FILE_BYTES {
-        return Err(unavailable("larger than 1024 bytes"));
+        return Err(Error::KeyUnavailable { id, source: format!("{source} (larger than 1024 bytes)") });
     }
     let is_text = raw.iter().all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace());
     if !is_text {
         return Ok(raw);
     }
-    let text = std::str::from_utf8(&raw).map_err(|_| unavailable("unreadable"))?;
-    decode_key_text(text).ok_or(Error::WeakKey { id, reason: "the key file is text but not hex or base64" })
+    // ASCII, so UTF-8.
+    let text = std::str::from_utf8(&raw).map_err(|_| Error::WeakKey { id, reason: not_a_key })?;
+    decode_key_text(text).ok_or(Error::WeakKey { id, reason: not_a_key })
+}
+
+/// Where the config says a ring key is: the `file` or the `env` of its `[[keys.ring]]` entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyLocation<'a> {
+    /// The entry's `file`: a path.
+    File(&'a str),
+    /// The entry's `env`: a variable's name.
+    Env(&'a str),
+}
+
+/// Reads ring keys for a host that keeps secrets its own way (a secret manager, Envoy's
+/// secret discovery, the WASI component's host), in place of this process's files and
+/// environment. Each location is the config's own text: the reader decides what a file
+/// path or a variable name means to it.
+pub trait KeyReader {
+    /// The key's bytes as stored: hex or base64 text, or raw bytes; at most
+    /// `MAX_KEY_FILE_BYTES`. The engine wipes them once the keys are derived. An `Err` becomes
+    /// `KeyUnavailable`: its text says where the key was looked for, never what it holds.
+    fn read(&self, id: u8, location: KeyLocation<'_>) -> Result<Zeroizing<Vec<u8>>, String>;
+}
+
+/// The most characters of a reader's refusal kept in the error (a host's message, not ours).
+const MAX_READER_MESSAGE_CHARS: usize = 200;
+
+/// Reads one key through a host's reader and decodes it as a key file is decoded.
+pub(crate) fn read_key_with(
+    reader: &dyn KeyReader,
+    id: u8,
+    location: KeyLocation<'_>,
+) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let raw = reader.read(id, location).map_err(|why| Error::KeyUnavailable {
+        id,
+        source: format!("the host's key reader ({})", why.chars().take(MAX_READER_MESSAGE_CHARS).collect::<String>()),
+    })?;
+    decode_key_bytes(id, raw, "the host's key reader", "the host's key is text but not hex or base64")
 }
 
 /// Reads a key from an environment variable holding hex or base64. The copy read is wiped;
@@ -321,6 +369,41 @@ mod tests {
         );
         let e = read_key_file(4, dir.path().join("nope").to_str().unwrap()).unwrap_err();
         assert!(!e.to_string().contains("nope"), "the path is the config's value: {e}");
+    }
+
+    /// A reader with one key per location, answering in the shape a host would.
+    struct Host(Vec<(&'static str, Vec<u8>)>);
+    impl KeyReader for Host {
+        fn read(&self, _id: u8, location: KeyLocation<'_>) -> Result<Zeroizing<Vec<u8>>, String> {
+            let name = match location {
+                KeyLocation::File(p) | KeyLocation::Env(p) => p,
+            };
+            self.0.iter().find(|(n, _)| *n == name).map(|(_, k)| Zeroizing::new(k.clone())).ok_or(format!("no {name}"))
+        }
+    }
+
+    #[test]
+    fn a_host_reader_gives_raw_hex_or_base64_keys_within_the_file_limit() {
+        let hex: String = random_key().iter().map(|b| format!("{b:02x}")).collect();
+        let host = Host(vec![
+            ("raw", random_key()),
+            ("hex", hex.into_bytes()),
+            ("big", vec![0x80; 1025]),
+            ("text", b"not a key at all".to_vec()),
+        ]);
+        assert_eq!(*read_key_with(&host, 1, KeyLocation::File("raw")).unwrap(), random_key());
+        assert_eq!(*read_key_with(&host, 1, KeyLocation::Env("hex")).unwrap(), random_key());
+        assert_eq!(
+            read_key_with(&host, 2, KeyLocation::File("big")).unwrap_err(),
+            Error::KeyUnavailable { id: 2, source: "the host's key reader (larger than 1024 bytes)".into() }
+        );
+        assert_eq!(
+            read_key_with(&host, 3, KeyLocation::Env("text")).unwrap_err(),
+            Error::WeakKey { id: 3, reason: "the host's key is text but not hex or base64" }
+        );
+        let e = read_key_with(&host, 4, KeyLocation::Env(&"x".repeat(5000))).unwrap_err();
+        let Error::KeyUnavailable { source, .. } = &e else { panic!("{e:?}") };
+        assert!(source.len() < 300, "a host's long refusal is cut: {} bytes", source.len());
     }
 
     #[test]

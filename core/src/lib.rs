@@ -56,7 +56,7 @@ pub use engine::{Engine, EngineBuilder, IssueRequest, Issued, SubjectStatus, Ver
 pub use error::{Error, LimitScope, ERROR_TABLE};
 pub use event::{Event, EventKind, EventLog, EventSink};
 pub use identifier::{Channel, Identifier, PhoneType, Purpose};
-pub use keys::KeyRing;
+pub use keys::{KeyLocation, KeyReader, KeyRing};
 pub use message::{EmailMessage, Message, SecretText, SmsEncoding, SmsMessage};
 pub use policy::{Alphabet, NumberTypeRules, Policy};
 pub use random::{OsRandom, Random};

@@ -1,7 +1,6 @@
 //! Randomness, injected: the operating system's CSPRNG by default (S1), and uniform draws
 //! from it without modulo bias.
 
-use rand::{rngs::OsRng, TryRngCore};
 use zeroize::Zeroizing;
 
 use crate::error::Error;
@@ -12,13 +11,24 @@ pub trait Random: Send + Sync {
     fn fill(&self, buf: &mut [u8]) -> Result<(), Error>;
 }
 
-/// The operating system's CSPRNG (getrandom(2) on Linux, `wasi:random` in a component).
+/// The operating system's CSPRNG (getrandom(2) on Linux, `wasi:random` on wasm32-wasip2).
+/// On wasm32-unknown-unknown there is no operating system: it always fails
+/// (`RandomUnavailable`), and a host there passes its own source to the builder.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OsRandom;
 
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 impl Random for OsRandom {
     fn fill(&self, buf: &mut [u8]) -> Result<(), Error> {
+        use rand::{rngs::OsRng, TryRngCore};
         OsRng.try_fill_bytes(buf).map_err(|_| Error::RandomUnavailable)
+    }
+}
+
+#[cfg(all(target_family = "wasm", target_os = "unknown"))]
+impl Random for OsRandom {
+    fn fill(&self, _buf: &mut [u8]) -> Result<(), Error> {
+        Err(Error::RandomUnavailable)
     }
 }
 

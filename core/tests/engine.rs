@@ -472,6 +472,49 @@ fn two_engines_on_one_host_store_without_keys_refuse_to_start() {
     Engine::from_config(&Config::default()).unwrap();
 }
 
+/// A host's secret store: keys by the names the config gives, whatever kind of name it is.
+struct SecretManager(Vec<(&'static str, Vec<u8>)>);
+
+impl passcode_core::KeyReader for SecretManager {
+    fn read(&self, _id: u8, location: passcode_core::KeyLocation<'_>) -> Result<zeroize::Zeroizing<Vec<u8>>, String> {
+        let name = match location {
+            passcode_core::KeyLocation::File(n) | passcode_core::KeyLocation::Env(n) => n,
+        };
+        let found = self.0.iter().find(|(n, _)| *n == name).map(|(_, k)| zeroize::Zeroizing::new(k.clone()));
+        found.ok_or_else(|| "not in the secret manager".to_string())
+    }
+}
+
+#[test]
+fn a_hosts_key_reader_gives_every_engine_on_a_shared_store_the_same_ring() {
+    // The ring's entries name secrets the host's reader resolves: not this process's files
+    // or variables (neither exists here). Two engines with it are one engine on one store.
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let config = "[[keys.ring]]\nid = 1\nfile = \"vault:passcode/1\"\n[[keys.ring]]\nid = 2\nenv = \"PASSCODE_2\"\n\
+                  [keys]\nindex = 1";
+    let reader = || Box::new(SecretManager(vec![("vault:passcode/1", key_bytes(1)), ("PASSCODE_2", key_bytes(2))]));
+    let engine = || {
+        let clock = Arc::new(ManualClock::new(T0));
+        Engine::builder(Config::parse(config).unwrap()).store(store.clone()).clock(clock).key_reader(reader()).build()
+    };
+    let (a, b) = (engine().unwrap(), engine().unwrap());
+    let issued = email(&a, "jane@example.com", Purpose::SignIn).unwrap();
+    assert_eq!(b.verify(&issued.token, &issued.code).unwrap().identifier, "jane@example.com");
+    // The same key rules: a secret the host lacks is key-unavailable, with the host's words.
+    let missing = Engine::builder(Config::parse("[[keys.ring]]\nid = 3\nenv = \"PASSCODE_3\"").unwrap())
+        .store(store.clone())
+        .key_reader(reader())
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        missing,
+        Error::KeyUnavailable { id: 3, source: "the host's key reader (not in the secret manager)".into() }
+    );
+    // And a reader is no way around the ring: with a host store and no ring, still refused.
+    let e = Engine::builder(Config::default()).store(store).key_reader(reader()).build().unwrap_err();
+    assert!(matches!(e, Error::PolicyOutOfBounds { field: "keys.ring", .. }), "{e}");
+}
+
 #[test]
 fn a_retired_index_only_key_keeps_the_counts_and_verifies_nothing() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());

@@ -1,12 +1,13 @@
 //! Verify through the component against the same verify in native Rust, in one run, and
-//! what an instance costs: `cargo bench -p passcode-envoy-filter --bench component`.
-//! (Build the component first: cargo build -p passcode-component --target wasm32-wasip2 --release.)
+//! what an instance costs: `cargo bench -p passcode-envoy-filter --bench component`. After
+//! criterion's runs it prints the component's size and the ratio from this run's medians.
+//! (Build the component first: cargo run --release -p passcode-componentize.)
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use criterion::{criterion_group, BatchSize, Criterion};
 use passcode_envoy_filter::host::{require_wasm, Channel, ComponentHost, IssueRequest, Purpose};
 
 const KEY_HEX: &str = "8f3a1c5e7b9d2f4a6c8e0b1d3f5a7c9e2b4d6f8a0c1e3b5d7f9a2c4e6b8d0f1a";
@@ -20,6 +21,8 @@ fn next_subject() -> String {
 
 fn benches(c: &mut Criterion) {
     let wasm = require_wasm().unwrap_or_else(|m| panic!("{m}"));
+    let size = std::fs::metadata(&wasm).map(|m| m.len()).unwrap_or(0);
+    eprintln!("the component: {} ({size} bytes)", wasm.display());
     let t = Instant::now();
     let compiled = ComponentHost::builder(&wasm).build().unwrap_or_else(|e| panic!("{e}"));
     eprintln!("compiling the component (cranelift, once per process): {:?}", t.elapsed());
@@ -81,4 +84,31 @@ fn benches(c: &mut Criterion) {
 }
 
 criterion_group!(component, benches);
-criterion_main!(component);
+
+/// A median from criterion's estimates of this run, in nanoseconds.
+fn median(group: &str, name: &str) -> f64 {
+    let dir = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../target").into());
+    let path = format!("{dir}/criterion/{group}/{name}/new/estimates.json");
+    let read = || -> Option<f64> {
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).ok()?).ok()?;
+        v["median"]["point_estimate"].as_f64()
+    };
+    read().unwrap_or(f64::NAN)
+}
+
+fn main() {
+    component();
+    Criterion::default().configure_from_args().final_summary();
+    let verify = "verify (right code, fresh challenge each time)";
+    let (native, wasm) = (median(verify, "native Rust"), median(verify, "component (wasmtime)"));
+    println!("\n== the component: figures from this run (medians) ==");
+    println!(
+        "verify: native {:.2} µs, component {:.2} µs: {:.2}x (target <= 4x)",
+        native / 1e3,
+        wasm / 1e3,
+        wasm / native
+    );
+    println!("instantiate: {:.1} µs", median("instance", "instantiate") / 1e3);
+    println!("instantiate + open engine: {:.1} µs", median("instance", "instantiate + open engine") / 1e3);
+}

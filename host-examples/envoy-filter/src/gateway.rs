@@ -66,9 +66,11 @@ pub struct GatewayConfig {
     pub wasm: PathBuf,
     /// The engine config (TOML or JSON in core's schema).
     pub engine_config: String,
-    /// Environment variables the component sees (the key ring's `env` sources).
+    /// Variables the host's key reader answers the key ring's `env` entries from (the
+    /// component itself sees no environment).
     pub guest_env: Vec<(String, String)>,
-    /// Directories the component may read (the key ring's `file` sources).
+    /// Folders the host's key reader reads the key ring's `file` entries from (the component
+    /// itself sees no filesystem).
     pub guest_dirs: Vec<PathBuf>,
     /// The DEVELOPMENT outbox folder, used when the engine config's `[delivery]` names no sender.
     pub outbox: PathBuf,

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use passcode_envoy_filter::gateway::{Gateway, GatewayConfig, LogFormat};
-use passcode_envoy_filter::host::require_wasm;
+use passcode_envoy_filter::host::{require_wasm, BUILD_COMMAND};
 use passcode_envoy_filter::options::{apply, help, parse_args};
 
 const USAGE: &str = "passcode-envoy-filter: a sign-in gateway that hosts the Passcode WASI component
@@ -45,14 +45,16 @@ fn main() -> ExitCode {
 fn build_component() -> Result<(), String> {
     let Some(cargo) = std::env::var_os("CARGO") else { return Ok(()) };
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
-    tracing::info!("building the component (cargo build -p passcode-component --target wasm32-wasip2 --release)");
+    tracing::info!("building the component ({BUILD_COMMAND})");
     let status = std::process::Command::new(cargo)
-        .args(["build", "-p", "passcode-component", "--target", "wasm32-wasip2", "--release", "--manifest-path"])
+        .args(["run", "--release", "-p", "passcode-componentize", "--manifest-path"])
         .arg(manifest)
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
-        return Err("building the component failed (is the target installed? rustup target add wasm32-wasip2)".into());
+        return Err(
+            "building the component failed (is the target installed? rustup target add wasm32-unknown-unknown)".into(),
+        );
     }
     Ok(())
 }

@@ -47,10 +47,10 @@ options![
     (
         "wasm",
         "FILE",
-        "target/wasm32-wasip2/release/passcode_component.wasm",
+        "target/wasm32-unknown-unknown/release/passcode.wasm",
         "the component (built first when run through cargo)"
     ),
-    ("key_dir", "DIR", "none", "a folder the component may read, for ring keys given as `file`"),
+    ("key_dir", "DIR", "none", "a folder the host reads ring keys given as `file` from, for the component"),
     ("upstream", "URL", "a built-in page", "the protected upstream, http://host:port"),
     (
         "store",

@@ -72,7 +72,7 @@ fn a_missing_component_names_the_build_command() {
         Command::new(BIN).env("PASSCODE_WASM", "/nonexistent/passcode.wasm").env_remove("CARGO").output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cargo build -p passcode-component --target wasm32-wasip2 --release"), "{err}");
+    assert!(err.contains("cargo run --release -p passcode-componentize"), "{err}");
     assert!(err.contains("/nonexistent/passcode.wasm"), "{err}");
 }
 

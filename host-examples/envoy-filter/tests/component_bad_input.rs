@@ -1,6 +1,7 @@
 //! Bad input through the component: every call returns an error value, never a trap.
 //! (Invalid UTF-8 cannot be expressed: WIT strings are UTF-8 by construction.)
 
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use passcode_core::{Expected, StoreError, StoreKey};
@@ -245,4 +246,95 @@ fn garbage_from_the_host_store_is_an_error_not_a_trap() {
             }
         }
     }
+}
+
+/// A store that answers with version 0, which the WIT forbids: on `put` (`get` finds
+/// nothing), or on `get` (a record it claims to hold at version 0).
+struct VersionZeroStore {
+    on_get: bool,
+}
+
+impl passcode_core::Store for VersionZeroStore {
+    fn get(&self, _: &StoreKey, _: u64) -> Result<Option<(Vec<u8>, u64)>, StoreError> {
+        Ok(self.on_get.then(|| (vec![2, 0, 0], 0)))
+    }
+    fn put(&self, _: &StoreKey, _: &[u8], _: Option<u64>, _: Expected, _: u64) -> Result<Option<u64>, StoreError> {
+        Ok(Some(0))
+    }
+    fn delete(&self, _: &StoreKey, _: u64, _: u64) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+}
+
+#[test]
+fn a_store_that_answers_version_0_is_refused_as_broken() {
+    for (on_get, call) in [(false, "put"), (true, "get")] {
+        let host = compiled().rebuild().store(Arc::new(VersionZeroStore { on_get })).build().unwrap();
+        let mut w = host.open(EPHEMERAL).unwrap().unwrap();
+        match w.issue(&email("jane@example.com")).expect("no trap") {
+            Err(EngineError::StoreUnavailable(m)) => {
+                assert_eq!(m, format!("the host's store broke its contract: {call} returned version 0"))
+            }
+            other => panic!("version 0 from {call}: expected store-unavailable, got {other:?}"),
+        }
+    }
+}
+
+/// A 32-byte key in hex, as the tests' key files and variables hold it.
+const KEY_HEX: &str = "8f3a1c5e7b9d2f4a6c8e0b1d3f5a7c9e2b4d6f8a0c1e3b5d7f9a2c4e6b8d0f1a";
+
+#[test]
+fn ring_keys_come_from_the_hosts_reader_and_nowhere_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let inside = dir.path().join("key.hex");
+    std::fs::write(&inside, KEY_HEX).unwrap();
+    let big = dir.path().join("big.hex");
+    std::fs::write(&big, "ab".repeat(600)).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let outside = elsewhere.path().join("key.hex");
+    std::fs::write(&outside, KEY_HEX).unwrap();
+    let file = |p: &Path| format!("[[keys.ring]]\nid = 1\nfile = {:?}", p.to_str().unwrap());
+    let host = compiled().rebuild().read_only_dir(dir.path()).env("PASSCODE_KEY_1", KEY_HEX).build().unwrap();
+
+    // A file under a folder the host reads keys from, and a variable it was given.
+    host.open(&file(&inside)).unwrap().expect("a key file the host may read");
+    host.open("[[keys.ring]]\nid = 1\nenv = \"PASSCODE_KEY_1\"").unwrap().expect("a variable the host gave");
+    // The guest has no filesystem and no environment of its own: a file elsewhere, a `..`
+    // path, or the host process's own variables are not keys.
+    std::env::set_var("PASSCODE_TEST_PROCESS_ONLY", KEY_HEX);
+    let dotted = dir.path().join("..").join(elsewhere.path().file_name().unwrap()).join("key.hex");
+    for config in
+        [file(&outside), file(&dotted), "[[keys.ring]]\nid = 1\nenv = \"PASSCODE_TEST_PROCESS_ONLY\"".to_string()]
+    {
+        match host.open(&config).unwrap() {
+            Err(EngineError::KeyUnavailable(p)) => {
+                assert_eq!(p.id, 1);
+                assert!(p.reason.starts_with("could not be read from the host's key reader (key 1: "), "{}", p.reason);
+                for value in [outside.to_str().unwrap(), "PASSCODE_TEST_PROCESS_ONLY", "elsewhere"] {
+                    assert!(!p.reason.contains(value), "the config's value is not quoted: {}", p.reason);
+                }
+            }
+            other => panic!("{config}: expected key-unavailable, got {:?}", other.map(|_| ())),
+        }
+    }
+    // Bounded like a key file.
+    match host.open(&file(&big)).unwrap() {
+        Err(EngineError::KeyUnavailable(p)) => assert!(p.reason.contains("larger than 1024 bytes"), "{}", p.reason),
+        other => panic!("expected key-unavailable, got {:?}", other.map(|_| ())),
+    }
+}
+
+#[test]
+fn the_configs_store_is_the_hosts_choice_and_state_goes_to_the_imported_store() {
+    // The WIT: the component opens no store; `store` tells the host what to back the import
+    // with. This host backs it with its own map whatever the URL says, and the state lands there.
+    let shared = Arc::new(passcode_core::MemoryStore::new());
+    let host = compiled().rebuild().store(shared.clone()).env("PASSCODE_KEY_1", KEY_HEX).build().unwrap();
+    let config = "store = \"redis://127.0.0.1:1/0\"\n[[keys.ring]]\nid = 1\nenv = \"PASSCODE_KEY_1\"";
+    let mut w = host.open(config).unwrap().expect("the URL is the host's business");
+    let issued = w.issue(&email("jane@example.com")).unwrap().unwrap();
+    assert!(!shared.is_empty(), "the challenge is in the host's store");
+    w.verify(&issued.token, &issued.code).unwrap().unwrap();
+    // The key rule still holds: a shared store without a ring is refused, URL or not.
+    refused(host.open("store = \"redis://127.0.0.1:1/0\"").map(|r| r.map(|_| ())), &["policy-out-of-bounds"]);
 }

@@ -118,8 +118,8 @@ pub struct Step {
     pub name: Option<String>,
     /// The challenge a step acts on (by its `as` name).
     pub challenge: Option<String>,
-    /// A literal token instead of a challenge's ("garbage"), or `tampered` for the
-    /// challenge's token with one character changed.
+    /// A literal token instead of a challenge's ("garbage"), `tampered` for the challenge's
+    /// token with one character changed, or `spaced` for it with whitespace around it.
     pub token: Option<String>,
     /// `email` or `sms`.
     pub channel: Option<String>,
@@ -216,6 +216,10 @@ pub fn run(vector: &Vector, surface: &mut dyn Surface, errors: &[(u32, &str)], k
                         let mid = bytes.len() / 2;
                         bytes[mid] = if bytes[mid] == b'A' { b'B' } else { b'A' };
                         Ok(String::from_utf8(bytes).expect("ASCII"))
+                    }
+                    (Some(t), Some(c)) if t == "spaced" => {
+                        let real = &challenges.get(c).ok_or_else(|| at(format!("no challenge {c}")))?.token;
+                        Ok(format!(" \t{real}\r\n"))
                     }
                     (Some(t), _) => Ok(t.clone()),
                     (None, Some(c)) => {
