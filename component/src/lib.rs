@@ -24,7 +24,7 @@
 //! No plain copy of a code stays in the component's memory: core keeps codes and messages in
 //! buffers wiped when dropped, and the strings this crate hands to the canonical ABI (which
 //! frees them after the host has read them) are wiped too, because every heap block of the
-//! component is wiped when it is freed ([`wipe_on_free`]).
+//! component is wiped when it is freed (the `wipe_on_free` module).
 //!
 //! `unsafe` is denied in this crate; the two exceptions are the module that wit-bindgen
 //! generates (the canonical ABI glue is raw pointers by nature) and the allocator that wipes.
