@@ -26,8 +26,10 @@ pub use passcode_wasmtime_host::{
 /// How long one call into the component may run before it is stopped (a trap for that call;
 /// the worker then opens a new instance). A verify takes microseconds and an issue of the
 /// first SMS code, which parses libphonenumber's metadata, milliseconds: this bound is for a
-/// guest that loops, and leaves room for a loaded machine.
-pub const DEFAULT_CALL_DEADLINE: Duration = Duration::from_secs(2);
+/// guest that loops. The time spent in the imports counts too, so it leaves room for a store
+/// that reconnects on each of a call's two round trips (Redis: 1 s to connect, 0.5 s a
+/// command) and for a loaded machine.
+pub const DEFAULT_CALL_DEADLINE: Duration = Duration::from_secs(5);
 
 /// How often the host's ticker advances the engine's epoch: the granularity of deadlines.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
