@@ -24,7 +24,7 @@
 //! No plain copy of a code stays in the component's memory: core keeps codes and messages in
 //! buffers wiped when dropped, and the strings this crate hands to the canonical ABI (which
 //! frees them after the host has read them) are wiped too, because every heap block of the
-//! component is wiped when it is freed ([`wipe_on_free`]).
+//! component is wiped when it is freed (the `wipe_on_free` module).
 //!
 //! `unsafe` is denied in this crate; the two exceptions are the module that wit-bindgen
 //! generates (the canonical ABI glue is raw pointers by nature) and the allocator that wipes.
@@ -265,8 +265,7 @@ impl Guest for Component {
     }
 
     fn error_name(error: Error) -> String {
-        let n = number(&error);
-        core_engine::ERROR_TABLE.iter().find(|(m, _)| *m == n).map_or("other", |(_, name)| name).to_string()
+        error_name_of(number(&error)).to_string()
     }
 
     fn version() -> String {
@@ -453,39 +452,12 @@ fn to_wit(e: core_engine::Error) -> Error {
     }
 }
 
-/// The stable number of each case: core's table (`passcode_core::ERROR_TABLE`).
-fn number(e: &Error) -> u32 {
-    match e {
-        Error::InvalidEmail(_) => 1001,
-        Error::InvalidPhone(_) => 1002,
-        Error::InputTooLong(_) => 1003,
-        Error::InvalidUtf8(_) => 1004,
-        Error::InvalidToken => 1005,
-        Error::ChannelNotAllowed(_) => 1006,
-        Error::InvalidClientAddress => 1007,
-        Error::InvalidArgument(_) => 1008,
-        Error::ConfigSyntax(_) => 2001,
-        Error::UnknownConfigField(_) => 2002,
-        Error::PolicyOutOfBounds(_) => 2003,
-        Error::WeakKey(_) => 2004,
-        Error::KeyUnavailable(_) => 2005,
-        Error::InvalidTemplate(_) => 2006,
-        Error::WrongCode(_) => 3001,
-        Error::Expired => 3002,
-        Error::TooManyAttempts => 3003,
-        Error::SubjectLocked(_) => 3004,
-        Error::NotFound => 3005,
-        Error::WrongCodeLocked(_) => 3006,
-        Error::ResendTooSoon(_) => 4001,
-        Error::SendLimit(_) => 4002,
-        Error::DestinationBlocked => 4003,
-        Error::StoreUnavailable(_) => 5001,
-        Error::Contention => 5002,
-        Error::CorruptRecord => 5003,
-        Error::RandomUnavailable => 6001,
-        Error::ClockOutOfRange => 6002,
-        Error::Other((n, _)) => *n,
-    }
+include!("error_number.rs");
+
+define_error_number! {
+    /// The stable number of each case (written once, in `error_number.rs`, for the guest and
+    /// the wasmtime host).
+    fn number(Error)
 }
 
 #[cfg(test)]

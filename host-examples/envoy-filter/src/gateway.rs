@@ -345,7 +345,7 @@ impl Gateway {
         for d in &config.guest_dirs {
             builder = builder.read_only_dir(d);
         }
-        let host = Arc::new(builder.build().map_err(|e| e.to_string())?);
+        let host = Arc::new(builder.build().map_err(|e| format!("{e:#}"))?);
         let metrics = Arc::new(Metrics::new());
         let (delivery, outbox) = open_delivery(&engine_config, &config, &metrics)?;
         let delivery_bound = Duration::from_millis(engine_config.delivery.shutdown_ms);

@@ -338,3 +338,62 @@ fn the_configs_store_is_the_hosts_choice_and_state_goes_to_the_imported_store() 
     // The key rule still holds: a shared store without a ring is refused, URL or not.
     refused(host.open("store = \"redis://127.0.0.1:1/0\"").map(|r| r.map(|_| ())), &["policy-out-of-bounds"]);
 }
+
+#[test]
+fn closing_an_engine_runs_its_destructor_and_frees_its_memory() {
+    // Each open engine holds a config, templates and a key ring in the guest's memory. A
+    // worker that closes its engine drops the resource in the instance (the guest's
+    // destructor frees it), so opening and closing many keeps the memory where one left it;
+    // engines merely forgotten by the host would pile up until the instance died.
+    let mut w = compiled().rebuild().build().unwrap().instantiate().unwrap();
+    w.open(EPHEMERAL).unwrap().unwrap();
+    w.close().unwrap();
+    w.open(EPHEMERAL).unwrap().unwrap();
+    w.close().unwrap();
+    let after_two = w.memory_peak();
+    for _ in 0..2000 {
+        w.open(EPHEMERAL).unwrap().unwrap();
+        w.close().unwrap();
+    }
+    assert!(!w.is_open());
+    assert_eq!(w.memory_peak(), after_two, "2,000 engines opened and closed in one instance");
+    let e = w.verify("token", "123456").expect_err("no engine is open");
+    assert!(format!("{e:#}").contains("no engine is open"), "{e:#}");
+    // Opening again in the same instance works, and `open` closes the engine it replaces.
+    w.open(EPHEMERAL).unwrap().unwrap();
+    for _ in 0..2000 {
+        w.open(EPHEMERAL).unwrap().unwrap();
+    }
+    assert_eq!(w.memory_peak(), after_two, "each open closed the engine before it");
+    refused(w.verify("garbage", "123456"), &["invalid-token"]);
+}
+
+#[test]
+fn a_call_past_its_deadline_is_stopped_with_a_clear_error() {
+    // A deadline of zero ticks has passed before the guest runs its first instruction: the
+    // epoch check stops the call with a trap, told as a deadline, and nothing else breaks.
+    let wasm = require_wasm().unwrap_or_else(|m| panic!("{m}"));
+    let host = ComponentHost::builder(&wasm).call_deadline(Some(std::time::Duration::ZERO)).build().unwrap();
+    let e = match host.open(EPHEMERAL) {
+        Err(e) => e,
+        Ok(r) => panic!("the call ran past its deadline and still answered: {:?}", r.map(|_| ())),
+    };
+    assert_eq!(e.downcast_ref::<wasmtime::Trap>(), Some(&wasmtime::Trap::Interrupt), "{e:#}");
+    assert!(format!("{e:#}").contains("the component ran past its 0ns deadline"), "{e:#}");
+    // The default deadline (seconds) never stops a normal call.
+    assert!(worker().issue(&email("jane@example.com")).unwrap().is_ok());
+}
+
+#[test]
+fn an_instance_cannot_grow_past_its_memory_cap() {
+    // The guest asks for more memory than the cap (an 8 MiB identifier is copied into it):
+    // the growth is refused, the call traps instead of taking the host's memory, and a new
+    // instance works.
+    let cap = worker().memory_peak() + (1 << 20);
+    let host = compiled().rebuild().max_memory(cap).build().unwrap();
+    let mut w = host.open(EPHEMERAL).unwrap().expect("an engine opens within the cap");
+    let huge = "a".repeat(8 << 20);
+    assert!(w.issue(&email(&huge)).is_err(), "a trap, not an answer");
+    assert!(w.memory_peak() > cap, "the guest asked for more and was refused");
+    assert!(host.open(EPHEMERAL).unwrap().unwrap().issue(&email("jane@example.com")).unwrap().is_ok());
+}

@@ -10,7 +10,7 @@ use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
 
 use passcode_envoy_filter::host::{
-    attempts_left, error_number, require_wasm, retry_after, Channel, ComponentHost, EngineError, HostClock,
+    attempts_left, error_name, error_number, require_wasm, retry_after, Channel, ComponentHost, EngineError, HostClock,
     IssueRequest, Issued, Message, Purpose, Worker,
 };
 use passcode_vectors::{Failure, IssuedInfo, Surface, VerifiedInfo};
@@ -247,7 +247,8 @@ fn every_vector_passes_through_jco_in_node_with_the_outcomes_of_wasmtime() {
 }
 
 /// One WIT error per case, in core's table order (the compiler checks the match in
-/// `host::error_number` covers every case; this list covers every row).
+/// `component/src/error_number.rs`, shared by the guest and the host, covers every case;
+/// this list covers every row).
 fn one_error_per_case() -> Vec<EngineError> {
     use passcode_envoy_filter::host::bindings::passcode::engine::types::{
         ChannelPurpose, FieldReason, KeyProblem, LimitScope, SendLimit, TooLong, WrongCodeLocked,
@@ -295,6 +296,7 @@ fn every_core_error_number_has_one_wit_case_and_back() {
         assert_eq!(instance.error_number(case).expect("no trap"), *number, "the component's number for {name}");
         assert_eq!(error_number(case), *number, "the host's number for {name}");
         assert_eq!(instance.error_name(case).expect("no trap"), *name);
+        assert_eq!(error_name(case), *name, "the host's name for {name}");
     }
     let other = EngineError::Other((7001, "newer".into()));
     assert_eq!(instance.error_number(&other).expect("no trap"), 7001, "other carries its number");
