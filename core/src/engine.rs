@@ -22,7 +22,7 @@ use crate::policy::{Policy, SendBucket};
 use crate::random::{Draws, OsRandom, Random};
 use crate::record::{BucketRecord, ChallengeState, SubjectRecord};
 use crate::store::{Expected, MemoryStore, Store, StoreError, StoreKey};
-use crate::token::{self, TokenContents, MAX_ACCOUNT_BYTES};
+use crate::token::{self, Sealing, TokenContents, MAX_ACCOUNT_BYTES};
 
 /// How often a compare-and-swap is retried before the engine reports `Contention`.
 const MAX_CAS_ATTEMPTS: usize = 64;
@@ -431,13 +431,8 @@ impl Engine {
                 Step { write: Some(rec), result: Ok(()) }
             },
         )?;
-        let contents = TokenContents {
-            challenge_id: id,
-            purpose,
-            identifier: identifier.clone(),
-            account: account.map(str::to_string),
-        };
-        let token = token::seal(active, &self.tenant, &contents);
+        let sealing = Sealing { challenge_id: id, purpose, identifier: &identifier, account };
+        let token = token::seal(active, &self.tenant, sealing);
         Ok(self.issued(token, code, &challenge, identifier, &key, request.locale, lifetime))
     }
 
@@ -629,16 +624,18 @@ impl Engine {
         locale: Option<&str>,
         lifetime: u64,
     ) -> Issued {
-        let message = self.messages.render(identifier.channel(), challenge.purpose, locale, &code, lifetime);
+        let channel = identifier.channel();
+        let message = self.messages.render(channel, challenge.purpose, locale, &code, lifetime);
         Issued {
             token,
             code,
             expires_at: challenge.expires_at,
             resend_at: challenge.resend_after,
-            channel: identifier.channel(),
+            channel,
             purpose: challenge.purpose,
             subject: pseudonym(key),
-            recipient: identifier.as_str().to_string(),
+            // The identifier's own text becomes the answer: no copy.
+            recipient: identifier.into_string(),
             message,
         }
     }

@@ -220,10 +220,184 @@ pub struct EmailMessage {
     pub html: SecretText,
 }
 
+/// A template as configured (or built in), checked.
 #[derive(Clone, Debug)]
 enum Template {
     Sms(String),
     Email { subject: String, text: String, html: Option<String> },
+}
+
+/// A template ready to render: parsed once at load into its pieces, with the config's values
+/// (`{app}`, `{domain}`, the SMS's closing lines) already in its text.
+#[derive(Clone, Debug)]
+enum Ready {
+    Sms(Prepared),
+    /// `html: None` derives the HTML from the text body at render time (see `Html`).
+    Email {
+        subject: Prepared,
+        text: Prepared,
+        html: Html,
+    },
+}
+
+/// An email's HTML body, when the config gives none: derived from its text body.
+#[derive(Clone, Debug)]
+enum Html {
+    /// The configured HTML template.
+    Template(Prepared),
+    /// The text body's paragraphs, derived at load with markers where the code and the
+    /// minutes go (the same as deriving it from each rendered text: a test holds them equal).
+    Derived(Prepared),
+    /// The text or the app name holds a marker character: derived from each rendered text.
+    AtRender,
+}
+
+/// One piece of a prepared template.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Piece {
+    Text(String),
+    Code,
+    Minutes,
+}
+
+/// A template's pieces, and whether the code and minutes are escaped for HTML when written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Prepared {
+    pieces: Vec<Piece>,
+    escaped: bool,
+    /// The bytes of the text pieces, for sizing the output.
+    text_len: usize,
+}
+
+/// Where the code and the minutes stand in a template rendered at load to derive its HTML:
+/// private-use characters, no whitespace, nothing HTML escapes.
+const CODE_MARK: char = '\u{e000}';
+const MINUTES_MARK: char = '\u{e001}';
+
+impl Prepared {
+    /// Parses a checked template (see `check_template`), filling in the config's values.
+    fn parse(template: &str, app: &str, domain: &str, escaped: bool) -> Self {
+        let mut prepared = Prepared { pieces: Vec::new(), escaped, text_len: 0 };
+        let mut rest = template;
+        while let Some(i) = rest.find(['{', '}']) {
+            prepared.text(&rest[..i]);
+            let tail = &rest[i..];
+            if tail.starts_with("{{") || tail.starts_with("}}") {
+                prepared.text(&tail[..1]);
+                rest = &tail[2..];
+            } else if let (true, Some(end)) = (tail.starts_with('{'), tail.find('}')) {
+                match &tail[1..end] {
+                    "code" => prepared.pieces.push(Piece::Code),
+                    "minutes" => prepared.pieces.push(Piece::Minutes),
+                    name => {
+                        let value = match name {
+                            "app" => app,
+                            "domain" => domain,
+                            _ => "",
+                        };
+                        match escaped {
+                            true => escape_html(value, &mut |piece| prepared.text(piece)),
+                            false => prepared.text(value),
+                        }
+                    }
+                }
+                rest = &tail[end + 1..];
+            } else {
+                prepared.text(&tail[..1]);
+                rest = &tail[1..];
+            }
+        }
+        prepared.text(rest);
+        prepared
+    }
+
+    /// Splits text rendered with `CODE_MARK` and `MINUTES_MARK` into pieces.
+    fn from_marked(marked: &str, escaped: bool) -> Self {
+        let mut prepared = Prepared { pieces: Vec::new(), escaped, text_len: 0 };
+        let mut rest = marked;
+        while let Some(i) = rest.find([CODE_MARK, MINUTES_MARK]) {
+            prepared.text(&rest[..i]);
+            let mark = rest[i..].chars().next().expect("a mark");
+            prepared.pieces.push(if mark == CODE_MARK { Piece::Code } else { Piece::Minutes });
+            rest = &rest[i + mark.len_utf8()..];
+        }
+        prepared.text(rest);
+        prepared
+    }
+
+    /// Adds text, joined to the text piece before it.
+    fn text(&mut self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        self.text_len += text.len();
+        match self.pieces.last_mut() {
+            Some(Piece::Text(last)) => last.push_str(text),
+            _ => self.pieces.push(Piece::Text(text.to_string())),
+        }
+    }
+
+    /// The text, written into one buffer of its exact size.
+    fn render(&self, code: &str, minutes: &str) -> SecretText {
+        let value_len = |v: &str| if self.escaped { escaped_len(v) } else { v.len() };
+        let (code_len, minutes_len) = (value_len(code), value_len(minutes));
+        let len = self.pieces.iter().fold(self.text_len, |len, piece| match piece {
+            Piece::Text(_) => len,
+            Piece::Code => len.saturating_add(code_len),
+            Piece::Minutes => len.saturating_add(minutes_len),
+        });
+        let mut out = Zeroizing::new(String::with_capacity(len));
+        let value = |v: &str, out: &mut String| match self.escaped {
+            true => escape_html(v, &mut |piece| out.push_str(piece)),
+            false => out.push_str(v),
+        };
+        for piece in &self.pieces {
+            match piece {
+                Piece::Text(t) => out.push_str(t),
+                Piece::Code => value(code, &mut out),
+                Piece::Minutes => value(minutes, &mut out),
+            }
+        }
+        debug_assert_eq!(out.len(), len, "sized exactly");
+        SecretText(out)
+    }
+}
+
+/// The length of `s` escaped for HTML.
+fn escaped_len(s: &str) -> usize {
+    s.bytes().fold(0, |len, b| {
+        len + match b {
+            b'<' | b'>' => "&lt;".len(),
+            b'&' => "&amp;".len(),
+            b'\'' => "&#39;".len(),
+            b'"' => "&quot;".len(),
+            _ => 1,
+        }
+    })
+}
+
+/// A number's decimal digits, on the stack.
+struct Decimal {
+    digits: [u8; 20],
+    start: usize,
+}
+
+impl Decimal {
+    fn new(mut n: u64) -> Self {
+        let mut d = Decimal { digits: [b'0'; 20], start: 20 };
+        loop {
+            d.start -= 1;
+            d.digits[d.start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                return d;
+            }
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.digits[self.start..]).expect("ASCII digits")
+    }
 }
 
 /// The templates in force, checked, ready to render.
@@ -233,8 +407,11 @@ pub struct Messages {
     // Configured templates: locale -> (channel, purpose or None for all) -> template, the
     // locale first so that a lookup by `&str` needs no allocation. The built-in English ones
     // are consulted after all of these.
-    templates: HashMap<String, HashMap<(Channel, Option<Purpose>), Template>>,
-    builtins: HashMap<(Channel, Purpose), Template>,
+    templates: HashMap<String, HashMap<(Channel, Option<Purpose>), Ready>>,
+    /// The built-in templates, by channel (SMS, email) and purpose (`Purpose::ALL`'s order).
+    builtins: [[Ready; Purpose::ALL.len()]; 2],
+    /// The configured SMS templates as written, with their names, for `check_sms_sizes`.
+    sms_sources: Vec<(String, Option<Purpose>)>,
     /// `config.default_locale` in lowercase, made once.
     default_locale: String,
 }
@@ -266,8 +443,10 @@ fn builtin(channel: Channel, purpose: Purpose, code_in_subject: bool) -> Templat
     }
 }
 
-/// Fills placeholders, writing each value through `value` (plain, or escaped for HTML); the
-/// caller has already checked the template with `check_template`.
+/// Fills placeholders, writing each value through `value` (plain, or escaped for HTML): how
+/// templates were rendered before they were prepared at load, kept as the reference the
+/// prepared ones are tested against.
+#[cfg(test)]
 fn fill(template: &str, vars: &[(&str, &str)], value: fn(&str, Sink<'_>), out: Sink<'_>) {
     let mut rest = template;
     while let Some(i) = rest.find(['{', '}']) {
@@ -288,6 +467,7 @@ fn fill(template: &str, vars: &[(&str, &str)], value: fn(&str, Sink<'_>), out: S
     out(rest);
 }
 
+#[cfg(test)]
 fn plain(text: &str, out: Sink<'_>) {
     out(text);
 }
@@ -404,6 +584,7 @@ impl Messages {
             });
         }
         let mut templates = HashMap::new();
+        let mut sms_sources = Vec::new();
         for (i, t) in config.templates.iter().enumerate() {
             // Errors name a template by its locale, channel and purpose once those are known
             // to be plain tokens, and by its position before: never by arbitrary config text.
@@ -456,17 +637,18 @@ impl Messages {
                     Template::Email { subject, text, html: t.email_html.clone() }
                 }
             };
-            templates
-                .entry(t.locale.to_ascii_lowercase())
-                .or_insert_with(HashMap::new)
-                .insert((channel, purpose), template);
+            let ready = prepare(config, &template);
+            let locale = t.locale.to_ascii_lowercase();
+            if channel == Channel::Sms {
+                sms_sources.retain(|(l, p)| (l, p) != (&locale, &purpose));
+                sms_sources.push((locale.clone(), purpose));
+            }
+            templates.entry(locale).or_insert_with(HashMap::new).insert((channel, purpose), ready);
         }
-        let builtins = Purpose::ALL
-            .into_iter()
-            .flat_map(|p| [Channel::Sms, Channel::Email].map(|c| ((c, p), builtin(c, p, config.code_in_email_subject))))
-            .collect();
+        let builtins = [Channel::Sms, Channel::Email]
+            .map(|c| Purpose::ALL.map(|p| prepare(config, &builtin(c, p, config.code_in_email_subject))));
         let default_locale = config.default_locale.to_ascii_lowercase();
-        let messages = Messages { config: config.clone(), templates, builtins, default_locale };
+        let messages = Messages { config: config.clone(), templates, builtins, sms_sources, default_locale };
         messages.check_sms_sizes(policy)?;
         Ok(messages)
     }
@@ -476,22 +658,21 @@ impl Messages {
     fn check_sms_sizes(&self, policy: &Policy) -> Result<(), Error> {
         let widest = "0".repeat(policy.code_length as usize);
         let builtins =
-            Purpose::ALL.map(|p| (format!("en/sms/{}(built-in)", p.name()), vec![p], builtin(Channel::Sms, p, false)));
-        let configured = self
-            .templates
-            .iter()
-            .flat_map(|(locale, by)| by.iter().map(move |(key, t)| (locale, key, t)))
-            .filter(|(_, (c, _), _)| *c == Channel::Sms)
-            .map(|(locale, (_, purpose), t)| {
-                let name = format!("{locale}/sms/{}", purpose.map_or("*", |p| p.name()));
-                (name, purpose.map_or(Purpose::ALL.to_vec(), |p| vec![p]), t.clone())
-            });
+            Purpose::ALL.map(|p| (format!("en/sms/{}(built-in)", p.name()), vec![p], self.builtin(Channel::Sms, p)));
+        let configured = self.sms_sources.iter().map(|(locale, purpose)| {
+            let name = format!("{locale}/sms/{}", purpose.map_or("*", |p| p.name()));
+            (
+                name,
+                purpose.map_or(Purpose::ALL.to_vec(), |p| vec![p]),
+                &self.templates[locale][&(Channel::Sms, *purpose)],
+            )
+        });
         let mut all: Vec<_> = configured.chain(builtins).collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         for (name, purposes, template) in all {
-            let Template::Sms(text) = template else { continue };
+            let Ready::Sms(text) = template else { continue };
             for p in purposes {
-                let sms = self.render_sms_with(&text, &widest, policy.lifetime(Channel::Sms, p));
+                let sms = render_sms_with(text, &widest, policy.lifetime(Channel::Sms, p));
                 if self.config.android_app_hash.is_some() && sms.segments > 1 {
                     return Err(Error::InvalidTemplate {
                         template: name,
@@ -512,7 +693,12 @@ impl Messages {
         Ok(())
     }
 
-    fn lookup(&self, locale: &str, channel: Channel, purpose: Purpose) -> &Template {
+    fn builtin(&self, channel: Channel, purpose: Purpose) -> &Ready {
+        let by_channel = &self.builtins[usize::from(channel == Channel::Email)];
+        &by_channel[Purpose::ALL.iter().position(|p| *p == purpose).expect("every purpose")]
+    }
+
+    fn lookup(&self, locale: &str, channel: Channel, purpose: Purpose) -> &Ready {
         if !self.templates.is_empty() {
             // Lowercased on the stack: the engine checks a request's locale is at most 35 bytes.
             let mut lower = [0u8; 64];
@@ -538,7 +724,7 @@ impl Messages {
                 }
             }
         }
-        &self.builtins[&(channel, purpose)]
+        self.builtin(channel, purpose)
     }
 
     /// Renders the message for a code.
@@ -557,75 +743,102 @@ impl Messages {
         }
     }
 
-    fn vars<'a>(&'a self, code: &'a str, minutes: &'a str) -> [(&'a str, &'a str); 4] {
-        [
-            ("code", code),
-            ("app", &self.config.app_name),
-            ("minutes", minutes),
-            ("domain", self.config.domain.as_deref().unwrap_or("")),
-        ]
-    }
-
     fn render_sms(&self, locale: &str, purpose: Purpose, code: &str, lifetime: u64) -> SmsMessage {
-        let Template::Sms(t) = self.lookup(locale, Channel::Sms, purpose) else {
+        let Ready::Sms(t) = self.lookup(locale, Channel::Sms, purpose) else {
             unreachable!("sms templates are stored under the sms channel")
         };
-        self.render_sms_with(t, code, lifetime)
-    }
-
-    fn render_sms_with(&self, t: &str, code: &str, lifetime: u64) -> SmsMessage {
-        let minutes = lifetime.div_ceil(60).to_string();
-        let vars = self.vars(code, &minutes);
-        let text = render_secret(|out| {
-            fill(t, &vars, plain, out);
-            if let Some(hash) = &self.config.android_app_hash {
-                out("\n");
-                out(hash);
-            }
-            if let Some(domain) = &self.config.domain {
-                // S21: the origin-bound line is the last line, and nothing precedes its `@`.
-                out("\n\n@");
-                out(domain);
-                out(" #");
-                out(code);
-                if let Some(embedded) = &self.config.embedded_domain {
-                    out(" @");
-                    out(embedded);
-                }
-            }
-        });
-        let (encoding, segments) = sms_segments(&text);
-        SmsMessage { text, encoding, segments }
+        render_sms_with(t, code, lifetime)
     }
 
     fn render_email(&self, locale: &str, purpose: Purpose, code: &str, lifetime: u64) -> EmailMessage {
-        let Template::Email { subject, text, html } = self.lookup(locale, Channel::Email, purpose) else {
+        let Ready::Email { subject, text, html } = self.lookup(locale, Channel::Email, purpose) else {
             unreachable!("email templates are stored under the email channel")
         };
-        let minutes = lifetime.div_ceil(60).to_string();
-        let vars = self.vars(code, &minutes);
-        let text_body = render_secret(|out| fill(text, &vars, plain, out));
+        let minutes = Decimal::new(lifetime.div_ceil(60));
+        let minutes = minutes.as_str();
+        let text_body = text.render(code, minutes);
         let html_body = match html {
-            Some(h) => render_secret(|out| fill(h, &vars, escape_html, out)),
-            None => render_secret(|out| {
-                out("<!doctype html><html><body style=\"font-family:sans-serif\">");
-                for paragraph in text_body.split("\n\n") {
-                    out("<p>");
-                    for (i, line) in paragraph.trim().split('\n').enumerate() {
-                        if i > 0 {
-                            out("<br>");
-                        }
-                        escape_html(line, out);
-                    }
-                    out("</p>");
-                }
-                out("</body></html>");
-            }),
+            Html::Template(h) => h.render(code, minutes),
+            Html::Derived(h) if derives_alike(code) => h.render(code, minutes),
+            Html::Derived(_) | Html::AtRender => render_secret(|out| derive_html(&text_body, out)),
         };
-        EmailMessage {
-            subject: render_secret(|out| fill(subject, &vars, plain, out)),
-            text: text_body,
-            html: html_body,
+        EmailMessage { subject: subject.render(code, minutes), text: text_body, html: html_body }
+    }
+}
+
+fn render_sms_with(t: &Prepared, code: &str, lifetime: u64) -> SmsMessage {
+    let text = t.render(code, Decimal::new(lifetime.div_ceil(60)).as_str());
+    let (encoding, segments) = sms_segments(&text);
+    SmsMessage { text, encoding, segments }
+}
+
+/// An email's HTML body derived from its text body: each paragraph (lines apart from a blank
+/// line) in `<p>`, its lines apart by `<br>`, everything escaped.
+fn derive_html(text_body: &str, out: Sink<'_>) {
+    out("<!doctype html><html><body style=\"font-family:sans-serif\">");
+    for paragraph in text_body.split("\n\n") {
+        out("<p>");
+        for (i, line) in paragraph.trim().split('\n').enumerate() {
+            if i > 0 {
+                out("<br>");
+            }
+            escape_html(line, out);
+        }
+        out("</p>");
+    }
+    out("</body></html>");
+}
+
+/// Whether the HTML derived at load with a mark for the code is the HTML derived from a text
+/// with `code` in it: a code that starts no paragraph or line, ends none, and is not trimmed
+/// away, as every code the engine draws (letters and digits).
+fn derives_alike(code: &str) -> bool {
+    !code.is_empty()
+        && !code.contains('\n')
+        && !code.starts_with(char::is_whitespace)
+        && !code.ends_with(char::is_whitespace)
+}
+
+/// A checked template, ready to render with `config`'s values.
+fn prepare(config: &MessagesConfig, template: &Template) -> Ready {
+    let app = config.app_name.as_str();
+    let domain = config.domain.as_deref().unwrap_or("");
+    match template {
+        Template::Sms(t) => {
+            let mut sms = Prepared::parse(t, app, domain, false);
+            if let Some(hash) = &config.android_app_hash {
+                sms.text("\n");
+                sms.text(hash);
+            }
+            if let Some(domain) = &config.domain {
+                // S21: the origin-bound line is the last line, and nothing precedes its `@`.
+                sms.text("\n\n@");
+                sms.text(domain);
+                sms.text(" #");
+                sms.pieces.push(Piece::Code);
+                if let Some(embedded) = &config.embedded_domain {
+                    sms.text(" @");
+                    sms.text(embedded);
+                }
+            }
+            Ready::Sms(sms)
+        }
+        Template::Email { subject, text, html } => {
+            let text_ready = Prepared::parse(text, app, domain, false);
+            let html = match html {
+                Some(h) => Html::Template(Prepared::parse(h, app, domain, true)),
+                None if [text.as_str(), app].iter().any(|s| s.contains([CODE_MARK, MINUTES_MARK])) => Html::AtRender,
+                None => {
+                    let mut marks = [0u8; 8];
+                    let code = CODE_MARK.encode_utf8(&mut marks[..4]).to_string();
+                    let minutes = MINUTES_MARK.encode_utf8(&mut marks[4..]).to_string();
+                    let marked = text_ready.render(&code, &minutes);
+                    let mut derived = String::new();
+                    derive_html(&marked, &mut |piece| derived.push_str(piece));
+                    Html::Derived(Prepared::from_marked(&derived, true))
+                }
+            };
+            Ready::Email { subject: Prepared::parse(subject, app, domain, false), text: text_ready, html }
         }
     }
 }
@@ -635,33 +848,66 @@ const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆ�
 /// GSM 03.38 extension table (an escape and a septet: two each).
 const GSM7_EXTENDED: &str = "^{}\\[~]|€\u{c}";
 
+/// The septets of each ASCII character in GSM 03.38: 1 (basic set), 2 (extension table) or
+/// 0 (not in the alphabet). Made from the two sets above, so the two cannot disagree.
+const GSM7_ASCII: [u8; 128] = {
+    let mut table = [0u8; 128];
+    let (basic, extended) = (GSM7_BASIC.as_bytes(), GSM7_EXTENDED.as_bytes());
+    let mut i = 0;
+    while i < basic.len() {
+        // In UTF-8 a byte below 0x80 is an ASCII character, never part of another one.
+        if basic[i] < 0x80 {
+            table[basic[i] as usize] = 1;
+        }
+        i += 1;
+    }
+    i = 0;
+    while i < extended.len() {
+        if extended[i] < 0x80 && table[extended[i] as usize] == 0 {
+            table[extended[i] as usize] = 2;
+        }
+        i += 1;
+    }
+    table
+};
+
+/// The septets `c` takes in GSM 03.38, or `None` when the alphabet lacks it.
+fn gsm7_septets(c: char) -> Option<usize> {
+    if c.is_ascii() {
+        return match GSM7_ASCII[c as usize] {
+            0 => None,
+            n => Some(usize::from(n)),
+        };
+    }
+    if GSM7_BASIC.contains(c) {
+        Some(1)
+    } else if GSM7_EXTENDED.contains(c) {
+        Some(2)
+    } else {
+        None
+    }
+}
+
 /// The encoding an SMS needs and the segments it takes (3GPP TS 23.038 / 23.040). Multi-part
 /// messages carry a header, leaving 153 septets or 67 UCS-2 units a part; an escape pair or a
 /// surrogate pair is never split across parts.
 pub fn sms_segments(text: &str) -> (SmsEncoding, u32) {
-    let gsm: Option<Vec<usize>> = text
-        .chars()
-        .map(|c| {
-            if GSM7_BASIC.contains(c) {
-                Some(1)
-            } else if GSM7_EXTENDED.contains(c) {
-                Some(2)
-            } else {
-                None
-            }
-        })
-        .collect();
-    let (encoding, units, single, part) = match gsm {
-        Some(u) => (SmsEncoding::Gsm7, u, 160, 153),
-        None => (SmsEncoding::Ucs2, text.chars().map(char::len_utf16).collect(), 70, 67),
+    let gsm = text.chars().all(|c| gsm7_septets(c).is_some());
+    let (encoding, single, part) = match gsm {
+        true => (SmsEncoding::Gsm7, 160, 153),
+        false => (SmsEncoding::Ucs2, 70, 67),
     };
-    let total: usize = units.iter().sum();
+    let units = |c: char| match gsm {
+        true => gsm7_septets(c).unwrap_or(1),
+        false => c.len_utf16(),
+    };
+    let total: usize = text.chars().map(units).sum();
     if total <= single {
         return (encoding, 1);
     }
     let mut parts = 1;
     let mut used = 0;
-    for u in units {
+    for u in text.chars().map(units) {
         if used + u > part {
             parts += 1;
             used = 0;
@@ -747,6 +993,22 @@ mod tests {
     }
 
     #[test]
+    fn s23_the_ascii_table_is_the_alphabet() {
+        let slow = |c: char| {
+            if GSM7_BASIC.contains(c) {
+                Some(1)
+            } else if GSM7_EXTENDED.contains(c) {
+                Some(2)
+            } else {
+                None
+            }
+        };
+        for c in (0..=0x2_0000).filter_map(char::from_u32) {
+            assert_eq!(gsm7_septets(c), slow(c), "{:?}", c);
+        }
+    }
+
+    #[test]
     fn s23_template_over_the_segment_limit_refused() {
         let e = messages(|c| {
             c.sms_max_segments = 1;
@@ -823,6 +1085,116 @@ mod tests {
         }
         assert!(e.html.contains("Acme &amp; &lt;Co&gt;") && e.html.contains("<p>482913</p>"), "{}", e.html.as_str());
         assert!(!format!("{mail:?}").contains("482913"));
+    }
+
+    /// Every message rendered from its prepared template is the one rendered from its source
+    /// as before: placeholders filled in at each render, the HTML derived from each text body.
+    #[test]
+    fn prepared_templates_render_as_their_sources() {
+        let reference = |config: &MessagesConfig, template: &Template, code: &str, lifetime: u64| {
+            let minutes = lifetime.div_ceil(60).to_string();
+            let domain = config.domain.as_deref().unwrap_or("");
+            let vars = [("code", code), ("app", config.app_name.as_str()), ("minutes", &minutes), ("domain", domain)];
+            let render = |t: &str, value: fn(&str, Sink<'_>)| render_secret(|out| fill(t, &vars, value, out));
+            match template {
+                Template::Sms(t) => vec![render_secret(|out| {
+                    fill(t, &vars, plain, out);
+                    if let Some(hash) = &config.android_app_hash {
+                        out("\n");
+                        out(hash);
+                    }
+                    if let Some(domain) = &config.domain {
+                        out("\n\n@");
+                        out(domain);
+                        out(" #");
+                        out(code);
+                        if let Some(embedded) = &config.embedded_domain {
+                            out(" @");
+                            out(embedded);
+                        }
+                    }
+                })],
+                Template::Email { subject, text, html } => {
+                    let text = render(text, plain);
+                    let html = match html {
+                        Some(h) => render(h, escape_html),
+                        None => render_secret(|out| derive_html(&text, out)),
+                    };
+                    vec![render(subject, plain), text, html]
+                }
+            }
+        };
+        let prepared = |ready: &Ready, code: &str, lifetime: u64| match ready {
+            Ready::Sms(t) => vec![render_sms_with(t, code, lifetime).text],
+            Ready::Email { .. } => {
+                let m = Messages {
+                    config: MessagesConfig::default(),
+                    templates: HashMap::new(),
+                    builtins: [Purpose::ALL.map(|_| ready.clone()), Purpose::ALL.map(|_| ready.clone())],
+                    sms_sources: Vec::new(),
+                    default_locale: "en".into(),
+                };
+                let e = m.render_email("en", Purpose::SignIn, code, lifetime);
+                vec![e.subject, e.text, e.html]
+            }
+        };
+        let mut templates: Vec<Template> = Purpose::ALL
+            .into_iter()
+            .flat_map(|p| {
+                [builtin(Channel::Sms, p, false), builtin(Channel::Email, p, true), builtin(Channel::Email, p, false)]
+            })
+            .collect();
+        for t in [
+            "{code}",
+            "{{code}} {code}}} {{{code}}} {app}{domain}{minutes}",
+            "  {code} leads\n\n\n  {app}  \n{domain}\n\n{minutes}\n",
+            "\n\n{domain}\n\n   \n\n{code}\t\n",
+            "<b>{app}</b> & \"{code}\" '{minutes}' \u{e000} \u{e001}",
+            "ж {code} 😀\r\n\r\n{app}",
+        ] {
+            templates.push(Template::Sms(t.into()));
+            let html = Some(format!("<p>{t}</p>"));
+            templates.push(Template::Email { subject: t.into(), text: t.into(), html: None });
+            templates.push(Template::Email { subject: t.into(), text: t.into(), html });
+        }
+        let configs = [
+            MessagesConfig::default(),
+            MessagesConfig {
+                app_name: "Acme & <Co> \"q\" 'a'".into(),
+                domain: Some("example.com".into()),
+                ..Default::default()
+            },
+            MessagesConfig { app_name: " Lead\n\nand\ntrail ".into(), ..Default::default() },
+            MessagesConfig {
+                app_name: "mark \u{e000}\u{e001}".into(),
+                domain: Some("a.example".into()),
+                ..Default::default()
+            },
+            MessagesConfig {
+                domain: Some("example.com".into()),
+                embedded_domain: Some("embedded.example".into()),
+                android_app_hash: Some("FA+9qCX9VSu".into()),
+                ..Default::default()
+            },
+        ];
+        let mut compared = 0;
+        for config in &configs {
+            for template in &templates {
+                let ready = prepare(config, template);
+                for code in ["123456", "k7m2xq", "0", "", " 12 ", "1\n\n2", "<&>\"'", "\u{e000}"] {
+                    for lifetime in [0, 59, 60, 61, 600, 86_400, u64::MAX] {
+                        let (want, got) =
+                            (reference(config, template, code, lifetime), prepared(&ready, code, lifetime));
+                        assert_eq!(got, want, "{template:?} {code:?} {lifetime}");
+                        for part in &got {
+                            assert_eq!(part.0.capacity(), part.len(), "one allocation at the exact size");
+                        }
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        assert!(compared > 5000, "{compared}");
     }
 
     #[test]

@@ -12,6 +12,8 @@
 //! a record altered in a shared store is an error, never a panic, an overflow or a code
 //! accepted: the code's hash is compared, never trusted.
 
+use smallvec::SmallVec;
+
 use crate::clock::MAX_CLOCK;
 use crate::error::Error;
 use crate::identifier::Purpose;
@@ -194,10 +196,16 @@ pub(crate) struct SubjectRecord {
     /// Failures in the long-term window (`policy.failure_budget`); a success does not clear it.
     pub budget: SlidingCount,
     /// Send times within the subject bucket's window.
-    pub sends: Vec<u64>,
+    pub sends: Sends,
     /// At most one challenge per purpose.
-    pub challenges: Vec<ChallengeState>,
+    pub challenges: Challenges,
 }
+
+/// A subject's send log, held inline: decoding refuses more than `MAX_SUBJECT_SENDS`, so a
+/// record read, changed and written again on the hot path never allocates for it.
+pub(crate) type Sends = SmallVec<[u64; MAX_SUBJECT_SENDS as usize]>;
+/// A subject's challenges, at most one per purpose, held inline for the same reason.
+pub(crate) type Challenges = SmallVec<[ChallengeState; Purpose::ALL.len()]>;
 
 struct Reader<'a>(&'a [u8]);
 
@@ -304,7 +312,7 @@ impl SubjectRecord {
         if m > Purpose::ALL.len() {
             return Err(Error::CorruptRecord);
         }
-        let mut challenges: Vec<ChallengeState> = Vec::with_capacity(m);
+        let mut challenges = Challenges::new();
         for _ in 0..m {
             let c = ChallengeState {
                 purpose: Purpose::from_byte(r.u8()?).ok_or(Error::CorruptRecord)?,
@@ -446,8 +454,8 @@ mod tests {
             locked_until: 1_800_000_099,
             last_failure: 1_800_000_000,
             budget,
-            sends: vec![1_800_000_010, 1_800_000_020],
-            challenges: vec![ChallengeState {
+            sends: smallvec::smallvec![1_800_000_010, 1_800_000_020],
+            challenges: smallvec::smallvec![ChallengeState {
                 purpose: Purpose::Recovery,
                 id: [1; 16],
                 key_id: 3,
@@ -542,7 +550,7 @@ mod tests {
         twice.challenges.push(twice.challenges[0].clone());
         assert_eq!(SubjectRecord::decode(&twice.encode()), Err(Error::CorruptRecord), "two challenges, one purpose");
         let mut many = sample();
-        many.sends = vec![1_800_000_000; 21];
+        many.sends = smallvec::smallvec![1_800_000_000; 21];
         assert_eq!(SubjectRecord::decode(&many.encode()), Err(Error::CorruptRecord), "more sends than kept");
         assert_eq!(BucketRecord::decode(&[BUCKET_V2, 2]), Err(Error::CorruptRecord));
     }
