@@ -17,7 +17,7 @@ use smallvec::SmallVec;
 use crate::clock::MAX_CLOCK;
 use crate::error::Error;
 use crate::identifier::Purpose;
-use crate::policy::{Policy, MAX_SUBJECT_SENDS};
+use crate::policy::{Policy, SendBucket, MAX_SUBJECT_SENDS};
 
 const SUBJECT_V1: u8 = 1;
 const SUBJECT_V2: u8 = 2;
@@ -430,21 +430,38 @@ impl BucketRecord {
         Ok(BucketRecord { sends })
     }
 
-    /// Takes one send at `now` if fewer than `max` were taken in the window: the new state
-    /// and its time to live, or the seconds to wait.
-    pub fn take(mut self, now: u64, max: u32, window_seconds: u64) -> Result<(BucketRecord, u64), u64> {
-        if self.sends.count(now, window_seconds) >= max {
-            return Err(self.sends.wait(now, window_seconds, max));
+    /// Takes one send at `now` if fewer than `limit.max` were taken in its window.
+    pub fn take(mut self, now: u64, limit: SendBucket) -> Take {
+        let (max, window) = (limit.max, limit.window_seconds);
+        if self.sends.count(now, window) >= max {
+            return Take::Full { retry_after: self.sends.wait(now, window, max) };
         }
-        self.sends.add(now, window_seconds);
-        let ttl = self.sends.ends_at(window_seconds).saturating_sub(now).max(1);
-        Ok((self, ttl))
+        self.sends.add(now, window);
+        let ttl = self.sends.ends_at(window).saturating_sub(now).max(1);
+        Take::Taken { next: self, ttl }
     }
+}
+
+/// What taking a send from a bucket came to.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Take {
+    /// Taken: the bucket to write, and its time to live in seconds.
+    Taken { next: BucketRecord, ttl: u64 },
+    /// The bucket is full for `retry_after` more seconds.
+    Full { retry_after: u64 },
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `BucketRecord::take` as a `Result`: the bucket and its time to live, or the wait.
+    fn take(b: BucketRecord, now: u64, max: u32, window_seconds: u64) -> Result<(BucketRecord, u64), u64> {
+        match b.take(now, SendBucket { max, window_seconds }) {
+            Take::Taken { next, ttl } => Ok((next, ttl)),
+            Take::Full { retry_after } => Err(retry_after),
+        }
+    }
 
     fn sample() -> SubjectRecord {
         let mut budget = SlidingCount::default();
@@ -483,7 +500,7 @@ mod tests {
         assert!(failed.failures > 0);
         assert_eq!(failed.encode().len(), 122);
         assert_eq!(SubjectRecord::decode(&failed.encode()).unwrap(), failed);
-        let bucket = BucketRecord::default().take(1_800_000_000, 5, 600).unwrap().0;
+        let bucket = take(BucketRecord::default(), 1_800_000_000, 5, 600).unwrap().0;
         assert_eq!(bucket.encode().len(), 57);
         assert_eq!(BucketRecord::decode(&bucket.encode()).unwrap(), bucket);
     }
@@ -587,13 +604,13 @@ mod tests {
         let t = 1_800_000_000; // a multiple of 60: slot boundaries fall on the minute
         let mut b = BucketRecord::default();
         for _ in 0..3 {
-            b = b.take(t, 3, 600).unwrap().0;
+            b = take(b, t, 3, 600).unwrap().0;
         }
         // Three per 10 min: the 60-second slot that holds t stops counting once the window
         // no longer overlaps it, at t + 659 (up to one slot late, never early).
-        assert_eq!(b.clone().take(t, 3, 600), Err(659));
-        assert_eq!(b.clone().take(t + 658, 3, 600), Err(1));
-        assert!(b.take(t + 659, 3, 600).is_ok());
+        assert_eq!(take(b.clone(), t, 3, 600), Err(659));
+        assert_eq!(take(b.clone(), t + 658, 3, 600), Err(1));
+        assert!(take(b, t + 659, 3, 600).is_ok());
     }
 
     /// Every window of `window` seconds holds at most `max` admitted events, whatever the
@@ -602,7 +619,7 @@ mod tests {
         let mut b = BucketRecord::default();
         let mut admitted = Vec::new();
         for &t in attempts {
-            if let Ok((next, _)) = b.clone().take(t, max, window) {
+            if let Ok((next, _)) = take(b.clone(), t, max, window) {
                 b = next;
                 admitted.push(t);
             }
