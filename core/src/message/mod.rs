@@ -1,14 +1,22 @@
 //! Messages: templates per channel, purpose and locale, rendered with the code.
 //!
+//! The config's templates are checked and looked up here; `template` prepares them at load
+//! and renders them, `sms` counts an SMS's encoding and segments, and `html` escapes and
+//! derives email HTML.
+//!
 //! An SMS ends with the origin-bound line `@example.com #123456` when a domain is configured,
 //! so browsers (WebOTP) and iOS autofill the code only on that site (S21), and can carry the
 //! Android SMS Retriever hash (S22). Its size is counted in GSM-7 septets or UCS-2 units and a
 //! template that could exceed the configured number of segments is refused at load (S23).
 //!
 //! A rendered message holds the code, so it lives only in [`SecretText`]: a buffer wiped when
-//! dropped, whose `Debug` shows nothing. Rendering measures the text first and writes it into
-//! one buffer allocated at its exact size, so no growing buffer leaves a copy of the code in
-//! memory it frees.
+//! dropped, whose `Debug` shows nothing. Rendering sizes the text from its prepared pieces and
+//! writes it into one buffer allocated at its exact size, so no growing buffer leaves a copy
+//! of the code in memory it frees.
+
+mod html;
+mod sms;
+mod template;
 
 use std::collections::HashMap;
 
@@ -18,6 +26,11 @@ use zeroize::Zeroizing;
 use crate::error::Error;
 use crate::identifier::{Channel, Purpose};
 use crate::policy::Policy;
+
+use html::derive_html;
+pub use html::html_escape;
+pub use sms::{sms_segments, SmsEncoding};
+use template::{builtin, check_template, derives_alike, prepare, Decimal, Html, Prepared, Ready, Template};
 
 /// The `[messages]` section of the config.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -81,7 +94,7 @@ pub struct TemplateConfig {
 /// no `Display`, so that formatting it into a log takes a deliberate `as_str()`. It derefs to
 /// `str` for reading.
 #[derive(Clone, PartialEq, Eq, Default)]
-pub struct SecretText(Zeroizing<String>);
+pub struct SecretText(pub(crate) Zeroizing<String>);
 
 impl SecretText {
     /// The text.
@@ -146,10 +159,10 @@ impl std::fmt::Debug for SecretText {
 }
 
 /// Writes text by pieces: rendering runs twice through one of these, to measure and to write.
-type Sink<'a> = &'a mut dyn FnMut(&str);
+pub(crate) type Sink<'a> = &'a mut dyn FnMut(&str);
 
 /// Renders into one zeroizing buffer allocated once at its exact size.
-fn render_secret(write: impl Fn(Sink<'_>)) -> SecretText {
+pub(crate) fn render_secret(write: impl Fn(Sink<'_>)) -> SecretText {
     let mut len = 0usize;
     write(&mut |piece: &str| len = len.saturating_add(piece.len()));
     let mut out = Zeroizing::new(String::with_capacity(len));
@@ -189,15 +202,6 @@ impl Message {
     }
 }
 
-/// How an SMS is encoded on the air.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SmsEncoding {
-    /// The GSM 03.38 7-bit alphabet: 160 per single message, 153 per part.
-    Gsm7,
-    /// UCS-2: 70 per single message, 67 per part.
-    Ucs2,
-}
-
 /// A rendered SMS.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SmsMessage {
@@ -220,186 +224,6 @@ pub struct EmailMessage {
     pub html: SecretText,
 }
 
-/// A template as configured (or built in), checked.
-#[derive(Clone, Debug)]
-enum Template {
-    Sms(String),
-    Email { subject: String, text: String, html: Option<String> },
-}
-
-/// A template ready to render: parsed once at load into its pieces, with the config's values
-/// (`{app}`, `{domain}`, the SMS's closing lines) already in its text.
-#[derive(Clone, Debug)]
-enum Ready {
-    Sms(Prepared),
-    /// `html: None` derives the HTML from the text body at render time (see `Html`).
-    Email {
-        subject: Prepared,
-        text: Prepared,
-        html: Html,
-    },
-}
-
-/// An email's HTML body, when the config gives none: derived from its text body.
-#[derive(Clone, Debug)]
-enum Html {
-    /// The configured HTML template.
-    Template(Prepared),
-    /// The text body's paragraphs, derived at load with markers where the code and the
-    /// minutes go (the same as deriving it from each rendered text: a test holds them equal).
-    Derived(Prepared),
-    /// The text or the app name holds a marker character: derived from each rendered text.
-    AtRender,
-}
-
-/// One piece of a prepared template.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Piece {
-    Text(String),
-    Code,
-    Minutes,
-}
-
-/// A template's pieces, and whether the code and minutes are escaped for HTML when written.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Prepared {
-    pieces: Vec<Piece>,
-    escaped: bool,
-    /// The bytes of the text pieces, for sizing the output.
-    text_len: usize,
-}
-
-/// Where the code and the minutes stand in a template rendered at load to derive its HTML:
-/// private-use characters, no whitespace, nothing HTML escapes.
-const CODE_MARK: char = '\u{e000}';
-const MINUTES_MARK: char = '\u{e001}';
-
-impl Prepared {
-    /// Parses a checked template (see `check_template`), filling in the config's values.
-    fn parse(template: &str, app: &str, domain: &str, escaped: bool) -> Self {
-        let mut prepared = Prepared { pieces: Vec::new(), escaped, text_len: 0 };
-        let mut rest = template;
-        while let Some(i) = rest.find(['{', '}']) {
-            prepared.text(&rest[..i]);
-            let tail = &rest[i..];
-            if tail.starts_with("{{") || tail.starts_with("}}") {
-                prepared.text(&tail[..1]);
-                rest = &tail[2..];
-            } else if let (true, Some(end)) = (tail.starts_with('{'), tail.find('}')) {
-                match &tail[1..end] {
-                    "code" => prepared.pieces.push(Piece::Code),
-                    "minutes" => prepared.pieces.push(Piece::Minutes),
-                    name => {
-                        let value = match name {
-                            "app" => app,
-                            "domain" => domain,
-                            _ => "",
-                        };
-                        match escaped {
-                            true => escape_html(value, &mut |piece| prepared.text(piece)),
-                            false => prepared.text(value),
-                        }
-                    }
-                }
-                rest = &tail[end + 1..];
-            } else {
-                prepared.text(&tail[..1]);
-                rest = &tail[1..];
-            }
-        }
-        prepared.text(rest);
-        prepared
-    }
-
-    /// Splits text rendered with `CODE_MARK` and `MINUTES_MARK` into pieces.
-    fn from_marked(marked: &str, escaped: bool) -> Self {
-        let mut prepared = Prepared { pieces: Vec::new(), escaped, text_len: 0 };
-        let mut rest = marked;
-        while let Some(i) = rest.find([CODE_MARK, MINUTES_MARK]) {
-            prepared.text(&rest[..i]);
-            let mark = rest[i..].chars().next().expect("a mark");
-            prepared.pieces.push(if mark == CODE_MARK { Piece::Code } else { Piece::Minutes });
-            rest = &rest[i + mark.len_utf8()..];
-        }
-        prepared.text(rest);
-        prepared
-    }
-
-    /// Adds text, joined to the text piece before it.
-    fn text(&mut self, text: &str) {
-        if text.is_empty() {
-            return;
-        }
-        self.text_len += text.len();
-        match self.pieces.last_mut() {
-            Some(Piece::Text(last)) => last.push_str(text),
-            _ => self.pieces.push(Piece::Text(text.to_string())),
-        }
-    }
-
-    /// The text, written into one buffer of its exact size.
-    fn render(&self, code: &str, minutes: &str) -> SecretText {
-        let value_len = |v: &str| if self.escaped { escaped_len(v) } else { v.len() };
-        let (code_len, minutes_len) = (value_len(code), value_len(minutes));
-        let len = self.pieces.iter().fold(self.text_len, |len, piece| match piece {
-            Piece::Text(_) => len,
-            Piece::Code => len.saturating_add(code_len),
-            Piece::Minutes => len.saturating_add(minutes_len),
-        });
-        let mut out = Zeroizing::new(String::with_capacity(len));
-        let value = |v: &str, out: &mut String| match self.escaped {
-            true => escape_html(v, &mut |piece| out.push_str(piece)),
-            false => out.push_str(v),
-        };
-        for piece in &self.pieces {
-            match piece {
-                Piece::Text(t) => out.push_str(t),
-                Piece::Code => value(code, &mut out),
-                Piece::Minutes => value(minutes, &mut out),
-            }
-        }
-        debug_assert_eq!(out.len(), len, "sized exactly");
-        SecretText(out)
-    }
-}
-
-/// The length of `s` escaped for HTML.
-fn escaped_len(s: &str) -> usize {
-    s.bytes().fold(0, |len, b| {
-        len + match b {
-            b'<' | b'>' => "&lt;".len(),
-            b'&' => "&amp;".len(),
-            b'\'' => "&#39;".len(),
-            b'"' => "&quot;".len(),
-            _ => 1,
-        }
-    })
-}
-
-/// A number's decimal digits, on the stack.
-struct Decimal {
-    digits: [u8; 20],
-    start: usize,
-}
-
-impl Decimal {
-    fn new(mut n: u64) -> Self {
-        let mut d = Decimal { digits: [b'0'; 20], start: 20 };
-        loop {
-            d.start -= 1;
-            d.digits[d.start] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                return d;
-            }
-        }
-    }
-
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.digits[self.start..]).expect("ASCII digits")
-    }
-}
-
 /// The templates in force, checked, ready to render.
 #[derive(Clone, Debug)]
 pub struct Messages {
@@ -414,93 +238,6 @@ pub struct Messages {
     sms_sources: Vec<(String, Option<Purpose>)>,
     /// `config.default_locale` in lowercase, made once.
     default_locale: String,
-}
-
-fn action(p: Purpose) -> &'static str {
-    match p {
-        Purpose::SignUp => "to create your account",
-        Purpose::SignIn => "to sign in",
-        Purpose::SecondFactor => "to confirm it's you",
-        Purpose::VerifyContact => "to confirm this contact",
-        Purpose::Recovery => "to recover your account",
-    }
-}
-
-fn builtin(channel: Channel, purpose: Purpose, code_in_subject: bool) -> Template {
-    let a = action(purpose);
-    match channel {
-        Channel::Sms => {
-            Template::Sms(format!("{{code}} is your {{app}} code {a}. It expires in {{minutes}} min. Don't share it."))
-        }
-        Channel::Email => Template::Email {
-            subject: if code_in_subject { "{code} is your {app} code".into() } else { "Your {app} code".into() },
-            text: format!(
-                "Your {{app}} code {a} is:\n\n    {{code}}\n\nIt expires in {{minutes}} minutes. \
-                 If you did not ask for it, ignore this email. Never share this code with anyone."
-            ),
-            html: None,
-        },
-    }
-}
-
-/// Fills placeholders, writing each value through `value` (plain, or escaped for HTML): how
-/// templates were rendered before they were prepared at load, kept as the reference the
-/// prepared ones are tested against.
-#[cfg(test)]
-fn fill(template: &str, vars: &[(&str, &str)], value: fn(&str, Sink<'_>), out: Sink<'_>) {
-    let mut rest = template;
-    while let Some(i) = rest.find(['{', '}']) {
-        out(&rest[..i]);
-        let tail = &rest[i..];
-        if tail.starts_with("{{") || tail.starts_with("}}") {
-            out(&tail[..1]);
-            rest = &tail[2..];
-        } else if let (true, Some(end)) = (tail.starts_with('{'), tail.find('}')) {
-            let name = &tail[1..end];
-            value(vars.iter().find(|(k, _)| *k == name).map_or("", |(_, v)| v), out);
-            rest = &tail[end + 1..];
-        } else {
-            out(&tail[..1]);
-            rest = &tail[1..];
-        }
-    }
-    out(rest);
-}
-
-#[cfg(test)]
-fn plain(text: &str, out: Sink<'_>) {
-    out(text);
-}
-
-fn check_template(name: &str, template: &str, needs_code: bool) -> Result<(), Error> {
-    let bad = |reason: String| Error::InvalidTemplate { template: name.into(), reason };
-    if template.len() > 8192 {
-        return Err(bad("longer than 8192 bytes".into()));
-    }
-    let mut rest = template;
-    let mut has_code = false;
-    while let Some(i) = rest.find(['{', '}']) {
-        let tail = &rest[i..];
-        if tail.starts_with("{{") || tail.starts_with("}}") {
-            rest = &tail[2..];
-            continue;
-        }
-        if tail.starts_with('}') {
-            return Err(bad("a lone `}` (write `}}`)".into()));
-        }
-        let end = tail.find('}').ok_or_else(|| bad("an unclosed `{`".into()))?;
-        match &tail[1..end] {
-            "code" => has_code = true,
-            "app" | "minutes" | "domain" => {}
-            // Not quoted: the error names the template, never the config's text.
-            _ => return Err(bad("an unknown placeholder (the known ones: {code}, {app}, {minutes}, {domain})".into())),
-        }
-        rest = &tail[end + 1..];
-    }
-    if needs_code && !has_code {
-        return Err(bad("it has no `{code}`".into()));
-    }
-    Ok(())
 }
 
 fn check_host(field: &'static str, value: &str) -> Result<(), Error> {
@@ -519,32 +256,6 @@ fn check_host(field: &'static str, value: &str) -> Result<(), Error> {
             reason: "must be a lowercase ASCII host name such as `example.com`".into(),
         })
     }
-}
-
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    escape_html(s, &mut |piece| out.push_str(piece));
-    out
-}
-
-/// Writes `s` escaped for HTML, by pieces (runs of plain text, and entities).
-fn escape_html(s: &str, out: Sink<'_>) {
-    let mut plain_from = 0;
-    for (i, c) in s.char_indices() {
-        let entity = match c {
-            '&' => "&amp;",
-            '<' => "&lt;",
-            '>' => "&gt;",
-            '"' => "&quot;",
-            '\'' => "&#39;",
-            _ => continue,
-        };
-        out(&s[plain_from..i]);
-        out(entity);
-        plain_from = i + c.len_utf8();
-    }
-    out(&s[plain_from..]);
 }
 
 impl Messages {
@@ -772,153 +483,10 @@ fn render_sms_with(t: &Prepared, code: &str, lifetime: u64) -> SmsMessage {
     SmsMessage { text, encoding, segments }
 }
 
-/// An email's HTML body derived from its text body: each paragraph (lines apart from a blank
-/// line) in `<p>`, its lines apart by `<br>`, everything escaped.
-fn derive_html(text_body: &str, out: Sink<'_>) {
-    out("<!doctype html><html><body style=\"font-family:sans-serif\">");
-    for paragraph in text_body.split("\n\n") {
-        out("<p>");
-        for (i, line) in paragraph.trim().split('\n').enumerate() {
-            if i > 0 {
-                out("<br>");
-            }
-            escape_html(line, out);
-        }
-        out("</p>");
-    }
-    out("</body></html>");
-}
-
-/// Whether the HTML derived at load with a mark for the code is the HTML derived from a text
-/// with `code` in it: a code that starts no paragraph or line, ends none, and is not trimmed
-/// away, as every code the engine draws (letters and digits).
-fn derives_alike(code: &str) -> bool {
-    !code.is_empty()
-        && !code.contains('\n')
-        && !code.starts_with(char::is_whitespace)
-        && !code.ends_with(char::is_whitespace)
-}
-
-/// A checked template, ready to render with `config`'s values.
-fn prepare(config: &MessagesConfig, template: &Template) -> Ready {
-    let app = config.app_name.as_str();
-    let domain = config.domain.as_deref().unwrap_or("");
-    match template {
-        Template::Sms(t) => {
-            let mut sms = Prepared::parse(t, app, domain, false);
-            if let Some(hash) = &config.android_app_hash {
-                sms.text("\n");
-                sms.text(hash);
-            }
-            if let Some(domain) = &config.domain {
-                // S21: the origin-bound line is the last line, and nothing precedes its `@`.
-                sms.text("\n\n@");
-                sms.text(domain);
-                sms.text(" #");
-                sms.pieces.push(Piece::Code);
-                if let Some(embedded) = &config.embedded_domain {
-                    sms.text(" @");
-                    sms.text(embedded);
-                }
-            }
-            Ready::Sms(sms)
-        }
-        Template::Email { subject, text, html } => {
-            let text_ready = Prepared::parse(text, app, domain, false);
-            let html = match html {
-                Some(h) => Html::Template(Prepared::parse(h, app, domain, true)),
-                None if [text.as_str(), app].iter().any(|s| s.contains([CODE_MARK, MINUTES_MARK])) => Html::AtRender,
-                None => {
-                    let mut marks = [0u8; 8];
-                    let code = CODE_MARK.encode_utf8(&mut marks[..4]).to_string();
-                    let minutes = MINUTES_MARK.encode_utf8(&mut marks[4..]).to_string();
-                    let marked = text_ready.render(&code, &minutes);
-                    let mut derived = String::new();
-                    derive_html(&marked, &mut |piece| derived.push_str(piece));
-                    Html::Derived(Prepared::from_marked(&derived, true))
-                }
-            };
-            Ready::Email { subject: Prepared::parse(subject, app, domain, false), text: text_ready, html }
-        }
-    }
-}
-
-/// GSM 03.38 basic character set (one septet each).
-const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
-/// GSM 03.38 extension table (an escape and a septet: two each).
-const GSM7_EXTENDED: &str = "^{}\\[~]|€\u{c}";
-
-/// The septets of each ASCII character in GSM 03.38: 1 (basic set), 2 (extension table) or
-/// 0 (not in the alphabet). Made from the two sets above, so the two cannot disagree.
-const GSM7_ASCII: [u8; 128] = {
-    let mut table = [0u8; 128];
-    let (basic, extended) = (GSM7_BASIC.as_bytes(), GSM7_EXTENDED.as_bytes());
-    let mut i = 0;
-    while i < basic.len() {
-        // In UTF-8 a byte below 0x80 is an ASCII character, never part of another one.
-        if basic[i] < 0x80 {
-            table[basic[i] as usize] = 1;
-        }
-        i += 1;
-    }
-    i = 0;
-    while i < extended.len() {
-        if extended[i] < 0x80 && table[extended[i] as usize] == 0 {
-            table[extended[i] as usize] = 2;
-        }
-        i += 1;
-    }
-    table
-};
-
-/// The septets `c` takes in GSM 03.38, or `None` when the alphabet lacks it.
-fn gsm7_septets(c: char) -> Option<usize> {
-    if c.is_ascii() {
-        return match GSM7_ASCII[c as usize] {
-            0 => None,
-            n => Some(usize::from(n)),
-        };
-    }
-    if GSM7_BASIC.contains(c) {
-        Some(1)
-    } else if GSM7_EXTENDED.contains(c) {
-        Some(2)
-    } else {
-        None
-    }
-}
-
-/// The encoding an SMS needs and the segments it takes (3GPP TS 23.038 / 23.040). Multi-part
-/// messages carry a header, leaving 153 septets or 67 UCS-2 units a part; an escape pair or a
-/// surrogate pair is never split across parts.
-pub fn sms_segments(text: &str) -> (SmsEncoding, u32) {
-    let gsm = text.chars().all(|c| gsm7_septets(c).is_some());
-    let (encoding, single, part) = match gsm {
-        true => (SmsEncoding::Gsm7, 160, 153),
-        false => (SmsEncoding::Ucs2, 70, 67),
-    };
-    let units = |c: char| match gsm {
-        true => gsm7_septets(c).unwrap_or(1),
-        false => c.len_utf16(),
-    };
-    let total: usize = text.chars().map(units).sum();
-    if total <= single {
-        return (encoding, 1);
-    }
-    let mut parts = 1;
-    let mut used = 0;
-    for u in text.chars().map(units) {
-        if used + u > part {
-            parts += 1;
-            used = 0;
-        }
-        used += u;
-    }
-    (encoding, parts)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::html::escape_html;
+    use super::template::{fill, plain};
     use super::*;
 
     fn messages(f: impl FnOnce(&mut MessagesConfig)) -> Result<Messages, Error> {
@@ -971,41 +539,6 @@ mod tests {
         .unwrap_err();
         assert!(matches!(e, Error::InvalidTemplate { .. }), "{e}");
         assert!(messages(|c| c.android_app_hash = Some("short".into())).is_err());
-    }
-
-    #[test]
-    fn s23_segment_counting() {
-        assert_eq!(sms_segments(&"a".repeat(160)), (SmsEncoding::Gsm7, 1));
-        assert_eq!(sms_segments(&"a".repeat(161)), (SmsEncoding::Gsm7, 2));
-        assert_eq!(sms_segments(&"a".repeat(306)), (SmsEncoding::Gsm7, 2));
-        assert_eq!(sms_segments(&"a".repeat(307)), (SmsEncoding::Gsm7, 3));
-        assert_eq!(sms_segments(&"€".repeat(80)), (SmsEncoding::Gsm7, 1), "extension chars count two");
-        assert_eq!(sms_segments(&"€".repeat(81)), (SmsEncoding::Gsm7, 2));
-        assert_eq!(sms_segments(&"ж".repeat(70)), (SmsEncoding::Ucs2, 1));
-        assert_eq!(sms_segments(&"ж".repeat(71)), (SmsEncoding::Ucs2, 2));
-        assert_eq!(sms_segments(&"ж".repeat(134)), (SmsEncoding::Ucs2, 2));
-        assert_eq!(sms_segments(&"ж".repeat(135)), (SmsEncoding::Ucs2, 3));
-        // 66 units then a surrogate pair: the pair moves to the next part whole.
-        let s = format!("{}😀{}", "ж".repeat(66), "ж".repeat(60));
-        assert_eq!(sms_segments(&s), (SmsEncoding::Ucs2, 2));
-        let s = format!("{}😀{}", "ж".repeat(66), "ж".repeat(66));
-        assert_eq!(sms_segments(&s), (SmsEncoding::Ucs2, 3));
-    }
-
-    #[test]
-    fn s23_the_ascii_table_is_the_alphabet() {
-        let slow = |c: char| {
-            if GSM7_BASIC.contains(c) {
-                Some(1)
-            } else if GSM7_EXTENDED.contains(c) {
-                Some(2)
-            } else {
-                None
-            }
-        };
-        for c in (0..=0x2_0000).filter_map(char::from_u32) {
-            assert_eq!(gsm7_septets(c), slow(c), "{:?}", c);
-        }
     }
 
     #[test]
