@@ -13,6 +13,7 @@ use zeroize::Zeroizing;
 use crate::clock::{checked_now, Clock, SystemClock};
 use crate::code::{code_mac, draw_bytes, generate, generate_from, macs_equal, normalise_input};
 use crate::config::Config;
+use crate::decide::{self, Decision, Guess};
 use crate::error::{Error, LimitScope};
 use crate::event::{Event, EventKind, EventSink, NoEvents};
 use crate::identifier::{Channel, Identifier, Purpose};
@@ -20,9 +21,9 @@ use crate::keys::{KeyReader, KeyRing};
 use crate::message::{Message, Messages};
 use crate::policy::{Policy, SendBucket};
 use crate::random::{Draws, OsRandom, Random};
-use crate::record::{BucketRecord, ChallengeState, SubjectRecord};
+use crate::record::{BucketRecord, ChallengeState, SubjectRecord, Take};
 use crate::store::{Expected, MemoryStore, Store, StoreError, StoreKey};
-use crate::token::{self, TokenContents, MAX_ACCOUNT_BYTES};
+use crate::token::{self, Sealing, MAX_ACCOUNT_BYTES};
 
 /// How often a compare-and-swap is retried before the engine reports `Contention`.
 const MAX_CAS_ATTEMPTS: usize = 64;
@@ -284,16 +285,33 @@ impl Draft {
     }
 }
 
-/// What one pass over a subject record decided.
-struct Step<T> {
-    write: Option<SubjectRecord>,
-    result: Result<T, Error>,
+/// The subject an operation changes, and what its events say.
+struct SubjectOp<'a> {
+    key: &'a StoreKey,
+    now: u64,
+    /// The event of a success.
+    ok_kind: EventKind,
+    channel: Channel,
+    purpose: Option<Purpose>,
 }
 
-impl<T> Step<T> {
-    fn refuse(e: Error) -> Self {
-        Step { write: None, result: Err(e) }
-    }
+/// What one pass of a read-modify-write came to. It lives on the stack for one pass: boxing
+/// the decision (the record is inline, several hundred bytes) would allocate on the hot path.
+#[allow(clippy::large_enum_variant)]
+enum Pass<T> {
+    /// The store did not call the change (a store that breaks its contract).
+    NotRun,
+    /// The record read does not decode: the operation fails closed.
+    Unreadable(Error),
+    /// The decision, written (or nothing to write) unless the store reported a conflict.
+    Decided(Decision<T>),
+}
+
+/// A shared send bucket to take one send from.
+struct Bucket {
+    key: StoreKey,
+    limit: SendBucket,
+    scope: LimitScope,
 }
 
 fn store_error(e: StoreError) -> Error {
@@ -395,7 +413,9 @@ impl Engine {
         let current = self.store.get(&key, now).map_err(store_error)?;
         let mut record = decode_subject(current.as_ref())?;
         record.prune(now, &self.policy);
-        self.check_lock(&record, now).and_then(|_| self.check_send(&record, purpose, now)).map_err(refuse)?;
+        decide::check_lock(&self.policy, &record, now)
+            .and_then(|_| decide::check_send(&self.policy, &record, purpose, now))
+            .map_err(refuse)?;
         self.take_shared_buckets(&identifier, client.as_ref(), now).map_err(refuse)?;
 
         // One CSPRNG call for the challenge id and the code.
@@ -414,30 +434,16 @@ impl Engine {
             resend_after: now.saturating_add(self.policy.resend_cooldown_seconds),
             tries: 0,
         };
-        self.update_subject(
-            &key,
+        let op = SubjectOp {
+            key: &key,
             now,
-            Some(current),
-            EventKind::Issued,
-            identifier.channel(),
-            Some(purpose),
-            |mut rec| {
-                if let Err(e) = self.check_lock(&rec, now).and_then(|_| self.check_send(&rec, purpose, now)) {
-                    return Step::refuse(e);
-                }
-                rec.remove_challenge(purpose);
-                rec.challenges.push(challenge.clone());
-                rec.sends.push(now);
-                Step { write: Some(rec), result: Ok(()) }
-            },
-        )?;
-        let contents = TokenContents {
-            challenge_id: id,
-            purpose,
-            identifier: identifier.clone(),
-            account: account.map(str::to_string),
+            ok_kind: EventKind::Issued,
+            channel: identifier.channel(),
+            purpose: Some(purpose),
         };
-        let token = token::seal(active, &self.tenant, &contents);
+        self.update_subject(&op, Some(current), |rec| decide::issue(&self.policy, rec, &challenge, now))?;
+        let sealing = Sealing { challenge_id: id, purpose, identifier: &identifier, account };
+        let token = token::seal(active, &self.tenant, sealing);
         Ok(self.issued(token, code, &challenge, identifier, &key, request.locale, lifetime))
     }
 
@@ -465,28 +471,17 @@ impl Engine {
         let current = self.store.get(&key, now).map_err(store_error)?;
         let mut record = decode_subject(current.as_ref())?;
         record.prune(now, &self.policy);
-        self.check_resend(&record, &t, now).map_err(refuse)?;
+        decide::check_resend(&self.policy, &record, &t.challenge_id, t.purpose, now).map_err(refuse)?;
         self.take_shared_buckets(&destination, client.as_ref(), now).map_err(refuse)?;
 
         let code = generate(&self.policy, self.random.as_ref())?;
         let active = self.keys.active();
         let lifetime = self.policy.lifetime(channel, t.purpose);
-        let challenge =
-            self.update_subject(&key, now, Some(current), EventKind::Resent, channel, Some(t.purpose), |mut rec| {
-                if let Err(e) = self.check_resend(&rec, &t, now) {
-                    return Step::refuse(e);
-                }
-                let Some(c) = rec.challenge_mut(t.purpose) else {
-                    return Step::refuse(Error::NotFound);
-                };
-                c.key_id = active.id;
-                c.mac = code_mac(&active.code, &t.challenge_id, t.purpose, &code);
-                c.expires_at = now.saturating_add(lifetime);
-                c.resend_after = now.saturating_add(self.policy.resend_cooldown_seconds);
-                let updated = c.clone();
-                rec.sends.push(now);
-                Step { write: Some(rec), result: Ok(updated) }
-            })?;
+        let new_code = (active.id, code_mac(&active.code, &t.challenge_id, t.purpose, &code));
+        let op = SubjectOp { key: &key, now, ok_kind: EventKind::Resent, channel, purpose: Some(t.purpose) };
+        let challenge = self.update_subject(&op, Some(current), |rec| {
+            decide::resend(&self.policy, rec, &t.challenge_id, t.purpose, new_code, lifetime, now)
+        })?;
         Ok(self.issued(token.trim().to_string(), code, &challenge, t.identifier, &key, locale, lifetime))
     }
 
@@ -501,47 +496,18 @@ impl Engine {
         let typed = normalise_input(&self.policy, code);
         let key = self.subject_key(&t.identifier, t.account.as_deref());
         let channel = t.identifier.channel();
-        self.update_subject(&key, now, None, EventKind::Verified, channel, Some(t.purpose), |mut rec| {
-            let Some(c) = rec.challenge(t.purpose).filter(|c| c.id == t.challenge_id).cloned() else {
-                return Step::refuse(Error::NotFound);
-            };
-            if let Err(e) = self.check_lock(&rec, now) {
-                return Step::refuse(e);
-            }
-            if now >= c.expires_at {
-                return Step::refuse(Error::Expired);
-            }
-            if u32::from(c.tries) >= self.policy.max_attempts {
-                return Step::refuse(Error::TooManyAttempts);
-            }
-            let Some(keys) = self.keys.get(c.key_id) else {
-                // The key that hashed this code has left the ring: the code can never match.
-                return Step::refuse(Error::NotFound);
-            };
-            let right = typed
-                .as_ref()
-                .is_some_and(|typed| macs_equal(&code_mac(&keys.code, &c.id, t.purpose, typed.as_str()), &c.mac));
-            if right {
-                rec.remove_challenge(t.purpose);
-                rec.failures = 0;
-                rec.locked_until = 0;
-                return Step { write: Some(rec), result: Ok(()) };
-            }
-            let tries = c.tries.saturating_add(1);
-            if let Some(challenge) = rec.challenge_mut(t.purpose) {
-                challenge.tries = tries;
-            }
-            rec.add_failure(now, &self.policy);
-            if let Some(wait) = self.policy.lock_seconds(rec.failures) {
-                rec.locked_until = now.saturating_add(wait);
-            }
-            let attempts_left = self.policy.max_attempts.saturating_sub(u32::from(tries));
-            let result = match self.check_lock(&rec, now) {
-                Ok(()) => Err(Error::WrongCode { attempts_left }),
-                Err(Error::SubjectLocked { retry_after }) => Err(Error::WrongCodeLocked { attempts_left, retry_after }),
-                Err(other) => Err(other),
-            };
-            Step { write: Some(rec), result }
+        let op = SubjectOp { key: &key, now, ok_kind: EventKind::Verified, channel, purpose: Some(t.purpose) };
+        let guess = |c: &ChallengeState| match self.keys.get(c.key_id) {
+            None => Guess::KeyGone,
+            Some(keys) => match typed.as_ref() {
+                Some(typed) if macs_equal(&code_mac(&keys.code, &c.id, t.purpose, typed.as_str()), &c.mac) => {
+                    Guess::Right
+                }
+                _ => Guess::Wrong,
+            },
+        };
+        self.update_subject(&op, None, |rec| {
+            decide::verify(&self.policy, rec, &t.challenge_id, t.purpose, now, guess)
         })?;
         // The token's own copies become the answer: no allocation for it.
         Ok(Verified { identifier: t.identifier.into_string(), channel, purpose: t.purpose, account: t.account })
@@ -552,21 +518,14 @@ impl Engine {
         let now = checked_now(self.clock.as_ref())?;
         let t = token::open(&self.keys, &self.tenant, token)?;
         let key = self.subject_key(&t.identifier, t.account.as_deref());
-        self.update_subject(
-            &key,
+        let op = SubjectOp {
+            key: &key,
             now,
-            None,
-            EventKind::Cancelled,
-            t.identifier.channel(),
-            Some(t.purpose),
-            |mut rec| {
-                if rec.challenge(t.purpose).is_none_or(|c| c.id != t.challenge_id) {
-                    return Step::refuse(Error::NotFound);
-                }
-                rec.remove_challenge(t.purpose);
-                Step { write: Some(rec), result: Ok(()) }
-            },
-        )
+            ok_kind: EventKind::Cancelled,
+            channel: t.identifier.channel(),
+            purpose: Some(t.purpose),
+        };
+        self.update_subject(&op, None, |rec| decide::cancel(rec, &t.challenge_id, t.purpose))
     }
 
     /// An operator's unlock: clears the subject's failure count, its failure budget and any
@@ -584,10 +543,8 @@ impl Engine {
 
     fn unlock_key(&self, channel: Channel, key: StoreKey) -> Result<(), Error> {
         let now = checked_now(self.clock.as_ref())?;
-        self.update_subject(&key, now, None, EventKind::Unlocked, channel, None, |mut rec| {
-            rec.clear_failures();
-            Step { write: Some(rec), result: Ok(()) }
-        })
+        let op = SubjectOp { key: &key, now, ok_kind: EventKind::Unlocked, channel, purpose: None };
+        self.update_subject(&op, None, decide::unlock)
     }
 
     /// An operator's read of a subject's failure count, failure budget and lock, as `issue`
@@ -609,7 +566,7 @@ impl Engine {
         let now = checked_now(self.clock.as_ref())?;
         let current = self.store.get(key, now).map_err(store_error)?;
         let record = decode_subject(current.as_ref())?;
-        let (locked_until, hard_locked) = match self.check_lock(&record, now) {
+        let (locked_until, hard_locked) = match decide::check_lock(&self.policy, &record, now) {
             Err(Error::SubjectLocked { retry_after: Some(wait) }) => (Some(now.saturating_add(wait)), false),
             Err(Error::SubjectLocked { retry_after: None }) => (None, true),
             _ => (None, false),
@@ -629,57 +586,20 @@ impl Engine {
         locale: Option<&str>,
         lifetime: u64,
     ) -> Issued {
-        let message = self.messages.render(identifier.channel(), challenge.purpose, locale, &code, lifetime);
+        let channel = identifier.channel();
+        let message = self.messages.render(channel, challenge.purpose, locale, &code, lifetime);
         Issued {
             token,
             code,
             expires_at: challenge.expires_at,
             resend_at: challenge.resend_after,
-            channel: identifier.channel(),
+            channel,
             purpose: challenge.purpose,
             subject: pseudonym(key),
-            recipient: identifier.as_str().to_string(),
+            // The identifier's own text becomes the answer: no copy.
+            recipient: identifier.into_string(),
             message,
         }
-    }
-
-    /// Refuses when the subject is locked: for good at `hard_lock_failures` consecutive
-    /// failures, until its failure budget has room again, or until a temporary lock ends.
-    fn check_lock(&self, rec: &SubjectRecord, now: u64) -> Result<(), Error> {
-        if rec.failures >= self.policy.hard_lock_failures {
-            return Err(Error::SubjectLocked { retry_after: None });
-        }
-        let budget = self.policy.failure_budget;
-        let mut wait = rec.locked_until.saturating_sub(now);
-        if rec.budget.count(now, budget.window_seconds) >= budget.max {
-            wait = wait.max(rec.budget.wait(now, budget.window_seconds, budget.max));
-        }
-        match wait {
-            0 => Ok(()),
-            w => Err(Error::SubjectLocked { retry_after: Some(w) }),
-        }
-    }
-
-    /// The cooldown of the purpose's live challenge and the subject's send bucket.
-    fn check_send(&self, rec: &SubjectRecord, purpose: Purpose, now: u64) -> Result<(), Error> {
-        if let Some(c) = rec.challenge(purpose) {
-            if c.resend_after > now {
-                return Err(Error::ResendTooSoon { retry_after: c.resend_after - now });
-            }
-        }
-        check_subject_bucket(rec, self.policy.subject_sends, now)
-    }
-
-    fn check_resend(&self, rec: &SubjectRecord, t: &TokenContents, now: u64) -> Result<(), Error> {
-        let c = rec.challenge(t.purpose).filter(|c| c.id == t.challenge_id).ok_or(Error::NotFound)?;
-        self.check_lock(rec, now)?;
-        if now >= c.expires_at {
-            return Err(Error::Expired);
-        }
-        if u32::from(c.tries) >= self.policy.max_attempts {
-            return Err(Error::TooManyAttempts);
-        }
-        self.check_send(rec, t.purpose, now)
     }
 
     /// The SMS rules of the policy (`Policy::allows_destination`), as an error.
@@ -730,26 +650,27 @@ impl Engine {
             .map(|region| (b"region".as_slice(), region.as_bytes(), policy.country_sends, LimitScope::Country));
         let tenant_bucket =
             policy.tenant_sends.map(|tenant| (b"tenant".as_slice(), b"".as_slice(), tenant, LimitScope::Tenant));
-        for (kind, value, bucket, scope) in
+        for (kind, value, limit, scope) in
             [client_buckets, network_buckets, region_bucket, tenant_bucket].into_iter().flatten()
         {
-            self.take_bucket(&self.bucket_key(kind, value), bucket, scope, now)?;
+            self.take_bucket(&Bucket { key: self.bucket_key(kind, value), limit, scope }, now)?;
         }
         Ok(())
     }
 
     /// Takes one send from a bucket, or refuses with `SendLimit` when it is full.
-    fn take_bucket(&self, key: &StoreKey, bucket: SendBucket, scope: LimitScope, now: u64) -> Result<(), Error> {
+    fn take_bucket(&self, bucket: &Bucket, now: u64) -> Result<(), Error> {
         for _ in 0..MAX_CAS_ATTEMPTS {
-            let current = self.store.get(key, now).map_err(store_error)?;
+            let current = self.store.get(&bucket.key, now).map_err(store_error)?;
             let (state, expected) = match &current {
                 Some((bytes, v)) => (BucketRecord::decode(bytes)?, Expected::Version(*v)),
                 None => (BucketRecord::default(), Expected::Absent),
             };
-            let (next, ttl) = state
-                .take(now, bucket.max, bucket.window_seconds)
-                .map_err(|retry_after| Error::SendLimit { scope, retry_after })?;
-            if self.store.put(key, &next.encode(), Some(ttl), expected, now).map_err(store_error)?.is_some() {
+            let (next, ttl) = match state.take(now, bucket.limit) {
+                Take::Taken { next, ttl } => (next, ttl),
+                Take::Full { retry_after } => return Err(Error::SendLimit { scope: bucket.scope, retry_after }),
+            };
+            if self.store.put(&bucket.key, &next.encode(), Some(ttl), expected, now).map_err(store_error)?.is_some() {
                 return Ok(());
             }
             backoff();
@@ -758,34 +679,31 @@ impl Engine {
     }
 
     /// One read-modify-write of a subject record (`Store::update`, a compare-and-swap in
-    /// most stores), retried on conflict. `first` is a read the caller already made, written
-    /// against by compare-and-swap. Events are emitted once the outcome is settled: `ok_kind`
-    /// on success, the error's own kind on a refusal.
-    #[allow(clippy::too_many_arguments)]
+    /// most stores), retried on conflict: the record read is pruned and `decide` says what to
+    /// write and answer. `first` is a read the caller already made, written against by
+    /// compare-and-swap. Events are emitted once the outcome is settled: `op.ok_kind` on
+    /// success, the error's own kind on a refusal.
     fn update_subject<T>(
         &self,
-        key: &StoreKey,
-        now: u64,
+        op: &SubjectOp<'_>,
         mut first: Option<Option<(Vec<u8>, u64)>>,
-        ok_kind: EventKind,
-        channel: Channel,
-        purpose: Option<Purpose>,
-        mut decide: impl FnMut(SubjectRecord) -> Step<T>,
+        mut decide: impl FnMut(SubjectRecord) -> Decision<T>,
     ) -> Result<T, Error> {
+        let now = op.now;
         for _ in 0..MAX_CAS_ATTEMPTS {
-            let mut decided: Option<Result<Step<T>, Error>> = None;
+            let mut pass = Pass::NotRun;
             let mut change = |current: Option<&[u8]>| {
                 let mut record = match current.map_or(Ok(SubjectRecord::default()), SubjectRecord::decode) {
                     Ok(record) => record,
                     Err(e) => {
-                        decided = Some(Err(e));
+                        pass = Pass::Unreadable(e);
                         return None;
                     }
                 };
                 record.prune(now, &self.policy);
-                let step = decide(record);
-                let write = step.write.as_ref().map(|new| (new.encode(), Some(new.ttl(now, &self.policy))));
-                decided = Some(Ok(step));
+                let decision = decide(record);
+                let write = decision.write.as_ref().map(|new| (new.encode(), Some(new.ttl(now, &self.policy))));
+                pass = Pass::Decided(decision);
                 write
             };
             let written = match first.take() {
@@ -793,25 +711,25 @@ impl Engine {
                     let expected = current.as_ref().map_or(Expected::Absent, |(_, v)| Expected::Version(*v));
                     match change(current.as_ref().map(|(bytes, _)| bytes.as_slice())) {
                         Some((bytes, ttl)) => {
-                            self.store.put(key, &bytes, ttl, expected, now).map_err(store_error)?.is_some()
+                            self.store.put(op.key, &bytes, ttl, expected, now).map_err(store_error)?.is_some()
                         }
                         None => true,
                     }
                 }
-                None => self.store.update(key, now, &mut change).map_err(store_error)?,
+                None => self.store.update(op.key, now, &mut change).map_err(store_error)?,
             };
-            let step = decided.ok_or(Error::Contention)??;
-            if !written {
-                backoff();
-                continue;
-            }
-            return match step.result {
-                Ok(v) => {
-                    self.emit(&Draft::of(ok_kind), now, channel, purpose, key);
-                    Ok(v)
+            match pass {
+                Pass::NotRun => return Err(Error::Contention),
+                Pass::Unreadable(e) => return Err(e),
+                Pass::Decided(_) if !written => backoff(),
+                Pass::Decided(Decision { answer: Ok(v), .. }) => {
+                    self.emit(&Draft::of(op.ok_kind), now, op.channel, op.purpose, op.key);
+                    return Ok(v);
                 }
-                Err(e) => Err(self.refuse(e, now, channel, purpose, key)),
-            };
+                Pass::Decided(Decision { answer: Err(e), .. }) => {
+                    return Err(self.refuse(e, now, op.channel, op.purpose, op.key))
+                }
+            }
         }
         Err(Error::Contention)
     }
@@ -855,16 +773,6 @@ fn pseudonym(key: &StoreKey) -> String {
 
 fn decode_subject(current: Option<&(Vec<u8>, u64)>) -> Result<SubjectRecord, Error> {
     current.map_or(Ok(SubjectRecord::default()), |(bytes, _)| SubjectRecord::decode(bytes))
-}
-
-/// The subject bucket is a log of send times: exactly `max` in any window.
-fn check_subject_bucket(rec: &SubjectRecord, bucket: SendBucket, now: u64) -> Result<(), Error> {
-    if rec.sends.len() >= bucket.max as usize {
-        let oldest = rec.sends.iter().min().copied().unwrap_or(now);
-        let retry_after = oldest.saturating_add(bucket.window_seconds).saturating_sub(now).max(1);
-        return Err(Error::SendLimit { scope: LimitScope::Subject, retry_after });
-    }
-    Ok(())
 }
 
 fn check_locale(locale: Option<&str>) -> Result<(), Error> {

@@ -32,7 +32,7 @@ pub fn read_code(alphanumeric: bool, length: u8, typed: &str) -> Option<String> 
 pub fn open_token(tenant: &str, text: &str) -> Result<(), Error> {
     let ring = ring();
     let t = token::open(&ring, tenant, text)?;
-    let again = token::seal(ring.active(), tenant, &t);
+    let again = token::seal(ring.active(), tenant, t.sealing());
     let current_version = text.trim().starts_with("Aw"); // version byte 3, base64url
     assert!(!current_version || again == text.trim(), "a token that opens is one the ring sealed");
     Ok(())
@@ -47,7 +47,7 @@ pub fn seal_token(tenant: &str, channel: Channel, identifier: &str, account: Opt
         identifier,
         account: account.map(str::to_string),
     };
-    token::seal(ring().active(), tenant, &contents)
+    token::seal(ring().active(), tenant, contents.sealing())
 }
 
 /// Decodes a subject record; one that decodes, pruned as the engine does before it writes,

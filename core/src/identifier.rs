@@ -15,6 +15,8 @@
 //! accounts treat them as one person gives its account id as the subject instead
 //! (`Engine::issue_for_account`).
 
+use std::fmt::Write as _;
+
 use crate::error::Error;
 use crate::unicode::{ascii_digit, caseless, is_separator};
 
@@ -205,7 +207,7 @@ impl PhoneType {
 struct PhoneFacts {
     /// The region: an ISO 3166 country code such as `GB` or `JM`, or `001` for the
     /// non-geographic codes (+800, +881, ...).
-    region: String,
+    region: &'static str,
     /// The country calling code's digits.
     calling_code_len: usize,
     kind: PhoneType,
@@ -329,7 +331,7 @@ impl Identifier {
     /// For a number parsed here, its region: an ISO 3166 code (`GB`, `JM`), or `001` for a
     /// non-geographic code. `None` for email and for numbers read back from a token.
     pub fn region(&self) -> Option<&str> {
-        self.phone.as_ref().map(|p| p.region.as_str())
+        self.phone.as_ref().map(|p| p.region)
     }
 
     /// For a number parsed here, its type. `None` for email and for numbers read back from a token.
@@ -363,15 +365,25 @@ fn normalise_email(text: &str) -> Result<String, Error> {
     if domain.is_empty() {
         return Err(bad("the domain is empty"));
     }
-    let ascii = idna::domain_to_ascii(domain).map_err(|_| bad("the domain is not a valid name"))?;
+    // The address is built once, at its final size: the local part, `@`, the ASCII domain.
+    let mut whole = String::with_capacity(local.len() + 1 + domain.len());
+    whole.push_str(local);
+    whole.push('@');
+    if is_plain_ascii_domain(domain) {
+        // What IDNA gives such a name: itself in lowercase (a test holds the two equal).
+        whole.extend(domain.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+    } else {
+        let ascii = idna::domain_to_ascii(domain).map_err(|_| bad("the domain is not a valid name"))?;
+        whole.push_str(&ascii);
+    }
+    let ascii = &whole[local.len() + 1..];
     if ascii.len() > 255 {
         return Err(bad("the domain is longer than 255 octets"));
     }
-    let labels: Vec<&str> = ascii.split('.').collect();
-    if labels.len() < 2 {
+    if !ascii.contains('.') {
         return Err(bad("the domain has no dot"));
     }
-    for label in &labels {
+    for label in ascii.split('.') {
         if label.is_empty() || label.len() > 63 {
             return Err(bad("a domain label is empty or longer than 63 octets"));
         }
@@ -382,14 +394,21 @@ fn normalise_email(text: &str) -> Result<String, Error> {
             return Err(bad("a domain label has a character a host name cannot have"));
         }
     }
-    if labels.last().is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit())) {
+    if ascii.rsplit('.').next().is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit())) {
         return Err(bad("the domain is an address, not a name"));
     }
-    let whole = format!("{local}@{ascii}");
     if whole.len() > 254 {
         return Err(bad("the address is longer than 254 octets"));
     }
     Ok(whole)
+}
+
+/// Whether IDNA's mapping of `domain` is just its ASCII lowercase: a name of ASCII letters,
+/// digits, hyphens and dots, with no label in Punycode (`xn--`, which IDNA decodes and
+/// checks). Nearly every address typed has such a domain; the rest take the full path.
+fn is_plain_ascii_domain(domain: &str) -> bool {
+    domain.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && !domain.split('.').any(|label| label.len() >= 4 && label[..4].eq_ignore_ascii_case("xn--"))
 }
 
 /// The most digits a typed number may have: 15 for E.164, plus room for a trunk prefix or
@@ -442,19 +461,33 @@ fn parse_phone(text: &str, default_region: Option<&str>) -> Result<(String, Phon
     if number.extension().is_some() {
         return Err(bad("it has an extension"));
     }
-    let database = &phonenumber::metadata::DATABASE;
-    if !number.is_valid_with(database) {
+    // libphonenumber finds a number's metadata by matching its national number against the
+    // leading digits of each region of its calling code (25 regions share +1), and each of
+    // `is_valid_with`, `number_type` and `metadata` does it again. `is_valid_with` is
+    // `number_type(..) != Unknown` asked of the national number with its leading zeros, and
+    // `number_type` asks it without them: for a number with no leading zero (all but a few
+    // plans, such as Italy's) the two are one question, asked once.
+    let database: &'static phonenumber::metadata::Database = &phonenumber::metadata::DATABASE;
+    let number_type = number.number_type(database);
+    let valid = match number.national().zeros() {
+        0 => number_type != phonenumber::Type::Unknown,
+        _ => number.is_valid_with(database),
+    };
+    if !valid {
         return Err(bad("it is not a valid number for its country (length or range)"));
     }
-    let e164 = number.format_with(database).mode(phonenumber::Mode::E164).to_string();
+    // What `format_with(database).mode(E164)` writes, without first matching the number
+    // against the national formats, which E.164 does not use.
+    let code = number.code().value();
+    let mut e164 = String::with_capacity(1 + MAX_PHONE_DIGITS);
+    write!(e164, "+{code}{}", number.national()).map_err(|_| bad("it is not a phone number"))?;
     let e164_digits = e164.len().saturating_sub(1);
-    if !e164.starts_with('+') || !(7..=15).contains(&e164_digits) || e164.starts_with("+0") {
+    if !(7..=15).contains(&e164_digits) || e164.starts_with("+0") {
         return Err(bad("it is not a valid E.164 number"));
     }
-    let region = number.metadata(database).map(|m| m.id().to_string()).ok_or(bad("it is not a phone number"))?;
-    let kind =
-        PhoneType::of(number.number_type(database)).ok_or(bad("it is not a valid number for its country (type)"))?;
-    let calling_code_len = number.code().value().to_string().len();
+    let region = number.metadata(database).map(|m| m.id()).ok_or(bad("it is not a phone number"))?;
+    let kind = PhoneType::of(number_type).ok_or(bad("it is not a valid number for its country (type)"))?;
+    let calling_code_len = code.checked_ilog10().map_or(1, |l| l as usize + 1);
     Ok((e164, PhoneFacts { region, calling_code_len, kind }))
 }
 
@@ -568,6 +601,87 @@ mod tests {
         assert_ne!(canonical("j.ane@example.com"), jane);
     }
 
+    /// The ASCII fast path of `normalise_email` gives what IDNA gives, on every name it takes.
+    #[test]
+    fn s20_the_ascii_domain_fast_path_is_idna() {
+        let mut names: Vec<String> = [
+            "example.com",
+            "Example.COM",
+            "EXAMPLE.COM",
+            "sub.example.co.uk",
+            "a.b",
+            "a-b.c-d",
+            "ab--cd.example",
+            "a--.example",
+            "-a.example",
+            "a-.example",
+            "1.2.3.4",
+            "127.0.0.1",
+            "0x7f.1",
+            "123.com",
+            "example.123",
+            "a..b",
+            ".a.b",
+            "a.b.",
+            ".",
+            "..",
+            "a",
+            "-",
+            "--",
+            "xn--bcher-kva.example",
+            "XN--BCHER-KVA.EXAMPLE",
+            "Xn--bcher-kva.example",
+            "xN--a.example",
+            "xn--.example",
+            "xn--ls8h.la",
+            "xn--a-.example",
+            "xn-a.example",
+            "xn.example",
+            "axn--b.example",
+            "bücher.example",
+            "BÜCHER.example",
+            "faß.de",
+            "I.example",
+            "[127.0.0.1]",
+            "exa_mple.com",
+            "exa mple.com",
+            "exa%mple.com",
+            "ex\u{ad}ample.com",
+            "example.com\u{3002}",
+            "ＥＸＡＭＰＬＥ.com",
+            "localhost",
+            "LOCALHOST",
+            "ab.c",
+            "0.0",
+            "a.0",
+            "0a.b1",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        names.push(format!("{}.com", "a".repeat(63)));
+        names.push(format!("{}.com", "a".repeat(64)));
+        names.push(format!("{}.com", "B".repeat(250)));
+        // Every string of up to 4 characters over a small alphabet of the tricky ones.
+        let alphabet = ['a', 'X', 'n', 'N', '-', '.', '1', '_', 'é'];
+        let mut short = vec![String::new()];
+        for _ in 0..4 {
+            short = short.iter().flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}"))).collect();
+            names.extend(short.iter().cloned());
+        }
+        let mut fast = 0;
+        for name in &names {
+            if is_plain_ascii_domain(name) {
+                fast += 1;
+                assert_eq!(idna::domain_to_ascii(name).ok(), Some(name.to_ascii_lowercase()), "{name:?}");
+            }
+        }
+        assert!(fast > 1000, "the fast path was taken {fast} times");
+        for name in ["xn--bcher-kva.example", "XN--a.example", "bücher.example", "a_b.example", "[1.2.3.4]"] {
+            assert!(!is_plain_ascii_domain(name), "{name:?} takes the full path");
+        }
+    }
+
     #[test]
     fn s19_numbers_are_parsed_to_e164_with_their_region_and_type() {
         assert_eq!(phone("+44 20 7946 0000").unwrap(), "+442079460000");
@@ -585,6 +699,60 @@ mod tests {
         assert_eq!(facts("+449098790000"), ("GB".into(), PhoneType::PremiumRate));
         assert_eq!(facts("+19005550100"), ("US".into(), PhoneType::PremiumRate));
         assert_eq!(facts("+881612345678"), ("001".into(), PhoneType::Mobile), "non-geographic");
+    }
+
+    /// One type query stands for `is_valid_with`, and the E.164 text is the formatter's, for
+    /// numbers of many plans: shared calling codes, Italian leading zeros, non-geographic.
+    #[test]
+    fn s19_one_type_query_and_the_e164_text_are_libphonenumbers() {
+        let database = &phonenumber::metadata::DATABASE;
+        let mut checked = 0;
+        for prefix in [
+            "+1415555",
+            "+1876555",
+            "+1900555",
+            "+1268464",
+            "+44207946",
+            "+44909879",
+            "+447700900",
+            "+390612345",
+            "+39335123",
+            "+3902123",
+            "+33612345",
+            "+4930123",
+            "+8190123",
+            "+2348012",
+            "+8816123",
+            "+8001234",
+            "+7916123",
+            "+55119876",
+            "+61412345",
+            "+35312345",
+            "+9715012",
+            "+12345",
+        ] {
+            for tail in 0..40u32 {
+                let text = format!("{prefix}{:0w$}", tail * 2_467 % 10_000, w = 4);
+                let Ok(number) = phonenumber::parse(None, &text) else { continue };
+                let valid = number.is_valid_with(database);
+                if number.national().zeros() == 0 {
+                    assert_eq!(number.number_type(database) != phonenumber::Type::Unknown, valid, "{text}");
+                }
+                match (phone(&text), valid) {
+                    (Ok(e164), true) => {
+                        assert_eq!(e164, number.format_with(database).mode(phonenumber::Mode::E164).to_string());
+                        checked += 1;
+                    }
+                    (Err(_), false) => {}
+                    (Err(e), true) => assert!(
+                        !matches!(e, Error::InvalidPhone { reason } if reason.contains("length or range")),
+                        "{text}"
+                    ),
+                    (Ok(_), false) => panic!("{text} is not valid but was taken"),
+                }
+            }
+        }
+        assert!(checked > 200, "{checked} valid numbers compared");
     }
 
     #[test]

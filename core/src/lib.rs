@@ -28,6 +28,7 @@
 pub mod clock;
 mod code;
 pub mod config;
+mod decide;
 pub mod delivery_config;
 mod engine;
 pub mod error;

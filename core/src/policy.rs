@@ -4,10 +4,59 @@
 //! policy is refused when the configuration is loaded (S2), not discovered in production.
 //! A test that needs a value outside the bounds builds it with [`Policy::build_noncompliant`].
 
+use std::ops::RangeInclusive;
+
 use serde::Deserialize;
 
 use crate::error::Error;
 use crate::identifier::{is_known_region, Channel, Identifier, PhoneType, Purpose};
+
+/// The bounds of the policy, each with its source. `Policy::validate` refuses a value outside
+/// them; ARCHITECTURE.md ("Defaults and why") gives the reasoning for each default.
+pub mod bounds {
+    use std::ops::RangeInclusive;
+
+    /// Code length: at least six digits or the equivalent (S2: NIST SP 800-63B rev4 3.1.3.2,
+    /// ASVS 5.0 6.5.4; the minimum per alphabet is `Alphabet::min_length`); at most 10, so a
+    /// digit code is one uniform draw below 10^10 (it fits a u64).
+    pub const MAX_CODE_LENGTH: u8 = 10;
+    /// A code's lifetime, seconds: at most 10 minutes for a code sent by SMS (S4: NIST SP
+    /// 800-63B rev3 5.1.3.2, rev4 3.1.3.2; ASVS 4.0.3 2.7.2).
+    pub const LIFETIME_SECONDS: RangeInclusive<u64> = 60..=600;
+    /// The lifetime of an email code for recovery or contact confirmation, seconds: at most
+    /// 24 hours (S4: NIST SP 800-63B rev4 4.2, ASVS 5.0 6.5.5).
+    pub const EMAIL_CONFIRMATION_LIFETIME_SECONDS: RangeInclusive<u64> = 60..=86_400;
+    /// Wrong tries per challenge (S8, the engine's own rule: a small part of the budget of S11).
+    pub const MAX_ATTEMPTS: RangeInclusive<u32> = 1..=10;
+    /// Consecutive failures before the hard lock: no more than 100 (S11: NIST SP 800-63B rev3
+    /// 5.2.2, rev4 3.2.2; ASVS 4.0.3 2.2.1).
+    pub const HARD_LOCK_FAILURES: RangeInclusive<u32> = 1..=100;
+    /// The first temporary lock, seconds: up to a day (the engine's own rule).
+    pub const LOCKOUT_BASE_SECONDS: RangeInclusive<u64> = 1..=86_400;
+    /// The longest temporary lock, seconds: a week (the engine's own rule; a longer wait is
+    /// what the hard lock is for).
+    pub const MAX_LOCKOUT_SECONDS: u64 = 7 * 86_400;
+    /// Failures in the failure budget's window: at most 100, so a guesser's chance stays at
+    /// most 1e-4 per window with six digits (S13: RFC 4226 section 6 and appendix A.4.2).
+    pub const FAILURE_BUDGET_MAX: RangeInclusive<u32> = 1..=100;
+    /// The failure budget's window, seconds: a day to a year (S13).
+    pub const FAILURE_BUDGET_WINDOW_SECONDS: RangeInclusive<u64> = 86_400..=365 * 86_400;
+    /// How long failures are kept after the last one, seconds: at most 366 days (the least is
+    /// the budget's window and the longest lock, so no failure is forgotten while it counts).
+    pub const MAX_FAILURE_RECORD_SECONDS: u64 = 366 * 86_400;
+    /// The wait between two sends for one challenge, seconds: up to an hour (S17).
+    pub const MAX_RESEND_COOLDOWN_SECONDS: u64 = 3_600;
+    /// Sends per subject in a window: the record keeps each send's time, so at most 20 (S17).
+    pub const MAX_SUBJECT_SENDS: u32 = 20;
+    /// Sends per client address, per client /48 and per SMS region in a window (S17).
+    pub const MAX_SHARED_SENDS: u32 = 1_000_000;
+    /// Sends for the whole tenant in a window (S17).
+    pub const MAX_TENANT_SENDS: u32 = 10_000_000;
+    /// A send bucket's window, seconds: up to a week (S17).
+    pub const SEND_WINDOW_SECONDS: RangeInclusive<u64> = 1..=7 * 86_400;
+}
+
+pub use bounds::MAX_SUBJECT_SENDS;
 
 /// The characters a code is drawn from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
@@ -213,9 +262,6 @@ impl Default for Policy {
     }
 }
 
-/// The most sends a subject bucket may allow per window: each one is a timestamp in the record.
-pub const MAX_SUBJECT_SENDS: u32 = 20;
-
 fn out(field: &'static str, reason: impl Into<String>) -> Error {
     Error::PolicyOutOfBounds { field, reason: reason.into() }
 }
@@ -236,66 +282,87 @@ impl Policy {
 
     /// Checks every bound. Called when a configuration is loaded.
     pub fn validate(&self) -> Result<(), Error> {
+        use bounds::*;
         let min = self.alphabet.min_length();
-        if self.code_length < min || self.code_length > 10 {
+        if !(min..=MAX_CODE_LENGTH).contains(&self.code_length) {
             return Err(out(
                 "policy.code_length",
-                format!("must be {min}..=10 for this alphabet (NIST SP 800-63B rev4 3.1.3.2: at least six digits or equivalent)"),
+                format!(
+                    "must be {min}..={MAX_CODE_LENGTH} for this alphabet (NIST SP 800-63B rev4 3.1.3.2: at least six \
+                     digits or equivalent)"
+                ),
             ));
         }
-        if !(60..=600).contains(&self.lifetime_seconds) {
+        if !LIFETIME_SECONDS.contains(&self.lifetime_seconds) {
             return Err(out(
                 "policy.lifetime_seconds",
-                "must be 60..=600 (NIST SP 800-63B: an SMS code lives at most 10 minutes)",
+                format!("must be {} (NIST SP 800-63B: an SMS code lives at most 10 minutes)", range(LIFETIME_SECONDS)),
             ));
         }
-        if !(60..=86_400).contains(&self.email_confirmation_lifetime_seconds) {
+        if !EMAIL_CONFIRMATION_LIFETIME_SECONDS.contains(&self.email_confirmation_lifetime_seconds) {
             return Err(out(
                 "policy.email_confirmation_lifetime_seconds",
-                "must be 60..=86400 (email codes for recovery or contact confirmation live at most 24 hours)",
+                format!(
+                    "must be {} (email codes for recovery or contact confirmation live at most 24 hours)",
+                    range(EMAIL_CONFIRMATION_LIFETIME_SECONDS)
+                ),
             ));
         }
-        if !(1..=10).contains(&self.max_attempts) {
-            return Err(out("policy.max_attempts", "must be 1..=10"));
+        if !MAX_ATTEMPTS.contains(&self.max_attempts) {
+            return Err(out("policy.max_attempts", format!("must be {}", range(MAX_ATTEMPTS))));
         }
-        if !(1..=100).contains(&self.hard_lock_failures) {
+        if !HARD_LOCK_FAILURES.contains(&self.hard_lock_failures) {
             return Err(out(
                 "policy.hard_lock_failures",
-                "must be 1..=100 (NIST SP 800-63B rev4 3.2.2: no more than 100 consecutive failures)",
+                format!(
+                    "must be {} (NIST SP 800-63B rev4 3.2.2: no more than 100 consecutive failures)",
+                    range(HARD_LOCK_FAILURES)
+                ),
             ));
         }
         if self.lockout_threshold == 0 || self.lockout_threshold > self.hard_lock_failures {
             return Err(out("policy.lockout_threshold", "must be 1..=hard_lock_failures"));
         }
-        if self.lockout_base_seconds == 0 || self.lockout_base_seconds > 86_400 {
-            return Err(out("policy.lockout_base_seconds", "must be 1..=86400"));
+        if !LOCKOUT_BASE_SECONDS.contains(&self.lockout_base_seconds) {
+            return Err(out("policy.lockout_base_seconds", format!("must be {}", range(LOCKOUT_BASE_SECONDS))));
         }
-        if self.lockout_max_seconds < self.lockout_base_seconds || self.lockout_max_seconds > 7 * 86_400 {
-            return Err(out("policy.lockout_max_seconds", "must be lockout_base_seconds..=604800"));
+        if !(self.lockout_base_seconds..=MAX_LOCKOUT_SECONDS).contains(&self.lockout_max_seconds) {
+            return Err(out(
+                "policy.lockout_max_seconds",
+                format!("must be lockout_base_seconds..={MAX_LOCKOUT_SECONDS}"),
+            ));
         }
         let budget = self.failure_budget;
-        if !(1..=100).contains(&budget.max) || !(86_400..=365 * 86_400).contains(&budget.window_seconds) {
+        if !FAILURE_BUDGET_MAX.contains(&budget.max) || !FAILURE_BUDGET_WINDOW_SECONDS.contains(&budget.window_seconds)
+        {
             return Err(out(
                 "policy.failure_budget",
-                "max must be 1..=100 and window_seconds 86400..=31536000 (S13: at most 1e-4 per window with six digits)",
+                format!(
+                    "max must be {} and window_seconds {} (S13: at most 1e-4 per window with six digits)",
+                    range(FAILURE_BUDGET_MAX),
+                    range(FAILURE_BUDGET_WINDOW_SECONDS)
+                ),
             ));
         }
         let shortest_life = budget.window_seconds.max(self.lockout_max_seconds);
-        if !(shortest_life..=366 * 86_400).contains(&self.failure_record_seconds) {
+        if !(shortest_life..=MAX_FAILURE_RECORD_SECONDS).contains(&self.failure_record_seconds) {
             return Err(out(
                 "policy.failure_record_seconds",
-                "must be at least failure_budget.window_seconds and lockout_max_seconds, and at most 31622400",
+                format!(
+                    "must be at least failure_budget.window_seconds and lockout_max_seconds, and at most \
+                     {MAX_FAILURE_RECORD_SECONDS}"
+                ),
             ));
         }
-        if self.resend_cooldown_seconds > 3600 {
-            return Err(out("policy.resend_cooldown_seconds", "must be 0..=3600"));
+        if self.resend_cooldown_seconds > MAX_RESEND_COOLDOWN_SECONDS {
+            return Err(out("policy.resend_cooldown_seconds", format!("must be 0..={MAX_RESEND_COOLDOWN_SECONDS}")));
         }
         check_bucket("policy.subject_sends", self.subject_sends, MAX_SUBJECT_SENDS)?;
-        check_bucket("policy.client_sends", self.client_sends, 1_000_000)?;
-        check_bucket("policy.client_network_sends", self.client_network_sends, 1_000_000)?;
-        check_bucket("policy.country_sends", self.country_sends, 1_000_000)?;
+        check_bucket("policy.client_sends", self.client_sends, MAX_SHARED_SENDS)?;
+        check_bucket("policy.client_network_sends", self.client_network_sends, MAX_SHARED_SENDS)?;
+        check_bucket("policy.country_sends", self.country_sends, MAX_SHARED_SENDS)?;
         if let Some(t) = self.tenant_sends {
-            check_bucket("policy.tenant_sends", t, 10_000_000)?;
+            check_bucket("policy.tenant_sends", t, MAX_TENANT_SENDS)?;
         }
         for p in self.sms_countries.allow.iter().chain(&self.sms_countries.deny) {
             let entry = p.trim_start_matches('+');
@@ -355,13 +422,18 @@ impl Policy {
 }
 
 fn check_bucket(field: &'static str, b: SendBucket, max: u32) -> Result<(), Error> {
-    if b.max == 0 || b.max > max {
+    if !(1..=max).contains(&b.max) {
         return Err(out(field, format!("max must be 1..={max}")));
     }
-    if b.window_seconds == 0 || b.window_seconds > 7 * 86_400 {
-        return Err(out(field, "window_seconds must be 1..=604800"));
+    if !bounds::SEND_WINDOW_SECONDS.contains(&b.window_seconds) {
+        return Err(out(field, format!("window_seconds must be {}", range(bounds::SEND_WINDOW_SECONDS))));
     }
     Ok(())
+}
+
+/// A bound as the errors write it: `60..=600`.
+fn range<T: std::fmt::Display>(r: RangeInclusive<T>) -> String {
+    format!("{}..={}", r.start(), r.end())
 }
 
 #[cfg(test)]
@@ -372,6 +444,50 @@ mod tests {
         match p.validate() {
             Err(Error::PolicyOutOfBounds { field, .. }) => field,
             other => panic!("expected a bound error, got {other:?}"),
+        }
+    }
+
+    /// The errors name each bound as they did before the bounds became constants.
+    #[test]
+    fn bound_errors_say_their_bounds() {
+        let reason = |p: Policy| match p.validate() {
+            Err(Error::PolicyOutOfBounds { reason, .. }) => reason,
+            other => panic!("expected a bound error, got {other:?}"),
+        };
+        let d = Policy::default;
+        let bucket = |max, window_seconds| SendBucket { max, window_seconds };
+        for (policy, text) in [
+            (
+                Policy { code_length: 11, ..d() },
+                "must be 6..=10 for this alphabet (NIST SP 800-63B rev4 3.1.3.2: at least six digits or equivalent)",
+            ),
+            (Policy { lifetime_seconds: 601, ..d() }, "must be 60..=600 (NIST SP 800-63B: an SMS code lives at most 10 minutes)"),
+            (
+                Policy { email_confirmation_lifetime_seconds: 59, ..d() },
+                "must be 60..=86400 (email codes for recovery or contact confirmation live at most 24 hours)",
+            ),
+            (Policy { max_attempts: 11, ..d() }, "must be 1..=10"),
+            (
+                Policy { hard_lock_failures: 101, ..d() },
+                "must be 1..=100 (NIST SP 800-63B rev4 3.2.2: no more than 100 consecutive failures)",
+            ),
+            (Policy { lockout_base_seconds: 86_401, lockout_max_seconds: 86_401, ..d() }, "must be 1..=86400"),
+            (Policy { lockout_max_seconds: 604_801, ..d() }, "must be lockout_base_seconds..=604800"),
+            (
+                Policy { failure_budget: bucket(101, 86_400), ..d() },
+                "max must be 1..=100 and window_seconds 86400..=31536000 (S13: at most 1e-4 per window with six digits)",
+            ),
+            (
+                Policy { failure_record_seconds: 366 * 86_400 + 1, ..d() },
+                "must be at least failure_budget.window_seconds and lockout_max_seconds, and at most 31622400",
+            ),
+            (Policy { resend_cooldown_seconds: 3_601, ..d() }, "must be 0..=3600"),
+            (Policy { subject_sends: bucket(21, 600), ..d() }, "max must be 1..=20"),
+            (Policy { client_sends: bucket(1_000_001, 600), ..d() }, "max must be 1..=1000000"),
+            (Policy { tenant_sends: Some(bucket(10_000_001, 1)), ..d() }, "max must be 1..=10000000"),
+            (Policy { country_sends: bucket(1, 604_801), ..d() }, "window_seconds must be 1..=604800"),
+        ] {
+            assert_eq!(reason(policy), text);
         }
     }
 

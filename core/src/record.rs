@@ -12,10 +12,12 @@
 //! a record altered in a shared store is an error, never a panic, an overflow or a code
 //! accepted: the code's hash is compared, never trusted.
 
+use smallvec::SmallVec;
+
 use crate::clock::MAX_CLOCK;
 use crate::error::Error;
 use crate::identifier::Purpose;
-use crate::policy::{Policy, MAX_SUBJECT_SENDS};
+use crate::policy::{Policy, SendBucket, MAX_SUBJECT_SENDS};
 
 const SUBJECT_V1: u8 = 1;
 const SUBJECT_V2: u8 = 2;
@@ -194,10 +196,16 @@ pub(crate) struct SubjectRecord {
     /// Failures in the long-term window (`policy.failure_budget`); a success does not clear it.
     pub budget: SlidingCount,
     /// Send times within the subject bucket's window.
-    pub sends: Vec<u64>,
+    pub sends: Sends,
     /// At most one challenge per purpose.
-    pub challenges: Vec<ChallengeState>,
+    pub challenges: Challenges,
 }
+
+/// A subject's send log, held inline: decoding refuses more than `MAX_SUBJECT_SENDS`, so a
+/// record read, changed and written again on the hot path never allocates for it.
+pub(crate) type Sends = SmallVec<[u64; MAX_SUBJECT_SENDS as usize]>;
+/// A subject's challenges, at most one per purpose, held inline for the same reason.
+pub(crate) type Challenges = SmallVec<[ChallengeState; Purpose::ALL.len()]>;
 
 struct Reader<'a>(&'a [u8]);
 
@@ -304,7 +312,7 @@ impl SubjectRecord {
         if m > Purpose::ALL.len() {
             return Err(Error::CorruptRecord);
         }
-        let mut challenges: Vec<ChallengeState> = Vec::with_capacity(m);
+        let mut challenges = Challenges::new();
         for _ in 0..m {
             let c = ChallengeState {
                 purpose: Purpose::from_byte(r.u8()?).ok_or(Error::CorruptRecord)?,
@@ -422,21 +430,38 @@ impl BucketRecord {
         Ok(BucketRecord { sends })
     }
 
-    /// Takes one send at `now` if fewer than `max` were taken in the window: the new state
-    /// and its time to live, or the seconds to wait.
-    pub fn take(mut self, now: u64, max: u32, window_seconds: u64) -> Result<(BucketRecord, u64), u64> {
-        if self.sends.count(now, window_seconds) >= max {
-            return Err(self.sends.wait(now, window_seconds, max));
+    /// Takes one send at `now` if fewer than `limit.max` were taken in its window.
+    pub fn take(mut self, now: u64, limit: SendBucket) -> Take {
+        let (max, window) = (limit.max, limit.window_seconds);
+        if self.sends.count(now, window) >= max {
+            return Take::Full { retry_after: self.sends.wait(now, window, max) };
         }
-        self.sends.add(now, window_seconds);
-        let ttl = self.sends.ends_at(window_seconds).saturating_sub(now).max(1);
-        Ok((self, ttl))
+        self.sends.add(now, window);
+        let ttl = self.sends.ends_at(window).saturating_sub(now).max(1);
+        Take::Taken { next: self, ttl }
     }
+}
+
+/// What taking a send from a bucket came to.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Take {
+    /// Taken: the bucket to write, and its time to live in seconds.
+    Taken { next: BucketRecord, ttl: u64 },
+    /// The bucket is full for `retry_after` more seconds.
+    Full { retry_after: u64 },
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `BucketRecord::take` as a `Result`: the bucket and its time to live, or the wait.
+    fn take(b: BucketRecord, now: u64, max: u32, window_seconds: u64) -> Result<(BucketRecord, u64), u64> {
+        match b.take(now, SendBucket { max, window_seconds }) {
+            Take::Taken { next, ttl } => Ok((next, ttl)),
+            Take::Full { retry_after } => Err(retry_after),
+        }
+    }
 
     fn sample() -> SubjectRecord {
         let mut budget = SlidingCount::default();
@@ -446,8 +471,8 @@ mod tests {
             locked_until: 1_800_000_099,
             last_failure: 1_800_000_000,
             budget,
-            sends: vec![1_800_000_010, 1_800_000_020],
-            challenges: vec![ChallengeState {
+            sends: smallvec::smallvec![1_800_000_010, 1_800_000_020],
+            challenges: smallvec::smallvec![ChallengeState {
                 purpose: Purpose::Recovery,
                 id: [1; 16],
                 key_id: 3,
@@ -475,7 +500,7 @@ mod tests {
         assert!(failed.failures > 0);
         assert_eq!(failed.encode().len(), 122);
         assert_eq!(SubjectRecord::decode(&failed.encode()).unwrap(), failed);
-        let bucket = BucketRecord::default().take(1_800_000_000, 5, 600).unwrap().0;
+        let bucket = take(BucketRecord::default(), 1_800_000_000, 5, 600).unwrap().0;
         assert_eq!(bucket.encode().len(), 57);
         assert_eq!(BucketRecord::decode(&bucket.encode()).unwrap(), bucket);
     }
@@ -542,7 +567,7 @@ mod tests {
         twice.challenges.push(twice.challenges[0].clone());
         assert_eq!(SubjectRecord::decode(&twice.encode()), Err(Error::CorruptRecord), "two challenges, one purpose");
         let mut many = sample();
-        many.sends = vec![1_800_000_000; 21];
+        many.sends = smallvec::smallvec![1_800_000_000; 21];
         assert_eq!(SubjectRecord::decode(&many.encode()), Err(Error::CorruptRecord), "more sends than kept");
         assert_eq!(BucketRecord::decode(&[BUCKET_V2, 2]), Err(Error::CorruptRecord));
     }
@@ -579,13 +604,13 @@ mod tests {
         let t = 1_800_000_000; // a multiple of 60: slot boundaries fall on the minute
         let mut b = BucketRecord::default();
         for _ in 0..3 {
-            b = b.take(t, 3, 600).unwrap().0;
+            b = take(b, t, 3, 600).unwrap().0;
         }
         // Three per 10 min: the 60-second slot that holds t stops counting once the window
         // no longer overlaps it, at t + 659 (up to one slot late, never early).
-        assert_eq!(b.clone().take(t, 3, 600), Err(659));
-        assert_eq!(b.clone().take(t + 658, 3, 600), Err(1));
-        assert!(b.take(t + 659, 3, 600).is_ok());
+        assert_eq!(take(b.clone(), t, 3, 600), Err(659));
+        assert_eq!(take(b.clone(), t + 658, 3, 600), Err(1));
+        assert!(take(b, t + 659, 3, 600).is_ok());
     }
 
     /// Every window of `window` seconds holds at most `max` admitted events, whatever the
@@ -594,7 +619,7 @@ mod tests {
         let mut b = BucketRecord::default();
         let mut admitted = Vec::new();
         for &t in attempts {
-            if let Ok((next, _)) = b.clone().take(t, max, window) {
+            if let Ok((next, _)) = take(b.clone(), t, max, window) {
                 b = next;
                 admitted.push(t);
             }

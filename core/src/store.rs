@@ -78,8 +78,12 @@ pub trait Store: Send + Sync {
 /// out (or `None` to write nothing).
 pub type Change<'a> = dyn FnMut(Option<&[u8]>) -> Option<(Vec<u8>, Option<u64>)> + 'a;
 
-/// Keys are keyed-hash outputs an attacker cannot choose, so their first bytes are already a
-/// good hash: hashing them again with SipHash would only cost time.
+/// Keys are HMAC outputs under the secret index key (`keys.rs`): uniformly distributed, and
+/// no one without the key can choose identifiers whose keys collide, so the map cannot be
+/// flooded into one bucket (the attack SipHash, the standard map's default, defends
+/// against). Their first 8 bytes are already as good a hash as SipHash would make of them;
+/// hashing again would only cost time. The shard is picked by the last byte, independent
+/// of these.
 #[derive(Default)]
 struct PrefixHasher(u64);
 

@@ -146,11 +146,33 @@ impl Aad {
     }
 }
 
-pub(crate) fn seal(keys: &DerivedKeys, tenant: &str, contents: &TokenContents) -> String {
+/// What a token seals, borrowed: issue seals the identifier it then hands back, no copy.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Sealing<'a> {
+    pub challenge_id: [u8; 16],
+    pub purpose: Purpose,
+    pub identifier: &'a Identifier,
+    pub account: Option<&'a str>,
+}
+
+#[cfg(any(test, feature = "fuzzing"))]
+impl TokenContents {
+    /// The same contents, borrowed for `seal`.
+    pub(crate) fn sealing(&self) -> Sealing<'_> {
+        Sealing {
+            challenge_id: self.challenge_id,
+            purpose: self.purpose,
+            identifier: &self.identifier,
+            account: self.account.as_deref(),
+        }
+    }
+}
+
+pub(crate) fn seal(keys: &DerivedKeys, tenant: &str, contents: Sealing<'_>) -> String {
     let id = contents.identifier.as_str().as_bytes();
     let id = &id[..id.len().min(MAX_IDENTIFIER_BYTES)];
     // The engine refuses account ids over MAX_ACCOUNT_BYTES before sealing.
-    let account = contents.account.as_deref().unwrap_or("").as_bytes();
+    let account = contents.account.unwrap_or("").as_bytes();
     let account = &account[..account.len().min(MAX_ACCOUNT_BYTES)];
     let mut raw = [0u8; HEADER + MAX_PLAIN + TAG];
     raw[0] = VERSION;
@@ -269,13 +291,13 @@ mod tests {
     #[test]
     fn round_trip_and_opaque() {
         let ring = KeyRing::ephemeral(&OsRandom).unwrap();
-        let t = seal(ring.active(), "realm", &contents());
+        let t = seal(ring.active(), "realm", contents().sealing());
         assert!(!t.contains("jane"));
         let raw = URL_SAFE_NO_PAD.decode(&t).unwrap();
         assert!(!raw.windows(4).any(|w| w == b"jane"), "the identifier is encrypted");
         assert_eq!(open(&ring, "realm", &t).unwrap(), contents());
         let for_account = TokenContents { account: Some("acct-42".into()), ..contents() };
-        let t = seal(ring.active(), "realm", &for_account);
+        let t = seal(ring.active(), "realm", for_account.sealing());
         assert!(!URL_SAFE_NO_PAD.decode(&t).unwrap().windows(7).any(|w| w == b"acct-42"));
         assert_eq!(open(&ring, "realm", &t).unwrap(), for_account);
     }
@@ -283,7 +305,7 @@ mod tests {
     #[test]
     fn tokens_are_version_3() {
         let ring = KeyRing::ephemeral(&OsRandom).unwrap();
-        let raw = URL_SAFE_NO_PAD.decode(seal(ring.active(), "realm", &contents())).unwrap();
+        let raw = URL_SAFE_NO_PAD.decode(seal(ring.active(), "realm", contents().sealing())).unwrap();
         assert_eq!((raw[0], raw[1], &raw[2..18]), (VERSION, ring.active().id, &[9u8; 16][..]));
         assert_eq!(raw.len(), HEADER + 3 + "jane@example.com".len() + TAG);
     }
@@ -293,7 +315,7 @@ mod tests {
         let ring = KeyRing::ephemeral(&OsRandom).unwrap();
         let sealed = |address: &str| {
             let c = TokenContents { identifier: Identifier::parse(Channel::Email, address).unwrap(), ..contents() };
-            URL_SAFE_NO_PAD.decode(seal(ring.active(), "realm", &c)).unwrap()
+            URL_SAFE_NO_PAD.decode(seal(ring.active(), "realm", c.sealing())).unwrap()
         };
         let (a, b) = (sealed("jane@example.com"), sealed("joan@example.com"));
         assert_eq!(a, sealed("jane@example.com"), "the same contents give the same token");
@@ -322,7 +344,7 @@ mod tests {
         let mut raw = URL_SAFE_NO_PAD.decode(&v2).unwrap();
         raw[0] = VERSION;
         assert_eq!(open(&ring, "realm", &URL_SAFE_NO_PAD.encode(&raw)), Err(Error::InvalidToken));
-        let mut raw = URL_SAFE_NO_PAD.decode(seal(ring.active(), "realm", &for_account)).unwrap();
+        let mut raw = URL_SAFE_NO_PAD.decode(seal(ring.active(), "realm", for_account.sealing())).unwrap();
         raw[0] = VERSION_2;
         assert_eq!(open(&ring, "realm", &URL_SAFE_NO_PAD.encode(&raw)), Err(Error::InvalidToken));
     }
@@ -330,7 +352,7 @@ mod tests {
     #[test]
     fn forged_altered_or_foreign_tokens_refused() {
         let ring = KeyRing::ephemeral(&OsRandom).unwrap();
-        let t = seal(ring.active(), "realm", &contents());
+        let t = seal(ring.active(), "realm", contents().sealing());
         let mut raw = URL_SAFE_NO_PAD.decode(&t).unwrap();
         for i in [0usize, 1, 5, 20, raw.len() - 1] {
             let mut r = raw.clone();

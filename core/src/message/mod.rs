@@ -1,14 +1,22 @@
 //! Messages: templates per channel, purpose and locale, rendered with the code.
 //!
+//! The config's templates are checked and looked up here; `template` prepares them at load
+//! and renders them, `sms` counts an SMS's encoding and segments, and `html` escapes and
+//! derives email HTML.
+//!
 //! An SMS ends with the origin-bound line `@example.com #123456` when a domain is configured,
 //! so browsers (WebOTP) and iOS autofill the code only on that site (S21), and can carry the
 //! Android SMS Retriever hash (S22). Its size is counted in GSM-7 septets or UCS-2 units and a
 //! template that could exceed the configured number of segments is refused at load (S23).
 //!
 //! A rendered message holds the code, so it lives only in [`SecretText`]: a buffer wiped when
-//! dropped, whose `Debug` shows nothing. Rendering measures the text first and writes it into
-//! one buffer allocated at its exact size, so no growing buffer leaves a copy of the code in
-//! memory it frees.
+//! dropped, whose `Debug` shows nothing. Rendering sizes the text from its prepared pieces and
+//! writes it into one buffer allocated at its exact size, so no growing buffer leaves a copy
+//! of the code in memory it frees.
+
+mod html;
+mod sms;
+mod template;
 
 use std::collections::HashMap;
 
@@ -18,6 +26,11 @@ use zeroize::Zeroizing;
 use crate::error::Error;
 use crate::identifier::{Channel, Purpose};
 use crate::policy::Policy;
+
+use html::derive_html;
+pub use html::html_escape;
+pub use sms::{sms_segments, SmsEncoding};
+use template::{builtin, check_template, derives_alike, prepare, Decimal, Html, Prepared, Ready, Template};
 
 /// The `[messages]` section of the config.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -81,7 +94,7 @@ pub struct TemplateConfig {
 /// no `Display`, so that formatting it into a log takes a deliberate `as_str()`. It derefs to
 /// `str` for reading.
 #[derive(Clone, PartialEq, Eq, Default)]
-pub struct SecretText(Zeroizing<String>);
+pub struct SecretText(pub(crate) Zeroizing<String>);
 
 impl SecretText {
     /// The text.
@@ -146,10 +159,10 @@ impl std::fmt::Debug for SecretText {
 }
 
 /// Writes text by pieces: rendering runs twice through one of these, to measure and to write.
-type Sink<'a> = &'a mut dyn FnMut(&str);
+pub(crate) type Sink<'a> = &'a mut dyn FnMut(&str);
 
 /// Renders into one zeroizing buffer allocated once at its exact size.
-fn render_secret(write: impl Fn(Sink<'_>)) -> SecretText {
+pub(crate) fn render_secret(write: impl Fn(Sink<'_>)) -> SecretText {
     let mut len = 0usize;
     write(&mut |piece: &str| len = len.saturating_add(piece.len()));
     let mut out = Zeroizing::new(String::with_capacity(len));
@@ -189,15 +202,6 @@ impl Message {
     }
 }
 
-/// How an SMS is encoded on the air.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SmsEncoding {
-    /// The GSM 03.38 7-bit alphabet: 160 per single message, 153 per part.
-    Gsm7,
-    /// UCS-2: 70 per single message, 67 per part.
-    Ucs2,
-}
-
 /// A rendered SMS.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SmsMessage {
@@ -220,12 +224,6 @@ pub struct EmailMessage {
     pub html: SecretText,
 }
 
-#[derive(Clone, Debug)]
-enum Template {
-    Sms(String),
-    Email { subject: String, text: String, html: Option<String> },
-}
-
 /// The templates in force, checked, ready to render.
 #[derive(Clone, Debug)]
 pub struct Messages {
@@ -233,94 +231,13 @@ pub struct Messages {
     // Configured templates: locale -> (channel, purpose or None for all) -> template, the
     // locale first so that a lookup by `&str` needs no allocation. The built-in English ones
     // are consulted after all of these.
-    templates: HashMap<String, HashMap<(Channel, Option<Purpose>), Template>>,
-    builtins: HashMap<(Channel, Purpose), Template>,
+    templates: HashMap<String, HashMap<(Channel, Option<Purpose>), Ready>>,
+    /// The built-in templates, by channel (SMS, email) and purpose (`Purpose::ALL`'s order).
+    builtins: [[Ready; Purpose::ALL.len()]; 2],
+    /// The configured SMS templates as written, with their names, for `check_sms_sizes`.
+    sms_sources: Vec<(String, Option<Purpose>)>,
     /// `config.default_locale` in lowercase, made once.
     default_locale: String,
-}
-
-fn action(p: Purpose) -> &'static str {
-    match p {
-        Purpose::SignUp => "to create your account",
-        Purpose::SignIn => "to sign in",
-        Purpose::SecondFactor => "to confirm it's you",
-        Purpose::VerifyContact => "to confirm this contact",
-        Purpose::Recovery => "to recover your account",
-    }
-}
-
-fn builtin(channel: Channel, purpose: Purpose, code_in_subject: bool) -> Template {
-    let a = action(purpose);
-    match channel {
-        Channel::Sms => {
-            Template::Sms(format!("{{code}} is your {{app}} code {a}. It expires in {{minutes}} min. Don't share it."))
-        }
-        Channel::Email => Template::Email {
-            subject: if code_in_subject { "{code} is your {app} code".into() } else { "Your {app} code".into() },
-            text: format!(
-                "Your {{app}} code {a} is:\n\n    {{code}}\n\nIt expires in {{minutes}} minutes. \
-                 If you did not ask for it, ignore this email. Never share this code with anyone."
-            ),
-            html: None,
-        },
-    }
-}
-
-/// Fills placeholders, writing each value through `value` (plain, or escaped for HTML); the
-/// caller has already checked the template with `check_template`.
-fn fill(template: &str, vars: &[(&str, &str)], value: fn(&str, Sink<'_>), out: Sink<'_>) {
-    let mut rest = template;
-    while let Some(i) = rest.find(['{', '}']) {
-        out(&rest[..i]);
-        let tail = &rest[i..];
-        if tail.starts_with("{{") || tail.starts_with("}}") {
-            out(&tail[..1]);
-            rest = &tail[2..];
-        } else if let (true, Some(end)) = (tail.starts_with('{'), tail.find('}')) {
-            let name = &tail[1..end];
-            value(vars.iter().find(|(k, _)| *k == name).map_or("", |(_, v)| v), out);
-            rest = &tail[end + 1..];
-        } else {
-            out(&tail[..1]);
-            rest = &tail[1..];
-        }
-    }
-    out(rest);
-}
-
-fn plain(text: &str, out: Sink<'_>) {
-    out(text);
-}
-
-fn check_template(name: &str, template: &str, needs_code: bool) -> Result<(), Error> {
-    let bad = |reason: String| Error::InvalidTemplate { template: name.into(), reason };
-    if template.len() > 8192 {
-        return Err(bad("longer than 8192 bytes".into()));
-    }
-    let mut rest = template;
-    let mut has_code = false;
-    while let Some(i) = rest.find(['{', '}']) {
-        let tail = &rest[i..];
-        if tail.starts_with("{{") || tail.starts_with("}}") {
-            rest = &tail[2..];
-            continue;
-        }
-        if tail.starts_with('}') {
-            return Err(bad("a lone `}` (write `}}`)".into()));
-        }
-        let end = tail.find('}').ok_or_else(|| bad("an unclosed `{`".into()))?;
-        match &tail[1..end] {
-            "code" => has_code = true,
-            "app" | "minutes" | "domain" => {}
-            // Not quoted: the error names the template, never the config's text.
-            _ => return Err(bad("an unknown placeholder (the known ones: {code}, {app}, {minutes}, {domain})".into())),
-        }
-        rest = &tail[end + 1..];
-    }
-    if needs_code && !has_code {
-        return Err(bad("it has no `{code}`".into()));
-    }
-    Ok(())
 }
 
 fn check_host(field: &'static str, value: &str) -> Result<(), Error> {
@@ -339,32 +256,6 @@ fn check_host(field: &'static str, value: &str) -> Result<(), Error> {
             reason: "must be a lowercase ASCII host name such as `example.com`".into(),
         })
     }
-}
-
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    escape_html(s, &mut |piece| out.push_str(piece));
-    out
-}
-
-/// Writes `s` escaped for HTML, by pieces (runs of plain text, and entities).
-fn escape_html(s: &str, out: Sink<'_>) {
-    let mut plain_from = 0;
-    for (i, c) in s.char_indices() {
-        let entity = match c {
-            '&' => "&amp;",
-            '<' => "&lt;",
-            '>' => "&gt;",
-            '"' => "&quot;",
-            '\'' => "&#39;",
-            _ => continue,
-        };
-        out(&s[plain_from..i]);
-        out(entity);
-        plain_from = i + c.len_utf8();
-    }
-    out(&s[plain_from..]);
 }
 
 impl Messages {
@@ -404,6 +295,7 @@ impl Messages {
             });
         }
         let mut templates = HashMap::new();
+        let mut sms_sources = Vec::new();
         for (i, t) in config.templates.iter().enumerate() {
             // Errors name a template by its locale, channel and purpose once those are known
             // to be plain tokens, and by its position before: never by arbitrary config text.
@@ -456,17 +348,18 @@ impl Messages {
                     Template::Email { subject, text, html: t.email_html.clone() }
                 }
             };
-            templates
-                .entry(t.locale.to_ascii_lowercase())
-                .or_insert_with(HashMap::new)
-                .insert((channel, purpose), template);
+            let ready = prepare(config, &template);
+            let locale = t.locale.to_ascii_lowercase();
+            if channel == Channel::Sms {
+                sms_sources.retain(|(l, p)| (l, p) != (&locale, &purpose));
+                sms_sources.push((locale.clone(), purpose));
+            }
+            templates.entry(locale).or_insert_with(HashMap::new).insert((channel, purpose), ready);
         }
-        let builtins = Purpose::ALL
-            .into_iter()
-            .flat_map(|p| [Channel::Sms, Channel::Email].map(|c| ((c, p), builtin(c, p, config.code_in_email_subject))))
-            .collect();
+        let builtins = [Channel::Sms, Channel::Email]
+            .map(|c| Purpose::ALL.map(|p| prepare(config, &builtin(c, p, config.code_in_email_subject))));
         let default_locale = config.default_locale.to_ascii_lowercase();
-        let messages = Messages { config: config.clone(), templates, builtins, default_locale };
+        let messages = Messages { config: config.clone(), templates, builtins, sms_sources, default_locale };
         messages.check_sms_sizes(policy)?;
         Ok(messages)
     }
@@ -476,22 +369,21 @@ impl Messages {
     fn check_sms_sizes(&self, policy: &Policy) -> Result<(), Error> {
         let widest = "0".repeat(policy.code_length as usize);
         let builtins =
-            Purpose::ALL.map(|p| (format!("en/sms/{}(built-in)", p.name()), vec![p], builtin(Channel::Sms, p, false)));
-        let configured = self
-            .templates
-            .iter()
-            .flat_map(|(locale, by)| by.iter().map(move |(key, t)| (locale, key, t)))
-            .filter(|(_, (c, _), _)| *c == Channel::Sms)
-            .map(|(locale, (_, purpose), t)| {
-                let name = format!("{locale}/sms/{}", purpose.map_or("*", |p| p.name()));
-                (name, purpose.map_or(Purpose::ALL.to_vec(), |p| vec![p]), t.clone())
-            });
+            Purpose::ALL.map(|p| (format!("en/sms/{}(built-in)", p.name()), vec![p], self.builtin(Channel::Sms, p)));
+        let configured = self.sms_sources.iter().map(|(locale, purpose)| {
+            let name = format!("{locale}/sms/{}", purpose.map_or("*", |p| p.name()));
+            (
+                name,
+                purpose.map_or(Purpose::ALL.to_vec(), |p| vec![p]),
+                &self.templates[locale][&(Channel::Sms, *purpose)],
+            )
+        });
         let mut all: Vec<_> = configured.chain(builtins).collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         for (name, purposes, template) in all {
-            let Template::Sms(text) = template else { continue };
+            let Ready::Sms(text) = template else { continue };
             for p in purposes {
-                let sms = self.render_sms_with(&text, &widest, policy.lifetime(Channel::Sms, p));
+                let sms = render_sms_with(text, &widest, policy.lifetime(Channel::Sms, p));
                 if self.config.android_app_hash.is_some() && sms.segments > 1 {
                     return Err(Error::InvalidTemplate {
                         template: name,
@@ -512,7 +404,12 @@ impl Messages {
         Ok(())
     }
 
-    fn lookup(&self, locale: &str, channel: Channel, purpose: Purpose) -> &Template {
+    fn builtin(&self, channel: Channel, purpose: Purpose) -> &Ready {
+        let by_channel = &self.builtins[usize::from(channel == Channel::Email)];
+        &by_channel[Purpose::ALL.iter().position(|p| *p == purpose).expect("every purpose")]
+    }
+
+    fn lookup(&self, locale: &str, channel: Channel, purpose: Purpose) -> &Ready {
         if !self.templates.is_empty() {
             // Lowercased on the stack: the engine checks a request's locale is at most 35 bytes.
             let mut lower = [0u8; 64];
@@ -538,7 +435,7 @@ impl Messages {
                 }
             }
         }
-        &self.builtins[&(channel, purpose)]
+        self.builtin(channel, purpose)
     }
 
     /// Renders the message for a code.
@@ -557,122 +454,39 @@ impl Messages {
         }
     }
 
-    fn vars<'a>(&'a self, code: &'a str, minutes: &'a str) -> [(&'a str, &'a str); 4] {
-        [
-            ("code", code),
-            ("app", &self.config.app_name),
-            ("minutes", minutes),
-            ("domain", self.config.domain.as_deref().unwrap_or("")),
-        ]
-    }
-
     fn render_sms(&self, locale: &str, purpose: Purpose, code: &str, lifetime: u64) -> SmsMessage {
-        let Template::Sms(t) = self.lookup(locale, Channel::Sms, purpose) else {
+        let Ready::Sms(t) = self.lookup(locale, Channel::Sms, purpose) else {
             unreachable!("sms templates are stored under the sms channel")
         };
-        self.render_sms_with(t, code, lifetime)
-    }
-
-    fn render_sms_with(&self, t: &str, code: &str, lifetime: u64) -> SmsMessage {
-        let minutes = lifetime.div_ceil(60).to_string();
-        let vars = self.vars(code, &minutes);
-        let text = render_secret(|out| {
-            fill(t, &vars, plain, out);
-            if let Some(hash) = &self.config.android_app_hash {
-                out("\n");
-                out(hash);
-            }
-            if let Some(domain) = &self.config.domain {
-                // S21: the origin-bound line is the last line, and nothing precedes its `@`.
-                out("\n\n@");
-                out(domain);
-                out(" #");
-                out(code);
-                if let Some(embedded) = &self.config.embedded_domain {
-                    out(" @");
-                    out(embedded);
-                }
-            }
-        });
-        let (encoding, segments) = sms_segments(&text);
-        SmsMessage { text, encoding, segments }
+        render_sms_with(t, code, lifetime)
     }
 
     fn render_email(&self, locale: &str, purpose: Purpose, code: &str, lifetime: u64) -> EmailMessage {
-        let Template::Email { subject, text, html } = self.lookup(locale, Channel::Email, purpose) else {
+        let Ready::Email { subject, text, html } = self.lookup(locale, Channel::Email, purpose) else {
             unreachable!("email templates are stored under the email channel")
         };
-        let minutes = lifetime.div_ceil(60).to_string();
-        let vars = self.vars(code, &minutes);
-        let text_body = render_secret(|out| fill(text, &vars, plain, out));
+        let minutes = Decimal::new(lifetime.div_ceil(60));
+        let minutes = minutes.as_str();
+        let text_body = text.render(code, minutes);
         let html_body = match html {
-            Some(h) => render_secret(|out| fill(h, &vars, escape_html, out)),
-            None => render_secret(|out| {
-                out("<!doctype html><html><body style=\"font-family:sans-serif\">");
-                for paragraph in text_body.split("\n\n") {
-                    out("<p>");
-                    for (i, line) in paragraph.trim().split('\n').enumerate() {
-                        if i > 0 {
-                            out("<br>");
-                        }
-                        escape_html(line, out);
-                    }
-                    out("</p>");
-                }
-                out("</body></html>");
-            }),
+            Html::Template(h) => h.render(code, minutes),
+            Html::Derived(h) if derives_alike(code) => h.render(code, minutes),
+            Html::Derived(_) | Html::AtRender => render_secret(|out| derive_html(&text_body, out)),
         };
-        EmailMessage {
-            subject: render_secret(|out| fill(subject, &vars, plain, out)),
-            text: text_body,
-            html: html_body,
-        }
+        EmailMessage { subject: subject.render(code, minutes), text: text_body, html: html_body }
     }
 }
 
-/// GSM 03.38 basic character set (one septet each).
-const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
-/// GSM 03.38 extension table (an escape and a septet: two each).
-const GSM7_EXTENDED: &str = "^{}\\[~]|€\u{c}";
-
-/// The encoding an SMS needs and the segments it takes (3GPP TS 23.038 / 23.040). Multi-part
-/// messages carry a header, leaving 153 septets or 67 UCS-2 units a part; an escape pair or a
-/// surrogate pair is never split across parts.
-pub fn sms_segments(text: &str) -> (SmsEncoding, u32) {
-    let gsm: Option<Vec<usize>> = text
-        .chars()
-        .map(|c| {
-            if GSM7_BASIC.contains(c) {
-                Some(1)
-            } else if GSM7_EXTENDED.contains(c) {
-                Some(2)
-            } else {
-                None
-            }
-        })
-        .collect();
-    let (encoding, units, single, part) = match gsm {
-        Some(u) => (SmsEncoding::Gsm7, u, 160, 153),
-        None => (SmsEncoding::Ucs2, text.chars().map(char::len_utf16).collect(), 70, 67),
-    };
-    let total: usize = units.iter().sum();
-    if total <= single {
-        return (encoding, 1);
-    }
-    let mut parts = 1;
-    let mut used = 0;
-    for u in units {
-        if used + u > part {
-            parts += 1;
-            used = 0;
-        }
-        used += u;
-    }
-    (encoding, parts)
+fn render_sms_with(t: &Prepared, code: &str, lifetime: u64) -> SmsMessage {
+    let text = t.render(code, Decimal::new(lifetime.div_ceil(60)).as_str());
+    let (encoding, segments) = sms_segments(&text);
+    SmsMessage { text, encoding, segments }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::html::escape_html;
+    use super::template::{fill, plain};
     use super::*;
 
     fn messages(f: impl FnOnce(&mut MessagesConfig)) -> Result<Messages, Error> {
@@ -725,25 +539,6 @@ mod tests {
         .unwrap_err();
         assert!(matches!(e, Error::InvalidTemplate { .. }), "{e}");
         assert!(messages(|c| c.android_app_hash = Some("short".into())).is_err());
-    }
-
-    #[test]
-    fn s23_segment_counting() {
-        assert_eq!(sms_segments(&"a".repeat(160)), (SmsEncoding::Gsm7, 1));
-        assert_eq!(sms_segments(&"a".repeat(161)), (SmsEncoding::Gsm7, 2));
-        assert_eq!(sms_segments(&"a".repeat(306)), (SmsEncoding::Gsm7, 2));
-        assert_eq!(sms_segments(&"a".repeat(307)), (SmsEncoding::Gsm7, 3));
-        assert_eq!(sms_segments(&"€".repeat(80)), (SmsEncoding::Gsm7, 1), "extension chars count two");
-        assert_eq!(sms_segments(&"€".repeat(81)), (SmsEncoding::Gsm7, 2));
-        assert_eq!(sms_segments(&"ж".repeat(70)), (SmsEncoding::Ucs2, 1));
-        assert_eq!(sms_segments(&"ж".repeat(71)), (SmsEncoding::Ucs2, 2));
-        assert_eq!(sms_segments(&"ж".repeat(134)), (SmsEncoding::Ucs2, 2));
-        assert_eq!(sms_segments(&"ж".repeat(135)), (SmsEncoding::Ucs2, 3));
-        // 66 units then a surrogate pair: the pair moves to the next part whole.
-        let s = format!("{}😀{}", "ж".repeat(66), "ж".repeat(60));
-        assert_eq!(sms_segments(&s), (SmsEncoding::Ucs2, 2));
-        let s = format!("{}😀{}", "ж".repeat(66), "ж".repeat(66));
-        assert_eq!(sms_segments(&s), (SmsEncoding::Ucs2, 3));
     }
 
     #[test]
@@ -823,6 +618,116 @@ mod tests {
         }
         assert!(e.html.contains("Acme &amp; &lt;Co&gt;") && e.html.contains("<p>482913</p>"), "{}", e.html.as_str());
         assert!(!format!("{mail:?}").contains("482913"));
+    }
+
+    /// Every message rendered from its prepared template is the one rendered from its source
+    /// as before: placeholders filled in at each render, the HTML derived from each text body.
+    #[test]
+    fn prepared_templates_render_as_their_sources() {
+        let reference = |config: &MessagesConfig, template: &Template, code: &str, lifetime: u64| {
+            let minutes = lifetime.div_ceil(60).to_string();
+            let domain = config.domain.as_deref().unwrap_or("");
+            let vars = [("code", code), ("app", config.app_name.as_str()), ("minutes", &minutes), ("domain", domain)];
+            let render = |t: &str, value: fn(&str, Sink<'_>)| render_secret(|out| fill(t, &vars, value, out));
+            match template {
+                Template::Sms(t) => vec![render_secret(|out| {
+                    fill(t, &vars, plain, out);
+                    if let Some(hash) = &config.android_app_hash {
+                        out("\n");
+                        out(hash);
+                    }
+                    if let Some(domain) = &config.domain {
+                        out("\n\n@");
+                        out(domain);
+                        out(" #");
+                        out(code);
+                        if let Some(embedded) = &config.embedded_domain {
+                            out(" @");
+                            out(embedded);
+                        }
+                    }
+                })],
+                Template::Email { subject, text, html } => {
+                    let text = render(text, plain);
+                    let html = match html {
+                        Some(h) => render(h, escape_html),
+                        None => render_secret(|out| derive_html(&text, out)),
+                    };
+                    vec![render(subject, plain), text, html]
+                }
+            }
+        };
+        let prepared = |ready: &Ready, code: &str, lifetime: u64| match ready {
+            Ready::Sms(t) => vec![render_sms_with(t, code, lifetime).text],
+            Ready::Email { .. } => {
+                let m = Messages {
+                    config: MessagesConfig::default(),
+                    templates: HashMap::new(),
+                    builtins: [Purpose::ALL.map(|_| ready.clone()), Purpose::ALL.map(|_| ready.clone())],
+                    sms_sources: Vec::new(),
+                    default_locale: "en".into(),
+                };
+                let e = m.render_email("en", Purpose::SignIn, code, lifetime);
+                vec![e.subject, e.text, e.html]
+            }
+        };
+        let mut templates: Vec<Template> = Purpose::ALL
+            .into_iter()
+            .flat_map(|p| {
+                [builtin(Channel::Sms, p, false), builtin(Channel::Email, p, true), builtin(Channel::Email, p, false)]
+            })
+            .collect();
+        for t in [
+            "{code}",
+            "{{code}} {code}}} {{{code}}} {app}{domain}{minutes}",
+            "  {code} leads\n\n\n  {app}  \n{domain}\n\n{minutes}\n",
+            "\n\n{domain}\n\n   \n\n{code}\t\n",
+            "<b>{app}</b> & \"{code}\" '{minutes}' \u{e000} \u{e001}",
+            "ж {code} 😀\r\n\r\n{app}",
+        ] {
+            templates.push(Template::Sms(t.into()));
+            let html = Some(format!("<p>{t}</p>"));
+            templates.push(Template::Email { subject: t.into(), text: t.into(), html: None });
+            templates.push(Template::Email { subject: t.into(), text: t.into(), html });
+        }
+        let configs = [
+            MessagesConfig::default(),
+            MessagesConfig {
+                app_name: "Acme & <Co> \"q\" 'a'".into(),
+                domain: Some("example.com".into()),
+                ..Default::default()
+            },
+            MessagesConfig { app_name: " Lead\n\nand\ntrail ".into(), ..Default::default() },
+            MessagesConfig {
+                app_name: "mark \u{e000}\u{e001}".into(),
+                domain: Some("a.example".into()),
+                ..Default::default()
+            },
+            MessagesConfig {
+                domain: Some("example.com".into()),
+                embedded_domain: Some("embedded.example".into()),
+                android_app_hash: Some("FA+9qCX9VSu".into()),
+                ..Default::default()
+            },
+        ];
+        let mut compared = 0;
+        for config in &configs {
+            for template in &templates {
+                let ready = prepare(config, template);
+                for code in ["123456", "k7m2xq", "0", "", " 12 ", "1\n\n2", "<&>\"'", "\u{e000}"] {
+                    for lifetime in [0, 59, 60, 61, 600, 86_400, u64::MAX] {
+                        let (want, got) =
+                            (reference(config, template, code, lifetime), prepared(&ready, code, lifetime));
+                        assert_eq!(got, want, "{template:?} {code:?} {lifetime}");
+                        for part in &got {
+                            assert_eq!(part.0.capacity(), part.len(), "one allocation at the exact size");
+                        }
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        assert!(compared > 5000, "{compared}");
     }
 
     #[test]
