@@ -344,23 +344,42 @@ fn signout(request: &Request, cx: &mut FilterContext<'_>) -> Response {
 fn with_json(request: &Request, f: impl FnOnce(&Value) -> Response) -> Response {
     match json_object(request) {
         Ok(body) => f(&body),
-        Err(refused) => refused,
+        Err(bad) => bad.answer(),
     }
 }
 
-/// The body as a JSON object (none is `{}`), or the refusal: 415 for another media type (a
-/// cross-site form cannot send application/json without a preflight: a CSRF guard), 400 for
-/// anything but an object.
-fn json_object(request: &Request) -> Result<Value, Response> {
+/// Why a request's body was refused before a handler saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BadBody {
+    /// Not `application/json`: a cross-site form cannot send that without a preflight (a
+    /// CSRF guard).
+    MediaType,
+    /// JSON, but not an object.
+    NotAnObject,
+}
+
+impl BadBody {
+    fn answer(self) -> Response {
+        match self {
+            BadBody::MediaType => {
+                json_error(415, "unsupported-media-type", "send a JSON body with Content-Type: application/json")
+            }
+            BadBody::NotAnObject => json_error(400, "bad-request", "the body is not a JSON object"),
+        }
+    }
+}
+
+/// The body as a JSON object (none is `{}`).
+fn json_object(request: &Request) -> Result<Value, BadBody> {
     if !json_object_type(request) {
-        return Err(json_error(415, "unsupported-media-type", "send a JSON body with Content-Type: application/json"));
+        return Err(BadBody::MediaType);
     }
     if request.body.is_empty() {
         return Ok(json!({}));
     }
     match serde_json::from_slice(&request.body) {
         Ok(v @ Value::Object(_)) => Ok(v),
-        _ => Err(json_error(400, "bad-request", "the body is not a JSON object")),
+        _ => Err(BadBody::NotAnObject),
     }
 }
 
@@ -375,7 +394,7 @@ fn json_object_type(request: &Request) -> bool {
 /// nearly always is `{"code":"..."}`: that is read in place, without building a `Value`. Any
 /// other object (the field missing, of another type, or repeated: the last one counts) goes
 /// the general way.
-fn json_code(request: &Request) -> Result<Option<Cow<'_, str>>, Response> {
+fn json_code(request: &Request) -> Result<Option<Cow<'_, str>>, BadBody> {
     #[derive(serde::Deserialize)]
     struct Fields<'a> {
         #[serde(borrow)]
@@ -675,7 +694,7 @@ fn start(request: &Request, body: &Value, cx: &mut FilterContext<'_>) -> Respons
 fn verify(request: &Request, cx: &mut FilterContext<'_>) -> Response {
     let code = match json_code(request) {
         Ok(code) => code,
-        Err(refused) => return refused,
+        Err(bad) => return bad.answer(),
     };
     let Some((channel, purpose, token)) = challenge(request) else {
         return json_error(400, "no-challenge", "request a code first");
@@ -774,6 +793,7 @@ mod tests {
         let code = |content_type: &str, body: &str| {
             json_code(&verify_request(content_type, body))
                 .map(|c| c.map(|c| (c.to_string(), matches!(c, Cow::Borrowed(_)))))
+                .map_err(|bad| bad.answer())
                 .map_err(|r| (r.status, serde_json::from_slice::<Value>(&r.body).unwrap()["error"].clone()))
         };
         let json = "application/json";
