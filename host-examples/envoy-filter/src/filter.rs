@@ -17,6 +17,7 @@
 //!    `x-passcode-channel` added; without, a browser is sent to the sign-in page and an API
 //!    client gets 401.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -28,7 +29,7 @@ use crate::host::{
     attempts_left, error_name, retry_after, Channel, ComponentHost, EngineError, IssueRequest, Issued, LimitScope,
     Message, Purpose, Worker,
 };
-use crate::http::{Request, Response};
+use crate::http::{Refusal, Request, Response};
 use crate::metrics::{Metrics, Operation};
 use crate::page;
 use crate::session::{Session, SessionError, Sessions, SESSION_COOKIE};
@@ -251,7 +252,7 @@ impl HttpFilter for PasscodeFilter {
                     .with_header("content-security-policy", page::signin_csp())
             }
             (&Method::POST, "/passcode/start") => with_json(request, |body| start(request, body, cx)),
-            (&Method::POST, "/passcode/verify") => with_json(request, |body| verify(request, body, cx)),
+            (&Method::POST, "/passcode/verify") => verify(request, cx),
             (&Method::POST, "/passcode/resend") => with_json(request, |_| resend(request, cx)),
             (&Method::POST, "/passcode/signout") => signout(request, cx),
             _ if is_api => json_error(405, "method-not-allowed", "use POST").with_header("allow", "POST"),
@@ -341,21 +342,72 @@ fn signout(request: &Request, cx: &mut FilterContext<'_>) -> Response {
 }
 
 fn with_json(request: &Request, f: impl FnOnce(&Value) -> Response) -> Response {
-    let is_json =
-        request.header("content-type").is_some_and(|c| c.to_ascii_lowercase().starts_with("application/json"));
-    if !is_json {
-        // Cross-site forms cannot send application/json without a preflight: a CSRF guard.
-        return json_error(415, "unsupported-media-type", "send a JSON body with Content-Type: application/json");
+    match json_object(request) {
+        Ok(body) => f(&body),
+        Err(bad) => bad.answer(),
     }
-    let body: Value = if request.body.is_empty() {
-        json!({})
-    } else {
-        match serde_json::from_slice(&request.body) {
-            Ok(v @ Value::Object(_)) => v,
-            _ => return json_error(400, "bad-request", "the body is not a JSON object"),
+}
+
+/// Why a request's body was refused before a handler saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BadBody {
+    /// Not `application/json`: a cross-site form cannot send that without a preflight (a
+    /// CSRF guard).
+    MediaType,
+    /// JSON, but not an object.
+    NotAnObject,
+}
+
+impl BadBody {
+    fn answer(self) -> Response {
+        match self {
+            BadBody::MediaType => {
+                json_error(415, "unsupported-media-type", "send a JSON body with Content-Type: application/json")
+            }
+            BadBody::NotAnObject => json_error(400, "bad-request", "the body is not a JSON object"),
         }
-    };
-    f(&body)
+    }
+}
+
+/// The body as a JSON object (none is `{}`).
+fn json_object(request: &Request) -> Result<Value, BadBody> {
+    if !json_object_type(request) {
+        return Err(BadBody::MediaType);
+    }
+    if request.body.is_empty() {
+        return Ok(json!({}));
+    }
+    match serde_json::from_slice(&request.body) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        _ => Err(BadBody::NotAnObject),
+    }
+}
+
+/// Whether the request says its body is JSON (`application/json`, any case, any parameters).
+fn json_object_type(request: &Request) -> bool {
+    const JSON: &[u8] = b"application/json";
+    let content_type = request.header("content-type").map(str::as_bytes);
+    content_type.and_then(|c| c.get(..JSON.len())).is_some_and(|t| t.eq_ignore_ascii_case(JSON))
+}
+
+/// A verify request's `code`, with the same checks and answers as [`json_object`]. The body
+/// nearly always is `{"code":"..."}`: that is read in place, without building a `Value`. Any
+/// other object (the field missing, of another type, or repeated: the last one counts) goes
+/// the general way.
+fn json_code(request: &Request) -> Result<Option<Cow<'_, str>>, BadBody> {
+    #[derive(serde::Deserialize)]
+    struct Fields<'a> {
+        #[serde(borrow)]
+        code: Cow<'a, str>,
+    }
+    let is_object = request.body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if is_object && json_object_type(request) {
+        if let Ok(fields) = serde_json::from_slice::<Fields<'_>>(&request.body) {
+            return Ok(Some(fields.code));
+        }
+    }
+    let body = json_object(request)?;
+    Ok(body["code"].as_str().map(|c| Cow::Owned(c.to_string())))
 }
 
 fn cookie(name: &str, value: &str, path: &str, max_age: u64, secure: bool) -> String {
@@ -436,14 +488,9 @@ pub fn refusal(e: &EngineError) -> Response {
         | EngineError::InvalidTemplate(_) => 500,
         _ => 400,
     };
-    let mut body = json!({ "error": error_name(e), "message": describe(e) });
-    if let Some(n) = attempts_left(e) {
-        body["attempts_left"] = json!(n);
-    }
     let wait = retry_after(e);
-    if let Some(s) = wait {
-        body["retry_after"] = json!(s);
-    }
+    let message = describe(e);
+    let body = Refusal { error: error_name(e), message: &message, attempts_left: attempts_left(e), retry_after: wait };
     let response = Response::json(status, &body);
     match wait {
         Some(s) => response.with_header("retry-after", s.to_string()),
@@ -644,16 +691,20 @@ fn start(request: &Request, body: &Value, cx: &mut FilterContext<'_>) -> Respons
     }
 }
 
-fn verify(request: &Request, body: &Value, cx: &mut FilterContext<'_>) -> Response {
+fn verify(request: &Request, cx: &mut FilterContext<'_>) -> Response {
+    let code = match json_code(request) {
+        Ok(code) => code,
+        Err(bad) => return bad.answer(),
+    };
     let Some((channel, purpose, token)) = challenge(request) else {
         return json_error(400, "no-challenge", "request a code first");
     };
-    let Some(code) = body["code"].as_str() else {
+    let Some(code) = code else {
         return json_error(400, "invalid-argument", "code is required");
     };
     let now = cx.worker.now();
     let began = Instant::now();
-    let outcome = cx.worker.call(|w| w.verify(token, code));
+    let outcome = cx.worker.call(|w| w.verify(token, &code));
     let op = match &outcome {
         Ok(Ok(v)) => {
             Operation { operation: "verify", channel: channel_name(v.channel), purpose: purpose_name(v.purpose) }
@@ -724,4 +775,53 @@ pub fn run_chain(
         }
     }
     Err(cx.session)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verify_request(content_type: &str, body: &str) -> Request {
+        let mut r = Request::new(Method::POST, "/passcode/verify");
+        r.headers.insert(http::header::CONTENT_TYPE, content_type.parse().unwrap());
+        r.body = bytes::Bytes::copy_from_slice(body.as_bytes());
+        r
+    }
+
+    #[test]
+    fn a_verify_code_reads_as_the_whole_json_object_would() {
+        let code = |content_type: &str, body: &str| {
+            json_code(&verify_request(content_type, body))
+                .map(|c| c.map(|c| (c.to_string(), matches!(c, Cow::Borrowed(_)))))
+                .map_err(|bad| bad.answer())
+                .map_err(|r| (r.status, serde_json::from_slice::<Value>(&r.body).unwrap()["error"].clone()))
+        };
+        let json = "application/json";
+        assert_eq!(code(json, r#"{"code":"123456"}"#), Ok(Some(("123456".into(), true))), "read in place");
+        assert_eq!(code("Application/JSON; charset=utf-8", r#" {"x":[1],"code":"1"}"#), Ok(Some(("1".into(), true))));
+        assert_eq!(code(json, r#"{"code":"12\u0033"}"#), Ok(Some(("123".into(), false))), "an escape");
+        assert_eq!(code(json, r#"{"code":"1","code":"2"}"#), Ok(Some(("2".into(), false))), "the last one counts");
+        assert_eq!(code(json, r#"{"code":123456}"#), Ok(None), "not a string: code is required");
+        assert_eq!(code(json, r#"{}"#), Ok(None));
+        assert_eq!(code(json, ""), Ok(None), "no body is {{}}");
+        assert_eq!(code(json, r#"["123456"]"#), Err((400, "bad-request".into())), "an array is not an object");
+        assert_eq!(code(json, r#"{"code":"1"} x"#), Err((400, "bad-request".into())));
+        assert_eq!(code("text/plain", r#"{"code":"1"}"#), Err((415, "unsupported-media-type".into())));
+    }
+
+    #[test]
+    fn refusals_are_written_as_before() {
+        let body = |e: EngineError| String::from_utf8(refusal(&e).body.to_vec()).unwrap();
+        assert_eq!(
+            body(EngineError::WrongCode(4)),
+            r#"{"attempts_left":4,"error":"wrong-code","message":"wrong code; 4 attempts left"}"#
+        );
+        assert_eq!(
+            body(EngineError::TooManyAttempts),
+            r#"{"error":"too-many-attempts","message":"too many wrong attempts on this code; request a new one"}"#
+        );
+        let r = refusal(&EngineError::ResendTooSoon(30));
+        assert_eq!((r.status, r.header("retry-after")), (429, Some("30")));
+        assert!(String::from_utf8(r.body.to_vec()).unwrap().ends_with(r#","retry_after":30}"#));
+    }
 }

@@ -4,7 +4,7 @@
 //! is a [`Request`] it has passed those checks.
 
 use bytes::Bytes;
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Uri, Version};
 
 /// A request, as a filter sees it: headers and the whole body.
@@ -91,24 +91,28 @@ pub struct Response {
 impl Response {
     /// A response with a body and its content type.
     pub fn new(status: u16, content_type: &'static str, body: impl Into<Bytes>) -> Self {
-        let mut headers = HeaderMap::new();
+        // Room for the content type, the secure headers and a cookie or two: one allocation.
+        let mut headers = HeaderMap::with_capacity(8);
         headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         Response { status, headers, body: body.into() }
     }
 
     /// A response without a body.
     pub fn empty(status: u16) -> Self {
-        Response { status, headers: HeaderMap::new(), body: Bytes::new() }
+        Response { status, headers: HeaderMap::with_capacity(8), body: Bytes::new() }
     }
 
     /// A JSON response.
-    pub fn json(status: u16, value: &serde_json::Value) -> Self {
-        Response::new(status, "application/json", value.to_string())
+    pub fn json(status: u16, value: &impl serde::Serialize) -> Self {
+        // Serializing the gateway's own answers (strings, numbers, maps with string keys)
+        // cannot fail.
+        Response::new(status, "application/json", serde_json::to_vec(value).unwrap_or_default())
     }
 
-    /// The JSON refusal every layer uses: `{"error": name, "message": text}`.
+    /// The JSON refusal every layer uses: `{"error": name, "message": text}`, with the tries
+    /// left after a wrong code and the seconds to wait when there is a wait.
     pub fn error(status: u16, error: &str, message: &str) -> Self {
-        Response::json(status, &serde_json::json!({ "error": error, "message": message }))
+        Response::json(status, &Refusal { error, message, attempts_left: None, retry_after: None })
     }
 
     /// Adds a header (another value if it is already there). A value this crate built that
@@ -134,22 +138,44 @@ impl Response {
 
     /// Whether the body is an HTML page.
     pub fn is_html(&self) -> bool {
-        self.header("content-type").is_some_and(|c| c.starts_with("text/html"))
+        self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.starts_with("text/html"))
     }
 
     /// The headers every answer of the gateway carries: not sniffed, no Referer leaving, not
     /// stored by caches; and on HTML pages, no framing (a page that sets its own
     /// Content-Security-Policy already says `frame-ancestors 'none'`).
     pub fn secure_headers(mut self) -> Self {
-        self.set_header("x-content-type-options", "nosniff");
-        self.set_header("referrer-policy", "no-referrer");
-        self.set_header("cache-control", "no-store");
+        // Static values: every answer carries them, so none is copied per request.
+        let h = &mut self.headers;
+        h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if self.is_html() {
-            if !self.headers.contains_key("content-security-policy") {
-                self.set_header("content-security-policy", "default-src 'none'; frame-ancestors 'none'");
+            let h = &mut self.headers;
+            if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+                h.insert(
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+                );
             }
-            self.set_header("x-frame-options", "DENY");
+            h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         }
         self
     }
+}
+
+/// A refusal's JSON body. The fields are in the order `serde_json`'s maps print them
+/// (alphabetical), as the answers have always been written.
+#[derive(serde::Serialize)]
+pub struct Refusal<'a> {
+    /// Tries left, after a wrong code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts_left: Option<u32>,
+    /// The error's stable name.
+    pub error: &'a str,
+    /// What went wrong, for a person.
+    pub message: &'a str,
+    /// Seconds to wait, for limits and temporary locks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }

@@ -5,7 +5,7 @@
 //! Labels are channel, purpose, operation, outcome and route: small fixed sets. Never an
 //! identifier, a client address, a code or a path an upstream might put one in.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use passcode_delivery::{DeliveryEvent, DeliveryEventKind, DeliveryEventSink};
@@ -69,7 +69,7 @@ struct DeliveryFailure {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct Route {
+struct RouteLabel {
     route: &'static str,
 }
 
@@ -77,6 +77,97 @@ struct Route {
 struct RouteStatus {
     route: &'static str,
     status: u16,
+}
+
+/// The routes requests are counted by: a small fixed set, never the path itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `/metrics` on the admin listener.
+    Metrics,
+    /// `/healthz`.
+    Healthz,
+    /// `/readyz`.
+    Readyz,
+    /// Anything else on the admin listener.
+    AdminOther,
+    /// `/signin`.
+    Signin,
+    /// `/passcode/start`.
+    Start,
+    /// `/passcode/verify`.
+    Verify,
+    /// `/passcode/resend`.
+    Resend,
+    /// `/passcode/signout`.
+    Signout,
+    /// Any other `/passcode/...` path.
+    PasscodeOther,
+    /// `/ext_authz` and below.
+    ExtAuthz,
+    /// Everything else: the upstream, behind a session.
+    Protected,
+}
+
+impl Route {
+    /// How many routes there are.
+    const COUNT: usize = Route::Protected as usize + 1;
+
+    /// The route of a request's path (the admin listener serves its own few).
+    pub fn of(admin: bool, path: &str) -> Route {
+        match path {
+            "/metrics" if admin => Route::Metrics,
+            "/healthz" => Route::Healthz,
+            "/readyz" => Route::Readyz,
+            _ if admin => Route::AdminOther,
+            "/signin" => Route::Signin,
+            "/passcode/start" => Route::Start,
+            "/passcode/verify" => Route::Verify,
+            "/passcode/resend" => Route::Resend,
+            "/passcode/signout" => Route::Signout,
+            p if p.starts_with("/passcode/") => Route::PasscodeOther,
+            p if p == "/ext_authz" || p.starts_with("/ext_authz/") => Route::ExtAuthz,
+            _ => Route::Protected,
+        }
+    }
+
+    /// The `route` label.
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Metrics => "metrics",
+            Route::Healthz => "healthz",
+            Route::Readyz => "readyz",
+            Route::AdminOther => "admin-other",
+            Route::Signin => "signin",
+            Route::Start => "start",
+            Route::Verify => "verify",
+            Route::Resend => "resend",
+            Route::Signout => "signout",
+            Route::PasscodeOther => "passcode-other",
+            Route::ExtAuthz => "ext_authz",
+            Route::Protected => "protected",
+        }
+    }
+}
+
+/// HTTP statuses 100 to 599: the ones a route's counters are cached for.
+const STATUSES: std::ops::Range<u16> = 100..600;
+
+/// Each route's request counters (one per status) and latency histogram, looked up in their
+/// families once, on first use (so a label set shows in `/metrics` only once it has a count),
+/// then taken from here: a request's metrics cost no hashing of label sets and no lock on the
+/// family's map.
+struct RouteHandles {
+    seconds: [OnceLock<Histogram>; Route::COUNT],
+    statuses: Vec<OnceLock<Counter>>,
+}
+
+impl RouteHandles {
+    fn new() -> Self {
+        RouteHandles {
+            seconds: std::array::from_fn(|_| OnceLock::new()),
+            statuses: (0..Route::COUNT * STATUSES.len()).map(|_| OnceLock::new()).collect(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -90,7 +181,7 @@ struct SessionEvent {
 }
 
 type Seconds = Family<Operation, Histogram, fn() -> Histogram>;
-type RouteSeconds = Family<Route, Histogram, fn() -> Histogram>;
+type RouteSeconds = Family<RouteLabel, Histogram, fn() -> Histogram>;
 
 /// Latency buckets, seconds: 50 µs to 2.5 s. An engine call is a few microseconds on the
 /// memory store and a round trip or two on Redis; a request adds HTTP and the upstream.
@@ -117,6 +208,7 @@ pub struct Metrics {
     connections_open: Gauge,
     refused_connections: Family<Reason, Counter>,
     sessions: Family<SessionEvent, Counter>,
+    routes: RouteHandles,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -134,7 +226,6 @@ impl Default for Metrics {
 impl Metrics {
     /// Every family registered, all at zero.
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("passcode");
         let m = Metrics {
             registry: Registry::default(),
             outcomes: Family::default(),
@@ -151,57 +242,36 @@ impl Metrics {
             connections_open: Gauge::default(),
             refused_connections: Family::default(),
             sessions: Family::default(),
+            routes: RouteHandles::new(),
         };
-        registry.register(
-            "engine_operations",
-            "Engine operations (start and resend issue a code, verify checks one) by outcome: sent, verified, or the engine's error name",
-            m.outcomes.clone(),
-        );
-        registry.register(
-            "locks",
-            "Answers refused because the subject is locked (the answer that locks it included), temporary or hard",
-            m.locks.clone(),
-        );
-        registry.register(
-            "limits",
-            "Sends refused by a limit: resend-cooldown, subject, client, country, destination-blocked",
-            m.limits.clone(),
-        );
-        registry.register(
-            "engine_operation_seconds",
-            "Time in the engine (the component and its store) per operation",
-            m.operation_seconds.clone(),
-        );
-        registry.register(
-            "deliveries",
-            "Delivery steps by outcome: queued, retried, sent, failed",
-            m.deliveries.clone(),
-        );
-        registry.register("delivery_failures", "Messages given up, by reason", m.delivery_failures.clone());
-        registry.register(
-            "delivery_refusals",
-            "Sends refused before a code was issued: queue-full, no-sender, stopped",
-            m.delivery_refused.clone(),
-        );
-        registry.register("delivery_waiting", "Messages waiting in the delivery queue", m.delivery_waiting.clone());
-        registry.register("http_requests", "Requests answered, by route and status", m.requests.clone());
-        registry.register(
-            "http_request_seconds",
-            "Time from the request head to the answer's head, by route",
-            m.request_seconds.clone(),
-        );
-        registry.register(
-            "http_refusals",
-            "Requests refused: missing-host, repeated-host, bad-host, body-too-large, body, body-timeout, cross-site",
-            m.refused_requests.clone(),
-        );
-        registry.register("connections_open", "Client connections open now", m.connections_open.clone());
-        registry.register(
-            "connection_refusals",
-            "Connections closed at once: over the per-client cap, or the total cap",
-            m.refused_connections.clone(),
-        );
-        registry.register("sessions", "Sessions created, revoked (signed out) and refused", m.sessions.clone());
+        let mut registry = Registry::with_prefix("passcode");
+        // Each family's name (after `passcode_`; counters get `_total`) and help text.
+        macro_rules! register {
+            ($($field:ident: $name:literal, $help:literal;)*) => {
+                $(registry.register($name, $help, m.$field.clone());)*
+            };
+        }
+        register! {
+            outcomes: "engine_operations",
+                "Engine operations (start and resend issue a code, verify checks one) by outcome: sent, verified, or the engine's error name";
+            locks: "locks",
+                "Answers refused because the subject is locked (the answer that locks it included), temporary or hard";
+            limits: "limits", "Sends refused by a limit: resend-cooldown, subject, client, country, destination-blocked";
+            operation_seconds: "engine_operation_seconds", "Time in the engine (the component and its store) per operation";
+            deliveries: "deliveries", "Delivery steps by outcome: queued, retried, sent, failed";
+            delivery_failures: "delivery_failures", "Messages given up, by reason";
+            delivery_refused: "delivery_refusals",
+                "Sends refused before a code was issued: queue-full, no-sender, stopped";
+            delivery_waiting: "delivery_waiting", "Messages waiting in the delivery queue";
+            requests: "http_requests", "Requests answered, by route and status";
+            request_seconds: "http_request_seconds", "Time from the request head to the answer's head, by route";
+            refused_requests: "http_refusals",
+                "Requests refused: missing-host, repeated-host, bad-host, body-too-large, body, body-timeout, cross-site";
+            connections_open: "connections_open", "Client connections open now";
+            refused_connections: "connection_refusals",
+                "Connections closed at once: over the per-client cap, or the total cap";
+            sessions: "sessions", "Sessions created, revoked (signed out) and refused";
+        }
         Metrics { registry, ..m }
     }
 
@@ -243,9 +313,18 @@ impl Metrics {
     }
 
     /// A request answered.
-    pub fn request(&self, route: &'static str, status: u16, took: Duration) {
-        self.requests.get_or_create(&RouteStatus { route, status }).inc();
-        self.request_seconds.get_or_create(&Route { route }).observe(took.as_secs_f64());
+    pub fn request(&self, route: Route, status: u16, took: Duration) {
+        let name = route.name();
+        let at = route as usize;
+        let new_counter = || self.requests.get_or_create_owned(&RouteStatus { route: name, status });
+        match STATUSES.contains(&status).then(|| &self.routes.statuses[at * STATUSES.len() + usize::from(status - 100)])
+        {
+            Some(cached) => cached.get_or_init(new_counter).inc(),
+            None => new_counter().inc(),
+        };
+        let seconds = self.routes.seconds[at]
+            .get_or_init(|| self.request_seconds.get_or_create_owned(&RouteLabel { route: name }));
+        seconds.observe(took.as_secs_f64());
     }
 
     /// A request refused before the filters.
@@ -286,5 +365,54 @@ impl DeliveryEventSink for MeteredDeliveryEvents {
             self.metrics.delivery_failures.get_or_create(&DeliveryFailure { channel, purpose, reason }).inc();
         }
         self.next.emit(e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_counted_by_route_and_status_once_seen() {
+        let m = Metrics::new();
+        let line = |status: &str| format!("passcode_http_requests_total{{route=\"verify\",status=\"{status}\"}}");
+        let text = m.registry_text();
+        assert!(!text.contains(&line("410")), "no label set before its first count:\n{text}");
+        for _ in 0..3 {
+            m.request(Route::of(false, "/passcode/verify"), 410, Duration::from_micros(20));
+        }
+        // A status outside the cached range still counts.
+        m.request(Route::Verify, 99, Duration::from_micros(20));
+        m.request(Route::of(true, "/metrics"), 200, Duration::from_micros(20));
+        let text = m.registry_text();
+        assert!(text.contains(&format!("{} 3\n", line("410"))), "{text}");
+        assert!(text.contains(&format!("{} 1\n", line("99"))), "{text}");
+        assert!(text.contains("passcode_http_requests_total{route=\"metrics\",status=\"200\"} 1\n"), "{text}");
+        assert!(text.contains("passcode_http_request_seconds_count{route=\"verify\"} 4\n"), "{text}");
+    }
+
+    #[test]
+    fn routes_are_named_by_path_and_listener() {
+        let cases = [
+            (false, "/passcode/verify", "verify"),
+            (false, "/passcode/other", "passcode-other"),
+            (false, "/ext_authz/app", "ext_authz"),
+            (false, "/ext_authzx", "protected"),
+            (false, "/metrics", "protected"),
+            (true, "/metrics", "metrics"),
+            (true, "/signin", "admin-other"),
+            (true, "/healthz", "healthz"),
+        ];
+        for (admin, path, name) in cases {
+            assert_eq!(Route::of(admin, path).name(), name, "{path} (admin: {admin})");
+        }
+    }
+
+    impl Metrics {
+        fn registry_text(&self) -> String {
+            let mut text = String::new();
+            prometheus_client::encoding::text::encode(&mut text, &self.registry).unwrap();
+            text
+        }
     }
 }

@@ -42,6 +42,7 @@ use crate::filter::{default_chain, run_chain, HttpFilter, Shared, WorkerSlot};
 use crate::gateway::{GatewayConfig, TlsFiles};
 use crate::host::ComponentHost;
 use crate::http::{Request, Response};
+use crate::metrics::Route;
 use crate::page;
 use crate::proxy::Upstream;
 
@@ -146,6 +147,9 @@ struct ConnInfo {
     peer: SocketAddr,
     tls: bool,
     admin: bool,
+    /// HTTP/2: its requests keep the two counts below, for the idle timeout (an HTTP/1.1
+    /// connection's idle time is hyper's head timeout, so its requests skip them).
+    http2: bool,
     in_flight: AtomicUsize,
     last_active_ms: AtomicU64,
     opened: Instant,
@@ -508,11 +512,12 @@ async fn serve(
     stop: watch::Receiver<bool>,
 ) {
     let deadline = tokio::time::Instant::now() + state.limits.header_read_timeout;
-    let conn = |tls| {
+    let conn = |tls, http2| {
         Arc::new(ConnInfo {
             peer,
             tls,
             admin,
+            http2,
             in_flight: AtomicUsize::new(0),
             last_active_ms: AtomicU64::new(0),
             opened: Instant::now(),
@@ -522,11 +527,11 @@ async fn serve(
         (Some(acceptor), false) => {
             let Ok(Ok(tls)) = tokio::time::timeout_at(deadline, acceptor.accept(stream)).await else { return };
             let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-            serve_http(TokioIo::new(tls), h2, conn(true), state, stop).await;
+            serve_http(TokioIo::new(tls), h2, conn(true, h2), state, stop).await;
         }
         _ => {
             let Some(h2) = is_h2c(&stream, deadline).await else { return };
-            serve_http(TokioIo::new(stream), h2, conn(false), state, stop).await;
+            serve_http(TokioIo::new(stream), h2, conn(false, h2), state, stop).await;
         }
     }
     drop(admitted);
@@ -593,33 +598,19 @@ where
     let _ = connection.await;
 }
 
-/// A route's name for metrics: a small fixed set, never the path itself.
-fn route_of(admin: bool, path: &str) -> &'static str {
-    match path {
-        "/metrics" if admin => "metrics",
-        "/healthz" => "healthz",
-        "/readyz" => "readyz",
-        _ if admin => "admin-other",
-        "/signin" => "signin",
-        "/passcode/start" => "start",
-        "/passcode/verify" => "verify",
-        "/passcode/resend" => "resend",
-        "/passcode/signout" => "signout",
-        p if p.starts_with("/passcode/") => "passcode-other",
-        p if p == "/ext_authz" || p.starts_with("/ext_authz/") => "ext_authz",
-        _ => "protected",
-    }
-}
-
 async fn handle(state: &Arc<State>, conn: &ConnInfo, req: hyper::Request<Incoming>) -> hyper::Response<Body> {
     let began = Instant::now();
-    conn.in_flight.fetch_add(1, Ordering::SeqCst);
-    conn.touch();
-    let route = route_of(conn.admin, req.uri().path());
+    if conn.http2 {
+        conn.in_flight.fetch_add(1, Ordering::SeqCst);
+        conn.touch();
+    }
+    let route = Route::of(conn.admin, req.uri().path());
     let response = answer(state, conn, req).await;
     state.shared.metrics.request(route, response.status().as_u16(), began.elapsed());
-    conn.touch();
-    conn.in_flight.fetch_sub(1, Ordering::SeqCst);
+    if conn.http2 {
+        conn.touch();
+        conn.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
     response
 }
 
@@ -644,12 +635,12 @@ fn refuse(state: &State, status: u16, reason: &'static str, message: &str) -> hy
 /// hyper settles itself as RFC 9112 6.1 says: the body is read as chunked, the length header
 /// dropped, and the connection closed after the answer.)
 fn check_host(req: &hyper::Request<Incoming>) -> Result<(), (&'static str, &'static str)> {
-    let hosts: Vec<&http::HeaderValue> = req.headers().get_all(http::header::HOST).iter().collect();
+    let mut hosts = req.headers().get_all(http::header::HOST).iter();
     let host_required = req.version() == http::Version::HTTP_11;
-    match hosts.as_slice() {
-        [] if host_required => return Err(("missing-host", "an HTTP/1.1 request needs a Host header")),
-        [] => {}
-        [one] => {
+    match (hosts.next(), hosts.next()) {
+        (None, _) if host_required => return Err(("missing-host", "an HTTP/1.1 request needs a Host header")),
+        (None, _) => {}
+        (Some(one), None) => {
             let valid = one.to_str().ok().and_then(|h| h.parse::<http::uri::Authority>().ok());
             let Some(host) = valid else { return Err(("bad-host", "the Host header is not a host[:port]")) };
             if req.version() == http::Version::HTTP_2 {
@@ -660,7 +651,7 @@ fn check_host(req: &hyper::Request<Incoming>) -> Result<(), (&'static str, &'sta
                 }
             }
         }
-        _ => return Err(("repeated-host", "a request may carry one Host header only")),
+        (Some(_), Some(_)) => return Err(("repeated-host", "a request may carry one Host header only")),
     }
     Ok(())
 }
