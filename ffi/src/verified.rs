@@ -7,8 +7,9 @@
 use passcode_core::Verified;
 
 use crate::engine::{channel_value, purpose_value};
-use crate::ffi::{free_box, try_from_ptr, BoxCastPtr, Castable, PasscodeStr, Terminated};
+use crate::ffi::{free_box, try_from_ptr, Castable, OwnershipBox};
 use crate::panic::ffi_panic_boundary;
+use crate::view::{PasscodeStr, Terminated};
 
 /// A verified code. Opaque; owned by the caller; freed with `passcode_verified_free`.
 pub struct PasscodeVerified {
@@ -34,9 +35,9 @@ impl VerifiedValue {
 }
 
 impl Castable for PasscodeVerified {
+    type Ownership = OwnershipBox;
     type RustType = VerifiedValue;
 }
-impl BoxCastPtr for PasscodeVerified {}
 
 /// Frees a verified result. NULL is a no-op.
 ///
@@ -55,7 +56,7 @@ pub unsafe extern "C" fn passcode_verified_free(verified: *mut PasscodeVerified)
 /// # Safety
 /// `verified` is NULL or live; the view is valid until `passcode_verified_free`.
 #[no_mangle]
-pub unsafe extern "C" fn passcode_verified_identifier(verified: *const PasscodeVerified) -> PasscodeStr {
+pub unsafe extern "C" fn passcode_verified_identifier<'a>(verified: *const PasscodeVerified) -> PasscodeStr<'a> {
     // SAFETY: per the contract.
     ffi_panic_boundary! { unsafe { try_from_ptr(verified) }.map_or_else(PasscodeStr::empty, |v| v.identifier.view()) }
 }
@@ -67,7 +68,7 @@ pub unsafe extern "C" fn passcode_verified_identifier(verified: *const PasscodeV
 /// # Safety
 /// `verified` is NULL or live; the view is valid until `passcode_verified_free`.
 #[no_mangle]
-pub unsafe extern "C" fn passcode_verified_account(verified: *const PasscodeVerified) -> PasscodeStr {
+pub unsafe extern "C" fn passcode_verified_account<'a>(verified: *const PasscodeVerified) -> PasscodeStr<'a> {
     // SAFETY: per the contract.
     ffi_panic_boundary! { unsafe { try_from_ptr(verified) }.map_or_else(PasscodeStr::empty, |v| v.account.view()) }
 }
