@@ -81,8 +81,11 @@ fn open() -> (*const PasscodeEngine, &'static Engine) {
     (handle, unsafe { engine_ref(handle) }.expect("an engine"))
 }
 
-/// A challenge for a new subject: (token, code).
-fn challenge(engine: &Engine) -> (String, String) {
+/// A challenge: its token and its code.
+type Challenge = (String, String);
+
+/// A challenge for a new subject.
+fn challenge(engine: &Engine) -> Challenge {
     let identifier = format!("user{}@example.com", SUBJECT.fetch_add(1, Ordering::Relaxed));
     let request = IssueRequest {
         channel: Channel::Email,
@@ -97,14 +100,14 @@ fn challenge(engine: &Engine) -> (String, String) {
 
 /// `n` challenges on each engine, issued in turns, so that neither side's records are the
 /// more recently touched (the warmer in the cache) when the verifies start.
-fn challenges(rust: &Engine, c: &Engine, n: usize) -> (Vec<(String, String)>, Vec<(String, String)>) {
+fn challenges(rust: &Engine, c: &Engine, n: usize) -> (Vec<Challenge>, Vec<Challenge>) {
     (0..n).map(|_| (challenge(rust), challenge(c))).unzip()
 }
 
 /// Not inlined, so a profiler can count each side apart
 /// (`valgrind --tool=callgrind --toggle-collect='abi::verify_*'`).
 #[inline(never)]
-fn verify_rust(engine: &Engine, batch: &[(String, String)]) {
+fn verify_rust(engine: &Engine, batch: &[Challenge]) {
     for (token, code) in batch {
         let verified = engine.verify(token, code).expect("verified");
         black_box(&verified);
@@ -112,7 +115,7 @@ fn verify_rust(engine: &Engine, batch: &[(String, String)]) {
 }
 
 #[inline(never)]
-fn verify_c(engine: *const PasscodeEngine, batch: &[(String, String)]) {
+fn verify_c(engine: *const PasscodeEngine, batch: &[Challenge]) {
     for (token, code) in batch {
         let mut out = ptr::null_mut();
         // SAFETY: a live handle, texts valid for their lengths, a valid out-pointer; `out` is
@@ -144,14 +147,14 @@ fn thread_cpu_ns() -> u64 {
 }
 
 /// CPU nanoseconds per call of `verify` over `batch`.
-fn time(batch: &[(String, String)], verify: impl Fn(&[(String, String)])) -> f64 {
+fn time(batch: &[Challenge], verify: impl Fn(&[Challenge])) -> f64 {
     let start = thread_cpu_ns();
     verify(batch);
     (thread_cpu_ns() - start) as f64 / batch.len() as f64
 }
 
 /// Allocations per call of `verify` over `batch`.
-fn allocations(batch: &[(String, String)], verify: impl Fn(&[(String, String)])) -> f64 {
+fn allocations(batch: &[Challenge], verify: impl Fn(&[Challenge])) -> f64 {
     ALLOCATIONS.store(0, Ordering::Relaxed);
     COUNTING.store(true, Ordering::Relaxed);
     verify(batch);
