@@ -194,5 +194,11 @@ pub(crate) unsafe fn text<'a>(ptr: *const c_char, len: usize, max: usize) -> Res
     // SAFETY: `ptr` is not NULL, `len` <= max fits in isize, and the caller promises `len`
     // readable bytes that stay unchanged for 'a.
     let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
+    // Tokens, codes and most identifiers are ASCII, which is checked a word at a time and is
+    // UTF-8 as it is; anything else gets the full UTF-8 check.
+    if bytes.is_ascii() {
+        // SAFETY: ASCII bytes are UTF-8.
+        return Ok(Some(unsafe { std::str::from_utf8_unchecked(bytes) }));
+    }
     std::str::from_utf8(bytes).map(Some).map_err(|_| PasscodeStatus::InvalidUtf8)
 }
