@@ -20,6 +20,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#if defined(__GNUC__) || defined(__clang__)
+#define PASSCODE_DEPRECATED(note) __attribute__((deprecated(note)))
+#elif defined(_MSC_VER)
+#define PASSCODE_DEPRECATED(note) __declspec(deprecated(note))
+#else
+#define PASSCODE_DEPRECATED(note)
+#endif
+
 // The ABI's major version: it changes only when a program built against an older header
 // could break. The library's SONAME is `libpasscode.so.<PASSCODE_ABI_VERSION>`.
 #define PASSCODE_ABI_VERSION 1
@@ -310,8 +318,8 @@ typedef struct PasscodeEngine PasscodeEngine;
 // (which also wipes the code from memory).
 typedef struct PasscodeIssued PasscodeIssued;
 
-// Where a `get` callback hands back what it found: valid only during that callback.
-// Fill it with `passcode_store_found_set`.
+// Where a `get` callback hands back what it found: lent to the callback, valid only during
+// it, never freed by the host. Fill it with `passcode_store_found_set`.
 typedef struct PasscodeStoreFound PasscodeStoreFound;
 
 // A verified code. Opaque; owned by the caller; freed with `passcode_verified_free`.
@@ -375,14 +383,17 @@ typedef struct PasscodeDeliveryEvent {
   uint64_t retry_in_ms;
 } PasscodeDeliveryEvent;
 
+// The delivery event sink's `emit` callback. Receives one event. Called from delivery's
+// worker threads and from the threads that queue messages, concurrently: it MUST be
+// thread-safe, quick, and must not call back into delivery. `event` is valid only during the call.
+typedef void (*PasscodeDeliveryEventEmitFn)(void *ctx, const struct PasscodeDeliveryEvent *event);
+
 // The host's sink for delivery events.
 typedef struct PasscodeDeliveryEventSink {
   // Passed to `emit`. Must stay valid until delivery is freed.
   void *ctx;
-  // Receives one event. Called from delivery's worker threads and from the threads that
-  // queue messages, concurrently: it MUST be thread-safe, quick, and must not call back
-  // into delivery.
-  void (*emit)(void *ctx, const struct PasscodeDeliveryEvent *event);
+  // Receives each event (see `PasscodeDeliveryEventEmitFn`).
+  PasscodeDeliveryEventEmitFn emit;
 } PasscodeDeliveryEventSink;
 
 // Details of a refusal, for the calls that take an optional `PasscodeFailure *`.
@@ -402,6 +413,41 @@ typedef struct PasscodeFailure {
   uint64_t retry_after;
 } PasscodeFailure;
 
+// The store's `get` callback. Looks up `key` (`PASSCODE_STORE_KEY_BYTES` bytes) as of `now`
+// (Unix seconds). If it holds a live value, calls
+// `passcode_store_found_set(found, value, len, version)` once before returning
+// `PASSCODE_STORE_OUTCOME_OK`; if it is absent or expired, returns
+// `PASSCODE_STORE_OUTCOME_OK` without calling it. `PASSCODE_STORE_OUTCOME_FAILED` on failure.
+typedef uint32_t (*PasscodeStoreGetFn)(void *ctx,
+                                       const uint8_t *key,
+                                       uint64_t now,
+                                       struct PasscodeStoreFound *found);
+
+// The store's `put` callback. Writes `value_len` bytes at `value` under `key` if the key is
+// as expected: `expected_version` 0 means "absent or expired", anything else "holds this
+// version". `ttl_seconds` 0 means no expiry, otherwise the value expires `ttl_seconds` after
+// `now`. On success writes the new version to `*new_version` and returns
+// `PASSCODE_STORE_OUTCOME_OK`; returns `PASSCODE_STORE_OUTCOME_CONFLICT` if the key is not
+// as expected (writing nothing), `PASSCODE_STORE_OUTCOME_FAILED` on failure. `value` is
+// valid only during the call: copy it.
+typedef uint32_t (*PasscodeStorePutFn)(void *ctx,
+                                       const uint8_t *key,
+                                       const uint8_t *value,
+                                       size_t value_len,
+                                       uint64_t ttl_seconds,
+                                       uint64_t expected_version,
+                                       uint64_t now,
+                                       uint64_t *new_version);
+
+// The store's `remove` callback. Deletes `key` if it holds `version`:
+// `PASSCODE_STORE_OUTCOME_OK` if deleted, `PASSCODE_STORE_OUTCOME_CONFLICT` if it holds
+// another version or is gone, `PASSCODE_STORE_OUTCOME_FAILED` on failure. (Named `remove`,
+// as `delete` is a C++ keyword.)
+typedef uint32_t (*PasscodeStoreRemoveFn)(void *ctx,
+                                          const uint8_t *key,
+                                          uint64_t version,
+                                          uint64_t now);
+
 // A store written by the host: core's `Store` contract as callbacks. Every callback is
 // required. The engine calls them from whichever threads call the engine, concurrently: they
 // MUST be thread-safe, and each key's operations MUST be linearizable.
@@ -411,39 +457,24 @@ typedef struct PasscodeFailure {
 typedef struct PasscodeStore {
   // Passed to every callback. Must stay valid until the engine is freed.
   void *ctx;
-  // Looks up `key` as of `now` (Unix seconds). If it holds a live value, calls
-  // `passcode_store_found_set(found, value, len, version)` once before returning
-  // `PASSCODE_STORE_OUTCOME_OK`; if it is absent or expired, returns
-  // `PASSCODE_STORE_OUTCOME_OK` without calling it. `PASSCODE_STORE_OUTCOME_FAILED` on failure.
-  uint32_t (*get)(void *ctx, const uint8_t *key, uint64_t now, struct PasscodeStoreFound *found);
-  // Writes `value_len` bytes at `value` under `key` if the key is as expected:
-  // `expected_version` 0 means "absent or expired", anything else "holds this version".
-  // `ttl_seconds` 0 means no expiry, otherwise the value expires `ttl_seconds` after `now`.
-  // On success writes the new version to `*new_version` and returns
-  // `PASSCODE_STORE_OUTCOME_OK`; returns `PASSCODE_STORE_OUTCOME_CONFLICT` if the key is not
-  // as expected (writing nothing), `PASSCODE_STORE_OUTCOME_FAILED` on failure. `value` is
-  // valid only during the call: copy it.
-  uint32_t (*put)(void *ctx,
-                  const uint8_t *key,
-                  const uint8_t *value,
-                  size_t value_len,
-                  uint64_t ttl_seconds,
-                  uint64_t expected_version,
-                  uint64_t now,
-                  uint64_t *new_version);
-  // Deletes `key` if it holds `version`: `PASSCODE_STORE_OUTCOME_OK` if deleted,
-  // `PASSCODE_STORE_OUTCOME_CONFLICT` if it holds another version or is gone,
-  // `PASSCODE_STORE_OUTCOME_FAILED` on failure. (Named `remove`, as `delete` is a C++ keyword.)
-  uint32_t (*remove)(void *ctx, const uint8_t *key, uint64_t version, uint64_t now);
+  // Looks up a key (see `PasscodeStoreGetFn`).
+  PasscodeStoreGetFn get;
+  // Writes a key if it is as expected (see `PasscodeStorePutFn`).
+  PasscodeStorePutFn put;
+  // Deletes a key if it holds a version (see `PasscodeStoreRemoveFn`).
+  PasscodeStoreRemoveFn remove;
 } PasscodeStore;
+
+// The clock's `now` callback: the current time in Unix seconds. Called from whichever
+// threads call the engine, concurrently: it MUST be thread-safe.
+typedef uint64_t (*PasscodeClockNowFn)(void *ctx);
 
 // The host's clock. `now` is required when the struct is passed.
 typedef struct PasscodeClock {
   // Passed to `now`. Must stay valid until the engine is freed.
   void *ctx;
-  // The current time in Unix seconds. Called from whichever threads call the engine,
-  // concurrently: it MUST be thread-safe.
-  uint64_t (*now)(void *ctx);
+  // The current time (see `PasscodeClockNowFn`).
+  PasscodeClockNowFn now;
 } PasscodeClock;
 
 // One event. Valid only during the `emit` callback: copy what you keep.
@@ -476,14 +507,17 @@ typedef struct PasscodeEvent {
   uint32_t error;
 } PasscodeEvent;
 
+// The event sink's `emit` callback. Receives one event, synchronously, after the store
+// write; keep it quick. Called from whichever threads call the engine, concurrently: it MUST
+// be thread-safe. It must not call back into the engine. `event` is valid only during the call.
+typedef void (*PasscodeEventEmitFn)(void *ctx, const struct PasscodeEvent *event);
+
 // The host's event sink.
 typedef struct PasscodeEventSink {
   // Passed to `emit`. Must stay valid until the engine is freed.
   void *ctx;
-  // Receives one event, synchronously, after the store write; keep it quick. Called from
-  // whichever threads call the engine, concurrently: it MUST be thread-safe. It must not
-  // call back into the engine.
-  void (*emit)(void *ctx, const struct PasscodeEvent *event);
+  // Receives each event (see `PasscodeEventEmitFn`).
+  PasscodeEventEmitFn emit;
 } PasscodeEventSink;
 
 // Parts the host brings instead of the defaults. Every member may be NULL (the default:

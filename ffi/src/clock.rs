@@ -4,15 +4,18 @@ use std::os::raw::c_void;
 
 use passcode_core::Clock;
 
+/// The clock's `now` callback: the current time in Unix seconds. Called from whichever
+/// threads call the engine, concurrently: it MUST be thread-safe.
+pub type PasscodeClockNowFn = Option<unsafe extern "C" fn(ctx: *mut c_void) -> u64>;
+
 /// The host's clock. `now` is required when the struct is passed.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct PasscodeClock {
     /// Passed to `now`. Must stay valid until the engine is freed.
     pub ctx: *mut c_void,
-    /// The current time in Unix seconds. Called from whichever threads call the engine,
-    /// concurrently: it MUST be thread-safe.
-    pub now: Option<unsafe extern "C" fn(ctx: *mut c_void) -> u64>,
+    /// The current time (see `PasscodeClockNowFn`).
+    pub now: PasscodeClockNowFn,
 }
 
 /// Core's `Clock` over the host's callback.

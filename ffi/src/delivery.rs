@@ -9,14 +9,14 @@
 use std::os::raw::{c_char, c_void};
 use std::sync::Arc;
 
-use passcode_core::Config;
-use passcode_delivery::{Delivery, DeliveryEvent, DeliveryEventKind, DeliveryEventSink};
+use passcode_core::{Channel, Config};
+use passcode_delivery::{Delivery, DeliveryEvent, DeliveryEventKind, DeliveryEventSink, Slot};
 
-use crate::engine::{channel_value, issue_request, purpose_value, resend_args};
+use crate::engine::{channel_value, issue_call, purpose_value, IssueArgs, Making};
 use crate::error::{report, PasscodeFailure, PasscodeStatus, Refusal};
 use crate::ffi::{
-    free_arc, try_from_ptr, try_out, try_ref, try_text, write_out, ArcCastPtr, BoxCastPtr, Castable,
-    PASSCODE_MAX_CONFIG_BYTES, PASSCODE_MAX_TEXT_BYTES,
+    free_arc, to_arc_const_ptr, to_boxed_mut_ptr, try_from_ptr, try_out, try_ref, try_text, write_out, Castable,
+    OwnershipArc, PASSCODE_MAX_CONFIG_BYTES,
 };
 use crate::issued::{IssuedValue, PasscodeIssued};
 use crate::panic::ffi_panic_boundary;
@@ -33,9 +33,9 @@ pub struct PasscodeDelivery {
 }
 
 impl Castable for PasscodeDelivery {
+    type Ownership = OwnershipArc;
     type RustType = Delivery;
 }
-impl ArcCastPtr for PasscodeDelivery {}
 
 /// What happened to a message (`PasscodeDeliveryEvent.kind`).
 #[repr(u32)]
@@ -102,16 +102,20 @@ pub struct PasscodeDeliveryEvent {
     pub retry_in_ms: u64,
 }
 
+/// The delivery event sink's `emit` callback. Receives one event. Called from delivery's
+/// worker threads and from the threads that queue messages, concurrently: it MUST be
+/// thread-safe, quick, and must not call back into delivery. `event` is valid only during the call.
+pub type PasscodeDeliveryEventEmitFn =
+    Option<unsafe extern "C" fn(ctx: *mut c_void, event: *const PasscodeDeliveryEvent)>;
+
 /// The host's sink for delivery events.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct PasscodeDeliveryEventSink {
     /// Passed to `emit`. Must stay valid until delivery is freed.
     pub ctx: *mut c_void,
-    /// Receives one event. Called from delivery's worker threads and from the threads that
-    /// queue messages, concurrently: it MUST be thread-safe, quick, and must not call back
-    /// into delivery.
-    pub emit: Option<unsafe extern "C" fn(ctx: *mut c_void, event: *const PasscodeDeliveryEvent)>,
+    /// Receives each event (see `PasscodeDeliveryEventEmitFn`).
+    pub emit: PasscodeDeliveryEventEmitFn,
 }
 
 struct CallbackDeliveryEvents {
@@ -186,23 +190,67 @@ impl From<passcode_delivery::Error> for Refusal {
     }
 }
 
-/// Queues the message in its reserved place (or gives the place back when `deliver` is false),
-/// then hands the issued challenge to the caller.
-///
-/// # Safety
-/// `out` is not NULL and valid for a write.
-unsafe fn send_and_hand_out(
-    slot: passcode_delivery::Slot,
-    issued: IssuedValue,
-    deliver: bool,
-    out: *mut *mut PasscodeIssued,
-) -> Result<(), Refusal> {
-    if deliver {
-        slot.send(issued.outgoing())?;
+/// Whether an issue or resend call also queues the message: `No` for the plain calls,
+/// `Through` for the `_and_send` calls (`deliver` false: the same steps, a place in the queue
+/// reserved and given back, nothing sent).
+#[derive(Clone, Copy)]
+pub(crate) enum Sending {
+    No,
+    Through { delivery: *const PasscodeDelivery, deliver: bool },
+}
+
+/// Delivery's queue as an issue call sees it once the handle is checked: none, or delivery
+/// and whether to send.
+pub(crate) struct Queue<'a>(Option<(&'a Delivery, bool)>);
+
+/// A place reserved in the queue (or none), waiting for the issued challenge.
+pub(crate) struct Place(Option<(Slot, bool)>);
+
+impl Sending {
+    /// The queue, or `PASSCODE_STATUS_NULL_PARAMETER` for a NULL delivery.
+    ///
+    /// # Safety
+    /// For `Through`, `delivery` is NULL or live during `'a`.
+    pub(crate) unsafe fn queue<'a>(self) -> Result<Queue<'a>, Refusal> {
+        Ok(Queue(match self {
+            Sending::No => None,
+            Sending::Through { delivery, deliver } => Some((try_ref!(delivery), deliver)),
+        }))
     }
-    // SAFETY: per this function's contract.
-    unsafe { write_out(out, PasscodeIssued::to_mut_ptr(issued)) };
-    Ok(())
+}
+
+impl Queue<'_> {
+    /// A place for a message on `channel`, before the code is made.
+    pub(crate) fn reserve(&self, channel: Channel) -> Result<Place, Refusal> {
+        Ok(Place(match self.0 {
+            Some((delivery, deliver)) => Some((delivery.reserve(channel)?, deliver)),
+            None => None,
+        }))
+    }
+
+    /// A place for a message on whichever channel the challenge turns out to have.
+    pub(crate) fn reserve_any(&self) -> Result<Place, Refusal> {
+        Ok(Place(match self.0 {
+            Some((delivery, deliver)) => Some((delivery.reserve_any()?, deliver)),
+            None => None,
+        }))
+    }
+}
+
+impl Place {
+    /// Queues the message in the reserved place (or gives the place back when not
+    /// delivering), then hands the issued challenge to the caller.
+    ///
+    /// # Safety
+    /// `out` is not NULL and valid for a write.
+    pub(crate) unsafe fn hand_out(self, issued: IssuedValue, out: *mut *mut PasscodeIssued) -> Result<(), Refusal> {
+        if let Some((slot, true)) = self.0 {
+            slot.send(issued.outgoing())?;
+        }
+        // SAFETY: per this function's contract.
+        unsafe { write_out(out, to_boxed_mut_ptr(issued)) };
+        Ok(())
+    }
 }
 
 /// Opens delivery from a config's `[delivery]` section (the same config text as
@@ -247,7 +295,7 @@ pub unsafe extern "C" fn passcode_delivery_new(
             }
             let delivery = builder.build()?;
             // SAFETY: `out` is not NULL and the caller promises it is valid for a write.
-            unsafe { write_out(out, PasscodeDelivery::to_const_ptr(Arc::new(delivery))) };
+            unsafe { write_out(out, to_arc_const_ptr(Arc::new(delivery))) };
             Ok(())
         })();
         // SAFETY: NULL is always a valid "no failure details" pointer.
@@ -332,21 +380,11 @@ pub unsafe extern "C" fn passcode_issue_and_send(
     failure: *mut PasscodeFailure,
 ) -> PasscodeStatus {
     ffi_panic_boundary! {
-        let result = (|| -> Result<(), Refusal> {
-            let engine = try_ref!(engine);
-            let delivery = try_ref!(delivery);
-            let out = try_out!(out);
-            // SAFETY: the text pointers are NULL or valid for their lengths, per the contract.
-            let request = unsafe {
-                issue_request(channel, purpose, identifier, identifier_len, client, client_len, locale, locale_len)
-            }?;
-            let slot = delivery.reserve(request.channel)?;
-            let issued = IssuedValue::new(&engine.issue(&request)?);
-            // SAFETY: `out` is not NULL and the caller promises it is valid for a write.
-            unsafe { send_and_hand_out(slot, issued, deliver, out) }
-        })();
-        // SAFETY: `failure` is NULL or valid for a write, per the contract.
-        unsafe { report(result, failure) }
+        let args =
+            IssueArgs::new(channel, purpose, (identifier, identifier_len), (client, client_len), (locale, locale_len));
+        let sending = Sending::Through { delivery, deliver };
+        // SAFETY: the caller keeps this function's contract, which is `issue_call`'s.
+        unsafe { issue_call(engine, sending, Making::Issue { account: None, args }, out, failure) }
     }
 }
 
@@ -383,22 +421,12 @@ pub unsafe extern "C" fn passcode_issue_and_send_for_account(
     failure: *mut PasscodeFailure,
 ) -> PasscodeStatus {
     ffi_panic_boundary! {
-        let result = (|| -> Result<(), Refusal> {
-            let engine = try_ref!(engine);
-            let delivery = try_ref!(delivery);
-            let out = try_out!(out);
-            let account = try_text!(account, account_len, PASSCODE_MAX_TEXT_BYTES);
-            // SAFETY: the text pointers are NULL or valid for their lengths, per the contract.
-            let request = unsafe {
-                issue_request(channel, purpose, identifier, identifier_len, client, client_len, locale, locale_len)
-            }?;
-            let slot = delivery.reserve(request.channel)?;
-            let issued = IssuedValue::new(&engine.issue_for_account(account, &request)?);
-            // SAFETY: `out` is not NULL and the caller promises it is valid for a write.
-            unsafe { send_and_hand_out(slot, issued, deliver, out) }
-        })();
-        // SAFETY: `failure` is NULL or valid for a write, per the contract.
-        unsafe { report(result, failure) }
+        let args =
+            IssueArgs::new(channel, purpose, (identifier, identifier_len), (client, client_len), (locale, locale_len));
+        let sending = Sending::Through { delivery, deliver };
+        let making = Making::Issue { account: Some((account, account_len)), args };
+        // SAFETY: the caller keeps this function's contract, which is `issue_call`'s.
+        unsafe { issue_call(engine, sending, making, out, failure) }
     }
 }
 
@@ -430,20 +458,11 @@ pub unsafe extern "C" fn passcode_resend_and_send(
     failure: *mut PasscodeFailure,
 ) -> PasscodeStatus {
     ffi_panic_boundary! {
-        let result = (|| -> Result<(), Refusal> {
-            let engine = try_ref!(engine);
-            let delivery = try_ref!(delivery);
-            let out = try_out!(out);
-            // SAFETY: the text pointers are NULL or valid for their lengths, per the contract.
-            let (token, client, locale) =
-                unsafe { resend_args(token, token_len, client, client_len, locale, locale_len) }?;
-            let slot = delivery.reserve_any()?;
-            let issued = IssuedValue::new(&engine.resend(token, client, locale)?);
-            // SAFETY: `out` is not NULL and the caller promises it is valid for a write.
-            unsafe { send_and_hand_out(slot, issued, deliver, out) }
-        })();
-        // SAFETY: `failure` is NULL or valid for a write, per the contract.
-        unsafe { report(result, failure) }
+        let sending = Sending::Through { delivery, deliver };
+        let making =
+            Making::Resend { token: (token, token_len), client: (client, client_len), locale: (locale, locale_len) };
+        // SAFETY: the caller keeps this function's contract, which is `issue_call`'s.
+        unsafe { issue_call(engine, sending, making, out, failure) }
     }
 }
 

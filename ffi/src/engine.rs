@@ -9,11 +9,12 @@ use std::sync::Arc;
 use passcode_core::{Channel, Config, Engine, Error, IssueRequest, Purpose};
 
 use crate::clock::{CallbackClock, PasscodeClock};
+use crate::delivery::Sending;
 use crate::error::{report, PasscodeFailure, PasscodeStatus, Refusal};
 use crate::events::{CallbackEvents, PasscodeEventSink};
 use crate::ffi::{
-    free_arc, try_from_ptr, try_optional_text, try_out, try_ref, try_text, write_out, ArcCastPtr, BoxCastPtr, Castable,
-    PASSCODE_MAX_CONFIG_BYTES, PASSCODE_MAX_TEXT_BYTES,
+    free_arc, to_arc_const_ptr, to_boxed_mut_ptr, try_from_ptr, try_optional_text, try_out, try_ref, try_text,
+    write_out, Castable, OwnershipArc, PASSCODE_MAX_CONFIG_BYTES, PASSCODE_MAX_TEXT_BYTES,
 };
 use crate::issued::{IssuedValue, PasscodeIssued};
 use crate::panic::ffi_panic_boundary;
@@ -30,9 +31,9 @@ pub struct PasscodeEngine {
 }
 
 impl Castable for PasscodeEngine {
+    type Ownership = OwnershipArc;
     type RustType = Engine;
 }
-impl ArcCastPtr for PasscodeEngine {}
 
 /// How a code travels.
 #[repr(u32)]
@@ -89,44 +90,100 @@ fn purpose_from(n: u32) -> Result<Purpose, Refusal> {
     Purpose::ALL.into_iter().find(|p| purpose_value(*p) as u32 == n).ok_or(PasscodeStatus::InvalidArgument.into())
 }
 
-/// The arguments of an issue, checked: shared by `passcode_issue` and `passcode_issue_and_send`.
-///
-/// # Safety
-/// Each text pointer is NULL or valid for reads of its length during the call.
-#[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn issue_request<'a>(
+/// A text argument as C passes it: a pointer (NULL or valid for reads of the length during the
+/// call) and a length.
+pub(crate) type RawText = (*const c_char, usize);
+
+/// The arguments every issue call takes after the engine (and delivery), as C passes them.
+#[derive(Clone, Copy)]
+pub(crate) struct IssueArgs {
     channel: u32,
     purpose: u32,
-    identifier: *const c_char,
-    identifier_len: usize,
-    client: *const c_char,
-    client_len: usize,
-    locale: *const c_char,
-    locale_len: usize,
-) -> Result<IssueRequest<'a>, Refusal> {
-    let identifier = try_text!(identifier, identifier_len, PASSCODE_MAX_TEXT_BYTES);
-    let client = try_optional_text!(client, client_len, PASSCODE_MAX_TEXT_BYTES);
-    let locale = try_optional_text!(locale, locale_len, PASSCODE_MAX_TEXT_BYTES);
-    Ok(IssueRequest { channel: channel_from(channel)?, identifier, purpose: purpose_from(purpose)?, client, locale })
+    identifier: RawText,
+    client: RawText,
+    locale: RawText,
 }
 
-/// The token, client and locale of a resend, checked: shared by `passcode_resend` and
-/// `passcode_resend_and_send`.
+impl IssueArgs {
+    pub(crate) fn new(channel: u32, purpose: u32, identifier: RawText, client: RawText, locale: RawText) -> Self {
+        IssueArgs { channel, purpose, identifier, client, locale }
+    }
+
+    /// The request, checked.
+    ///
+    /// # Safety
+    /// Each text pointer is NULL or valid for reads of its length during `'a`.
+    unsafe fn request<'a>(self) -> Result<IssueRequest<'a>, Refusal> {
+        let identifier = try_text!(self.identifier.0, self.identifier.1, PASSCODE_MAX_TEXT_BYTES);
+        let client = try_optional_text!(self.client.0, self.client.1, PASSCODE_MAX_TEXT_BYTES);
+        let locale = try_optional_text!(self.locale.0, self.locale.1, PASSCODE_MAX_TEXT_BYTES);
+        Ok(IssueRequest {
+            channel: channel_from(self.channel)?,
+            identifier,
+            purpose: purpose_from(self.purpose)?,
+            client,
+            locale,
+        })
+    }
+}
+
+/// What an issue call makes: a code for a new challenge (for the identifier's subject, or the
+/// host's account's), or a new code for the live challenge of a token.
+#[derive(Clone, Copy)]
+pub(crate) enum Making {
+    Issue { account: Option<RawText>, args: IssueArgs },
+    Resend { token: RawText, client: RawText, locale: RawText },
+}
+
+/// The body of the six calls that issue or re-send (`passcode_issue`,
+/// `passcode_issue_for_account`, `passcode_resend` and their `_and_send` forms), in their
+/// documented order: the handles and `out`, then the text and enum arguments; then a place in
+/// delivery's queue (so no code is made that the queue would refuse), the code, and the answer.
 ///
 /// # Safety
-/// Each text pointer is NULL or valid for reads of its length during the call.
-pub(crate) unsafe fn resend_args<'a>(
-    token: *const c_char,
-    token_len: usize,
-    client: *const c_char,
-    client_len: usize,
-    locale: *const c_char,
-    locale_len: usize,
-) -> Result<(&'a str, Option<&'a str>, Option<&'a str>), Refusal> {
-    let token = try_text!(token, token_len, PASSCODE_MAX_TEXT_BYTES);
-    let client = try_optional_text!(client, client_len, PASSCODE_MAX_TEXT_BYTES);
-    let locale = try_optional_text!(locale, locale_len, PASSCODE_MAX_TEXT_BYTES);
-    Ok((token, client, locale))
+/// As those calls: `engine` is NULL or live, `sending` as `Sending` requires, each text
+/// pointer is NULL or valid for reads of its length, and `out` and `failure` are NULL or valid
+/// for a write.
+pub(crate) unsafe fn issue_call(
+    engine: *const PasscodeEngine,
+    sending: Sending,
+    making: Making,
+    out: *mut *mut PasscodeIssued,
+    failure: *mut PasscodeFailure,
+) -> PasscodeStatus {
+    let result = (|| -> Result<(), Refusal> {
+        let engine = try_ref!(engine);
+        // SAFETY: per this function's contract.
+        let queue = unsafe { sending.queue() }?;
+        let out = try_out!(out);
+        let (place, issued) = match making {
+            Making::Issue { account, args } => {
+                let account = match account {
+                    Some((ptr, len)) => Some(try_text!(ptr, len, PASSCODE_MAX_TEXT_BYTES)),
+                    None => None,
+                };
+                // SAFETY: the text pointers are NULL or valid for their lengths, per the contract.
+                let request = unsafe { args.request() }?;
+                let place = queue.reserve(request.channel)?;
+                match account {
+                    Some(account) => (place, engine.issue_for_account(account, &request)?),
+                    None => (place, engine.issue(&request)?),
+                }
+            }
+            Making::Resend { token, client, locale } => {
+                let token = try_text!(token.0, token.1, PASSCODE_MAX_TEXT_BYTES);
+                let client = try_optional_text!(client.0, client.1, PASSCODE_MAX_TEXT_BYTES);
+                let locale = try_optional_text!(locale.0, locale.1, PASSCODE_MAX_TEXT_BYTES);
+                // The channel is sealed in the token: a place on any sender will do.
+                let place = queue.reserve_any()?;
+                (place, engine.resend(token, client, locale)?)
+            }
+        };
+        // SAFETY: `out` is not NULL and the caller promises it is valid for a write.
+        unsafe { place.hand_out(IssuedValue::new(&issued), out) }
+    })();
+    // SAFETY: `failure` is NULL or valid for a write, per the contract.
+    unsafe { report(result, failure) }
 }
 
 /// Parts the host brings instead of the defaults. Every member may be NULL (the default:
@@ -219,7 +276,7 @@ pub unsafe extern "C" fn passcode_engine_new(
             }
             let engine = builder.build()?;
             // SAFETY: `out` is not NULL and the caller promises it is valid for a write.
-            unsafe { write_out(out, PasscodeEngine::to_const_ptr(Arc::new(engine))) };
+            unsafe { write_out(out, to_arc_const_ptr(Arc::new(engine))) };
             Ok(())
         })();
         // SAFETY: NULL is always a valid "no failure details" pointer.
@@ -285,20 +342,10 @@ pub unsafe extern "C" fn passcode_issue(
     failure: *mut PasscodeFailure,
 ) -> PasscodeStatus {
     ffi_panic_boundary! {
-        let result = (|| -> Result<(), Refusal> {
-            let engine = try_ref!(engine);
-            let out = try_out!(out);
-            // SAFETY: the text pointers are NULL or valid for their lengths, per the contract.
-            let request = unsafe {
-                issue_request(channel, purpose, identifier, identifier_len, client, client_len, locale, locale_len)
-            }?;
-            let issued = engine.issue(&request)?;
-            // SAFETY: `out` is not NULL and the caller promises it is valid for a write.
-            unsafe { write_out(out, PasscodeIssued::to_mut_ptr(IssuedValue::new(&issued))) };
-            Ok(())
-        })();
-        // SAFETY: `failure` is NULL or valid for a write, per the contract.
-        unsafe { report(result, failure) }
+        let args =
+            IssueArgs::new(channel, purpose, (identifier, identifier_len), (client, client_len), (locale, locale_len));
+        // SAFETY: the caller keeps this function's contract, which is `issue_call`'s.
+        unsafe { issue_call(engine, Sending::No, Making::Issue { account: None, args }, out, failure) }
     }
 }
 
@@ -336,22 +383,12 @@ pub unsafe extern "C" fn passcode_issue_for_account(
     failure: *mut PasscodeFailure,
 ) -> PasscodeStatus {
     ffi_panic_boundary! {
-            let result = (|| -> Result<(), Refusal> {
-    let engine = try_ref!(engine);
-                let out = try_out!(out);
-                let account = try_text!(account, account_len, PASSCODE_MAX_TEXT_BYTES);
-                // SAFETY: the text pointers are NULL or valid for their lengths, per the contract.
-                let request = unsafe {
-                    issue_request(channel, purpose, identifier, identifier_len, client, client_len, locale, locale_len)
-                }?;
-                let issued = engine.issue_for_account(account, &request)?;
-                // SAFETY: `out` is not NULL and the caller promises it is valid for a write.
-                unsafe { write_out(out, PasscodeIssued::to_mut_ptr(IssuedValue::new(&issued))) };
-                Ok(())
-            })();
-            // SAFETY: `failure` is NULL or valid for a write, per the contract.
-            unsafe { report(result, failure) }
-        }
+        let args =
+            IssueArgs::new(channel, purpose, (identifier, identifier_len), (client, client_len), (locale, locale_len));
+        let making = Making::Issue { account: Some((account, account_len)), args };
+        // SAFETY: the caller keeps this function's contract, which is `issue_call`'s.
+        unsafe { issue_call(engine, Sending::No, making, out, failure) }
+    }
 }
 
 /// Sends a new code for a live challenge: the previous code stops working; the cooldown and
@@ -387,19 +424,10 @@ pub unsafe extern "C" fn passcode_resend(
     failure: *mut PasscodeFailure,
 ) -> PasscodeStatus {
     ffi_panic_boundary! {
-        let result = (|| -> Result<(), Refusal> {
-            let engine = try_ref!(engine);
-            let out = try_out!(out);
-            // SAFETY: the text pointers are NULL or valid for their lengths, per the contract.
-            let (token, client, locale) =
-                unsafe { resend_args(token, token_len, client, client_len, locale, locale_len) }?;
-            let issued = engine.resend(token, client, locale)?;
-            // SAFETY: `out` is not NULL and the caller promises it is valid for a write.
-            unsafe { write_out(out, PasscodeIssued::to_mut_ptr(IssuedValue::new(&issued))) };
-            Ok(())
-        })();
-        // SAFETY: `failure` is NULL or valid for a write, per the contract.
-        unsafe { report(result, failure) }
+        let making =
+            Making::Resend { token: (token, token_len), client: (client, client_len), locale: (locale, locale_len) };
+        // SAFETY: the caller keeps this function's contract, which is `issue_call`'s.
+        unsafe { issue_call(engine, Sending::No, making, out, failure) }
     }
 }
 
@@ -446,7 +474,7 @@ pub unsafe extern "C" fn passcode_verify(
             let code = try_text!(code, code_len, PASSCODE_MAX_TEXT_BYTES);
             let verified = engine.verify(token, code)?;
             // SAFETY: `out` is not NULL and the caller promises it is valid for a write.
-            unsafe { write_out(out, PasscodeVerified::to_mut_ptr(VerifiedValue::new(verified))) };
+            unsafe { write_out(out, to_boxed_mut_ptr(VerifiedValue::new(verified))) };
             Ok(())
         })();
         // SAFETY: `failure` is NULL or valid for a write, per the contract.

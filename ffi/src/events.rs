@@ -82,16 +82,19 @@ pub struct PasscodeEvent {
     pub error: u32,
 }
 
+/// The event sink's `emit` callback. Receives one event, synchronously, after the store
+/// write; keep it quick. Called from whichever threads call the engine, concurrently: it MUST
+/// be thread-safe. It must not call back into the engine. `event` is valid only during the call.
+pub type PasscodeEventEmitFn = Option<unsafe extern "C" fn(ctx: *mut c_void, event: *const PasscodeEvent)>;
+
 /// The host's event sink.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct PasscodeEventSink {
     /// Passed to `emit`. Must stay valid until the engine is freed.
     pub ctx: *mut c_void,
-    /// Receives one event, synchronously, after the store write; keep it quick. Called from
-    /// whichever threads call the engine, concurrently: it MUST be thread-safe. It must not
-    /// call back into the engine.
-    pub emit: Option<unsafe extern "C" fn(ctx: *mut c_void, event: *const PasscodeEvent)>,
+    /// Receives each event (see `PasscodeEventEmitFn`).
+    pub emit: PasscodeEventEmitFn,
 }
 
 pub(crate) struct CallbackEvents {

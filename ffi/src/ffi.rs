@@ -1,9 +1,13 @@
 //! All raw-pointer plumbing of the C ABI lives here.
 //!
-//! Each C type declares how C holds it ([`Castable`]): as a `Box` (one owner, freed by its
-//! `_free`), or as an `Arc` (the engine: shared by every thread, freed when the last
-//! reference goes). The rest of the crate turns pointers into references only through these
-//! functions and the NULL-checking macros, so each `unsafe` assumption is stated once.
+//! Each C type declares, once, how C holds it ([`Castable::Ownership`]): as a `Box` (one
+//! owner, freed by its `_free`), as an `Arc` (shared by every thread, freed when the last
+//! reference goes), or as a borrowed reference lent to C for the length of one callback. A
+//! type has exactly one ownership (a second `Castable` impl would not compile), and the cast
+//! helpers accept only the types whose ownership allows them: only a `Box` type can be freed
+//! with [`free_box`], only a type C never owns can be lent with [`lend_mut_ptr`]. The rest of
+//! the crate turns pointers into references only through these functions and the
+//! NULL-checking macros, so each `unsafe` assumption is stated once.
 
 use std::os::raw::c_char;
 use std::sync::Arc;
@@ -21,51 +25,81 @@ pub const PASSCODE_MAX_ACCOUNT_BYTES: usize = 128;
 /// The most bytes of config text (`passcode_engine_new`), as core accepts.
 pub const PASSCODE_MAX_CONFIG_BYTES: usize = 1 << 20;
 
-/// A C type and the Rust value behind its pointers.
+/// C holds a pointer made by `Box::into_raw`: one owner, who frees it with the type's `_free`.
+pub(crate) struct OwnershipBox;
+
+/// C holds a pointer made by `Arc::into_raw`: shared, each holder's `_free` drops one reference.
+pub(crate) struct OwnershipArc;
+
+/// C is lent a pointer to a value the library owns, valid only during the call or callback
+/// that hands it out; C never frees it.
+pub(crate) struct OwnershipRef;
+
+/// One of the three ownerships above.
+pub(crate) trait Ownership {}
+impl Ownership for OwnershipBox {}
+impl Ownership for OwnershipArc {}
+impl Ownership for OwnershipRef {}
+
+/// An ownership under which the holder of the pointer is the only user of the value while it
+/// holds it (a `Box`, or a reference lent for one callback), so it may change the value.
+pub(crate) trait Exclusive: Ownership {}
+impl Exclusive for OwnershipBox {}
+impl Exclusive for OwnershipRef {}
+
+/// A C type, the Rust value behind its pointers, and how C holds that value.
 pub(crate) trait Castable {
+    /// How C holds the value: [`OwnershipBox`], [`OwnershipArc`] or [`OwnershipRef`].
+    type Ownership: Ownership;
     /// The Rust type a pointer to the C type really points to.
     type RustType;
 }
 
-/// C holds this type as a `Box<RustType>`: created by the library, freed by its `_free`.
-pub(crate) trait BoxCastPtr: Castable + Sized {
-    fn to_mut_ptr(value: Self::RustType) -> *mut Self {
-        Box::into_raw(Box::new(value)).cast::<Self>()
-    }
+/// Hands `value` to C in a new `Box`.
+pub(crate) fn to_boxed_mut_ptr<C: Castable<Ownership = OwnershipBox>>(value: C::RustType) -> *mut C {
+    Box::into_raw(Box::new(value)).cast::<C>()
 }
 
-/// C holds this type as an `Arc<RustType>` (from `Arc::into_raw`).
-pub(crate) trait ArcCastPtr: Castable + Sized {
-    fn to_const_ptr(value: Arc<Self::RustType>) -> *const Self {
-        Arc::into_raw(value).cast::<Self>()
-    }
+/// Hands one reference to the shared `value` to C.
+pub(crate) fn to_arc_const_ptr<C: Castable<Ownership = OwnershipArc>>(value: Arc<C::RustType>) -> *const C {
+    Arc::into_raw(value).cast::<C>()
+}
+
+/// Lends `value` to C as a pointer, for as long as the borrow lasts (one callback).
+pub(crate) fn lend_mut_ptr<C: Castable<Ownership = OwnershipRef>>(value: &mut C::RustType) -> *mut C {
+    (value as *mut C::RustType).cast::<C>()
 }
 
 /// The Rust value behind `ptr`, or `None` for NULL.
 ///
 /// # Safety
-/// `ptr` is NULL or came from this library's `to_mut_ptr`/`to_const_ptr` for type `C` and has
-/// not been freed; the value is not mutated for `'a`.
+/// `ptr` is NULL or came from this module's `to_boxed_mut_ptr`, `to_arc_const_ptr` or
+/// `lend_mut_ptr` for type `C` and is still live (not freed, the borrow not over); the value is
+/// not changed during `'a`.
 pub(crate) unsafe fn try_from_ptr<'a, C: Castable>(ptr: *const C) -> Option<&'a C::RustType> {
     // SAFETY: per the function's contract, a non-NULL `ptr` points to a live `C::RustType`
-    // (Box::into_raw and Arc::into_raw both point at the value itself).
+    // (Box::into_raw, Arc::into_raw and a lent reference all point at the value itself).
     unsafe { ptr.cast::<C::RustType>().as_ref() }
 }
 
-/// The mutable Rust value behind `ptr`, or `None` for NULL.
+/// The Rust value behind `ptr`, to change, or `None` for NULL.
 ///
 /// # Safety
-/// As [`try_from_ptr`], for a `Box`-held type, and nothing else uses the value for `'a`.
-pub(crate) unsafe fn try_from_mut_ptr<'a, C: BoxCastPtr>(ptr: *mut C) -> Option<&'a mut C::RustType> {
-    // SAFETY: per the function's contract, a non-NULL `ptr` is a live, unaliased Box value.
+/// As [`try_from_ptr`], and nothing else uses the value during `'a`.
+pub(crate) unsafe fn try_from_mut_ptr<'a, C>(ptr: *mut C) -> Option<&'a mut C::RustType>
+where
+    C: Castable,
+    C::Ownership: Exclusive,
+{
+    // SAFETY: per the function's contract, a non-NULL `ptr` is a live value nobody else uses.
     unsafe { ptr.cast::<C::RustType>().as_mut() }
 }
 
 /// Frees a `Box`-held value; NULL is a no-op.
 ///
 /// # Safety
-/// `ptr` is NULL or came from `to_mut_ptr` for type `C` and was not freed before.
-pub(crate) unsafe fn free_box<C: BoxCastPtr>(ptr: *mut C) {
+/// `ptr` is NULL or came from `to_boxed_mut_ptr` for type `C` and was not freed before.
+pub(crate) unsafe fn free_box<C: Castable<Ownership = OwnershipBox>>(ptr: *mut C) {
     if !ptr.is_null() {
         // SAFETY: per the contract, `ptr` came from Box::into_raw of a `C::RustType` and is
         // freed here exactly once.
@@ -76,8 +110,9 @@ pub(crate) unsafe fn free_box<C: BoxCastPtr>(ptr: *mut C) {
 /// Drops one reference to an `Arc`-held value; NULL is a no-op.
 ///
 /// # Safety
-/// `ptr` is NULL or came from `to_const_ptr` for type `C`, and this reference was not dropped before.
-pub(crate) unsafe fn free_arc<C: ArcCastPtr>(ptr: *const C) {
+/// `ptr` is NULL or came from `to_arc_const_ptr` for type `C`, and this reference was not
+/// dropped before.
+pub(crate) unsafe fn free_arc<C: Castable<Ownership = OwnershipArc>>(ptr: *const C) {
     if !ptr.is_null() {
         // SAFETY: per the contract, `ptr` came from Arc::into_raw and this reference is
         // given back exactly once.
@@ -159,82 +194,11 @@ pub(crate) unsafe fn text<'a>(ptr: *const c_char, len: usize, max: usize) -> Res
     // SAFETY: `ptr` is not NULL, `len` <= max fits in isize, and the caller promises `len`
     // readable bytes that stay unchanged for 'a.
     let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
+    // Tokens, codes and most identifiers are ASCII, which is checked a word at a time and is
+    // UTF-8 as it is; anything else gets the full UTF-8 check.
+    if bytes.is_ascii() {
+        // SAFETY: ASCII bytes are UTF-8.
+        return Ok(Some(unsafe { std::str::from_utf8_unchecked(bytes) }));
+    }
     std::str::from_utf8(bytes).map(Some).map_err(|_| PasscodeStatus::InvalidUtf8)
-}
-
-/// A borrowed view of UTF-8 text owned by the library: `len` bytes at `data`, followed by a
-/// NUL byte (so `data` is also a C string when the text has no NUL inside). Each function that
-/// returns one says how long it stays valid. `data` is never NULL.
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct PasscodeStr {
-    /// The first byte.
-    pub data: *const c_char,
-    /// The length in bytes, not counting the NUL terminator.
-    pub len: usize,
-}
-
-impl PasscodeStr {
-    /// The empty string (a static "").
-    pub(crate) fn empty() -> Self {
-        PasscodeStr { data: c"".as_ptr(), len: 0 }
-    }
-
-    /// A view of `bytes`, whose last byte must be the NUL terminator.
-    pub(crate) fn of_terminated(bytes: &[u8]) -> Self {
-        debug_assert_eq!(bytes.last(), Some(&0));
-        PasscodeStr { data: bytes.as_ptr().cast::<c_char>(), len: bytes.len().saturating_sub(1) }
-    }
-
-    /// The text, for Rust callers (tests).
-    ///
-    /// # Safety
-    /// The view is still valid (see the function that returned it).
-    pub unsafe fn as_str<'a>(&self) -> &'a str {
-        // SAFETY: the library made this view from a live, UTF-8 string of `len` bytes; the
-        // caller promises it is still alive.
-        unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(self.data.cast::<u8>(), self.len)) }
-    }
-}
-
-/// UTF-8 text kept with a NUL terminator, for `PasscodeStr` views. Wiped when dropped (the
-/// code and the messages are some of these); `Debug` shows only the length.
-#[derive(Clone, Default)]
-pub(crate) struct Terminated(zeroize::Zeroizing<Vec<u8>>);
-
-impl std::fmt::Debug for Terminated {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Terminated({} bytes)", self.0.len())
-    }
-}
-
-impl Terminated {
-    pub(crate) fn new(text: &str) -> Self {
-        let mut v = Vec::with_capacity(text.len() + 1);
-        v.extend_from_slice(text.as_bytes());
-        v.push(0);
-        Terminated(zeroize::Zeroizing::new(v))
-    }
-
-    /// Takes the string's buffer (no copy unless it must grow for the NUL).
-    pub(crate) fn from_string(text: String) -> Self {
-        let mut v = text.into_bytes();
-        v.push(0);
-        Terminated(zeroize::Zeroizing::new(v))
-    }
-
-    /// The text without its NUL.
-    pub(crate) fn as_str(&self) -> &str {
-        let bytes = self.0.split_last().map_or(&[][..], |(_, text)| text);
-        // Built only from `&str` and `String`, so the bytes before the NUL are UTF-8.
-        std::str::from_utf8(bytes).unwrap_or_default()
-    }
-
-    pub(crate) fn view(&self) -> PasscodeStr {
-        if self.0.is_empty() {
-            PasscodeStr::empty()
-        } else {
-            PasscodeStr::of_terminated(&self.0)
-        }
-    }
 }

@@ -9,8 +9,9 @@ use passcode_delivery::{Content, Outgoing};
 use zeroize::Zeroizing;
 
 use crate::engine::{channel_value, purpose_value};
-use crate::ffi::{free_box, try_from_ptr, BoxCastPtr, Castable, PasscodeStr, Terminated};
+use crate::ffi::{free_box, try_from_ptr, Castable, OwnershipBox};
 use crate::panic::ffi_panic_boundary;
+use crate::view::{PasscodeStr, Terminated};
 
 /// A code issued or re-sent. Opaque; owned by the caller; freed with `passcode_issued_free`
 /// (which also wipes the code from memory).
@@ -74,15 +75,18 @@ impl IssuedValue {
 }
 
 impl Castable for PasscodeIssued {
+    type Ownership = OwnershipBox;
     type RustType = IssuedValue;
 }
-impl BoxCastPtr for PasscodeIssued {}
 
 /// Reads a field, or the empty string for NULL.
 ///
 /// # Safety
 /// `issued` is NULL or a live `PasscodeIssued`.
-unsafe fn field(issued: *const PasscodeIssued, f: impl FnOnce(&IssuedValue) -> PasscodeStr) -> PasscodeStr {
+unsafe fn field<'a>(
+    issued: *const PasscodeIssued,
+    f: impl FnOnce(&'a IssuedValue) -> PasscodeStr<'a>,
+) -> PasscodeStr<'a> {
     // SAFETY: per the contract.
     unsafe { try_from_ptr(issued) }.map_or_else(PasscodeStr::empty, f)
 }
@@ -105,7 +109,7 @@ pub unsafe extern "C" fn passcode_issued_free(issued: *mut PasscodeIssued) {
 /// # Safety
 /// `issued` is NULL or live; the view is valid until `passcode_issued_free`.
 #[no_mangle]
-pub unsafe extern "C" fn passcode_issued_token(issued: *const PasscodeIssued) -> PasscodeStr {
+pub unsafe extern "C" fn passcode_issued_token<'a>(issued: *const PasscodeIssued) -> PasscodeStr<'a> {
     // SAFETY: per the contract.
     ffi_panic_boundary! { unsafe { field(issued, |i| i.token.view()) } }
 }
@@ -115,7 +119,7 @@ pub unsafe extern "C" fn passcode_issued_token(issued: *const PasscodeIssued) ->
 /// # Safety
 /// As `passcode_issued_token`.
 #[no_mangle]
-pub unsafe extern "C" fn passcode_issued_code(issued: *const PasscodeIssued) -> PasscodeStr {
+pub unsafe extern "C" fn passcode_issued_code<'a>(issued: *const PasscodeIssued) -> PasscodeStr<'a> {
     // SAFETY: per the contract.
     ffi_panic_boundary! { unsafe { field(issued, |i| i.code.view()) } }
 }
@@ -125,7 +129,7 @@ pub unsafe extern "C" fn passcode_issued_code(issued: *const PasscodeIssued) -> 
 /// # Safety
 /// As `passcode_issued_token`.
 #[no_mangle]
-pub unsafe extern "C" fn passcode_issued_recipient(issued: *const PasscodeIssued) -> PasscodeStr {
+pub unsafe extern "C" fn passcode_issued_recipient<'a>(issued: *const PasscodeIssued) -> PasscodeStr<'a> {
     // SAFETY: per the contract.
     ffi_panic_boundary! { unsafe { field(issued, |i| i.recipient.view()) } }
 }
@@ -135,7 +139,7 @@ pub unsafe extern "C" fn passcode_issued_recipient(issued: *const PasscodeIssued
 /// # Safety
 /// As `passcode_issued_token`.
 #[no_mangle]
-pub unsafe extern "C" fn passcode_issued_sms_text(issued: *const PasscodeIssued) -> PasscodeStr {
+pub unsafe extern "C" fn passcode_issued_sms_text<'a>(issued: *const PasscodeIssued) -> PasscodeStr<'a> {
     // SAFETY: per the contract.
     ffi_panic_boundary! { unsafe { field(issued, |i| i.sms_text.view()) } }
 }
@@ -145,7 +149,7 @@ pub unsafe extern "C" fn passcode_issued_sms_text(issued: *const PasscodeIssued)
 /// # Safety
 /// As `passcode_issued_token`.
 #[no_mangle]
-pub unsafe extern "C" fn passcode_issued_email_subject(issued: *const PasscodeIssued) -> PasscodeStr {
+pub unsafe extern "C" fn passcode_issued_email_subject<'a>(issued: *const PasscodeIssued) -> PasscodeStr<'a> {
     // SAFETY: per the contract.
     ffi_panic_boundary! { unsafe { field(issued, |i| i.email_subject.view()) } }
 }
@@ -155,7 +159,7 @@ pub unsafe extern "C" fn passcode_issued_email_subject(issued: *const PasscodeIs
 /// # Safety
 /// As `passcode_issued_token`.
 #[no_mangle]
-pub unsafe extern "C" fn passcode_issued_email_text(issued: *const PasscodeIssued) -> PasscodeStr {
+pub unsafe extern "C" fn passcode_issued_email_text<'a>(issued: *const PasscodeIssued) -> PasscodeStr<'a> {
     // SAFETY: per the contract.
     ffi_panic_boundary! { unsafe { field(issued, |i| i.email_text.view()) } }
 }
@@ -165,7 +169,7 @@ pub unsafe extern "C" fn passcode_issued_email_text(issued: *const PasscodeIssue
 /// # Safety
 /// As `passcode_issued_token`.
 #[no_mangle]
-pub unsafe extern "C" fn passcode_issued_email_html(issued: *const PasscodeIssued) -> PasscodeStr {
+pub unsafe extern "C" fn passcode_issued_email_html<'a>(issued: *const PasscodeIssued) -> PasscodeStr<'a> {
     // SAFETY: per the contract.
     ffi_panic_boundary! { unsafe { field(issued, |i| i.email_html.view()) } }
 }
@@ -216,7 +220,7 @@ pub unsafe extern "C" fn passcode_issued_purpose(issued: *const PasscodeIssued) 
 /// # Safety
 /// As `passcode_issued_token`.
 #[no_mangle]
-pub unsafe extern "C" fn passcode_issued_subject(issued: *const PasscodeIssued) -> PasscodeStr {
+pub unsafe extern "C" fn passcode_issued_subject<'a>(issued: *const PasscodeIssued) -> PasscodeStr<'a> {
     // SAFETY: per the contract.
     ffi_panic_boundary! { unsafe { field(issued, |i| i.subject.view()) } }
 }

@@ -5,7 +5,7 @@
 //! for a status, 0 for a number, an empty string view, or nothing for `void`.
 
 use crate::error::PasscodeStatus;
-use crate::ffi::PasscodeStr;
+use crate::view::PasscodeStr;
 
 /// What an exported function returns when its body panicked.
 pub(crate) trait PanicOrDefault {
@@ -34,7 +34,7 @@ impl PanicOrDefault for u64 {
     }
 }
 
-impl PanicOrDefault for PasscodeStr {
+impl PanicOrDefault for PasscodeStr<'_> {
     fn value() -> Self {
         PasscodeStr::empty()
     }
@@ -67,7 +67,7 @@ mod tests {
         }
     }
 
-    fn panics_with_view() -> PasscodeStr {
+    fn panics_with_view() -> PasscodeStr<'static> {
         ffi_panic_boundary! {
             if std::hint::black_box(true) {
                 panic!("a bug");

@@ -5,7 +5,7 @@
 
 use std::os::raw::{c_char, c_void};
 use std::ptr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use passcode::*;
@@ -17,9 +17,12 @@ fn sentinel<T>() -> *mut T {
     ptr::NonNull::<T>::dangling().as_ptr()
 }
 
-/// What the C callback saw: (kind, sender, reason, every text field joined).
+/// One event as the C callback saw it: (kind, sender, reason, every text field joined).
+type Event = (PasscodeDeliveryEventKind, String, String, String);
+
+/// What the C callback saw.
 #[derive(Default)]
-struct Seen(Mutex<Vec<(PasscodeDeliveryEventKind, String, String, String)>>);
+struct Seen(Mutex<Vec<Event>>);
 
 unsafe fn text(p: *const c_char, n: usize) -> String {
     // SAFETY: the library's event texts are valid for `n` bytes during the callback.
@@ -43,11 +46,117 @@ unsafe extern "C" fn on_event(ctx: *mut c_void, e: *const PasscodeDeliveryEvent)
     seen.0.lock().unwrap().push((e.kind, all[2].clone(), all[4].clone(), all.join(" ")));
 }
 
-fn open_engine() -> *const PasscodeEngine {
-    let mut engine = ptr::null();
-    // SAFETY: a valid empty config and out-pointer.
-    assert_eq!(unsafe { passcode_engine_new(c"".as_ptr(), 0, ptr::null(), &mut engine) }, PasscodeStatus::Ok);
-    engine
+/// Checks the out-parameter rule: written on success, untouched on failure.
+fn out_or_status<T>(s: PasscodeStatus, out: *mut T, untouched: *mut T) -> Result<*mut T, PasscodeStatus> {
+    if s == PasscodeStatus::Ok {
+        Ok(out)
+    } else {
+        assert_eq!(out, untouched, "out untouched on failure");
+        Err(s)
+    }
+}
+
+/// An engine (default config) and delivery from `config`, whose events go to `seen`.
+struct Host {
+    engine: *const PasscodeEngine,
+    delivery: *const PasscodeDelivery,
+    seen: Arc<Seen>,
+}
+
+impl Host {
+    fn open(config: &str) -> Host {
+        let seen = Arc::new(Seen::default());
+        let delivery = open_delivery(config, &seen).expect("delivery opens");
+        let mut engine = ptr::null();
+        // SAFETY: a valid empty config and out-pointer.
+        assert_eq!(unsafe { passcode_engine_new(c"".as_ptr(), 0, ptr::null(), &mut engine) }, PasscodeStatus::Ok);
+        Host { engine, delivery, seen }
+    }
+
+    /// `passcode_issue_and_send` (delivering), or `passcode_issue_and_send_for_account` with an account.
+    fn issue_and_send(
+        &self,
+        account: Option<&str>,
+        channel: PasscodeChannel,
+        who: &str,
+    ) -> Result<*mut PasscodeIssued, PasscodeStatus> {
+        let mut out = sentinel::<PasscodeIssued>();
+        let (purpose, text) = (PasscodePurpose::SignIn as u32, who.as_ptr().cast::<c_char>());
+        // SAFETY: live handles, valid texts and out-pointer.
+        let s = unsafe {
+            match account {
+                None => passcode_issue_and_send(
+                    self.engine,
+                    self.delivery,
+                    true,
+                    channel as u32,
+                    purpose,
+                    text,
+                    who.len(),
+                    ptr::null(),
+                    0,
+                    ptr::null(),
+                    0,
+                    &mut out,
+                    ptr::null_mut(),
+                ),
+                Some(a) => passcode_issue_and_send_for_account(
+                    self.engine,
+                    self.delivery,
+                    true,
+                    a.as_ptr().cast(),
+                    a.len(),
+                    channel as u32,
+                    purpose,
+                    text,
+                    who.len(),
+                    ptr::null(),
+                    0,
+                    ptr::null(),
+                    0,
+                    &mut out,
+                    ptr::null_mut(),
+                ),
+            }
+        };
+        out_or_status(s, out, sentinel())
+    }
+
+    /// `passcode_issue` alone, for an email address.
+    fn issue(&self, who: &str) -> Result<*mut PasscodeIssued, PasscodeStatus> {
+        let mut out = sentinel::<PasscodeIssued>();
+        // SAFETY: a live engine, valid text and out-pointer.
+        let s = unsafe {
+            passcode_issue(
+                self.engine,
+                PasscodeChannel::Email as u32,
+                PasscodePurpose::SignIn as u32,
+                who.as_ptr().cast(),
+                who.len(),
+                ptr::null(),
+                0,
+                ptr::null(),
+                0,
+                &mut out,
+                ptr::null_mut(),
+            )
+        };
+        out_or_status(s, out, sentinel())
+    }
+
+    /// Frees each issued challenge, then delivery (which drains its queue) and the engine, and
+    /// returns every event delivery reported.
+    fn close(self, issued: &[*mut PasscodeIssued]) -> Vec<Event> {
+        // SAFETY: live handles, each freed once.
+        unsafe {
+            for i in issued {
+                passcode_issued_free(*i);
+            }
+            passcode_delivery_free(self.delivery);
+            passcode_engine_free(self.engine);
+        }
+        std::mem::take(&mut *self.seen.0.lock().unwrap())
+    }
 }
 
 fn open_delivery(config: &str, seen: &Seen) -> Result<*const PasscodeDelivery, PasscodeStatus> {
@@ -55,81 +164,13 @@ fn open_delivery(config: &str, seen: &Seen) -> Result<*const PasscodeDelivery, P
     let mut out = sentinel::<PasscodeDelivery>() as *const PasscodeDelivery;
     // SAFETY: valid config bytes, sink and out-pointer.
     let s = unsafe { passcode_delivery_new(config.as_ptr().cast(), config.len(), &sink, &mut out) };
-    if s == PasscodeStatus::Ok {
-        Ok(out)
-    } else {
-        assert_eq!(out, sentinel::<PasscodeDelivery>() as *const _, "out untouched on failure");
-        Err(s)
-    }
+    out_or_status(s, out.cast_mut(), sentinel()).map(<*mut _>::cast_const)
 }
 
-fn issue_and_send(
-    engine: *const PasscodeEngine,
-    delivery: *const PasscodeDelivery,
-    deliver: bool,
-    channel: PasscodeChannel,
-    who: &str,
-) -> Result<*mut PasscodeIssued, PasscodeStatus> {
-    let mut out = sentinel::<PasscodeIssued>();
-    // SAFETY: live handles, valid text and out-pointer.
-    let s = unsafe {
-        passcode_issue_and_send(
-            engine,
-            delivery,
-            deliver,
-            channel as u32,
-            PasscodePurpose::SignIn as u32,
-            who.as_ptr().cast(),
-            who.len(),
-            ptr::null(),
-            0,
-            ptr::null(),
-            0,
-            &mut out,
-            ptr::null_mut(),
-        )
-    };
-    if s == PasscodeStatus::Ok {
-        Ok(out)
-    } else {
-        assert_eq!(out, sentinel::<PasscodeIssued>(), "out untouched on failure");
-        Err(s)
-    }
-}
-
-fn issue_and_send_for_account(
-    engine: *const PasscodeEngine,
-    delivery: *const PasscodeDelivery,
-    account: &str,
-    who: &str,
-) -> Result<*mut PasscodeIssued, PasscodeStatus> {
-    let mut out = sentinel::<PasscodeIssued>();
-    // SAFETY: live handles, valid texts and out-pointer.
-    let s = unsafe {
-        passcode_issue_and_send_for_account(
-            engine,
-            delivery,
-            true,
-            account.as_ptr().cast(),
-            account.len(),
-            PasscodeChannel::Email as u32,
-            PasscodePurpose::SignIn as u32,
-            who.as_ptr().cast(),
-            who.len(),
-            ptr::null(),
-            0,
-            ptr::null(),
-            0,
-            &mut out,
-            ptr::null_mut(),
-        )
-    };
-    if s == PasscodeStatus::Ok {
-        Ok(out)
-    } else {
-        assert_eq!(out, sentinel::<PasscodeIssued>(), "out untouched on failure");
-        Err(s)
-    }
+/// The code of an issued challenge.
+fn code(issued: *mut PasscodeIssued) -> String {
+    // SAFETY: a live issued challenge.
+    unsafe { passcode_issued_code(issued).as_str() }.to_string()
 }
 
 fn smtp_config(port: u16, extra: &str) -> String {
@@ -141,27 +182,18 @@ fn smtp_config(port: u16, extra: &str) -> String {
 #[test]
 fn issue_and_send_reaches_the_smtp_server_with_the_issued_code() {
     let server = SmtpServer::start(SmtpOptions::default());
-    let seen = Seen::default();
-    let engine = open_engine();
-    let delivery = open_delivery(&smtp_config(server.port(), ""), &seen).unwrap();
-    let issued = issue_and_send(engine, delivery, true, PasscodeChannel::Email, "c.host@example.org").unwrap();
+    let host = Host::open(&smtp_config(server.port(), ""));
+    let issued = host.issue_and_send(None, PasscodeChannel::Email, "c.host@example.org").unwrap();
+    let code = code(issued);
     // SAFETY: a live issued challenge.
-    let code = unsafe { passcode_issued_code(issued).as_str() }.to_string();
-    // SAFETY: as above.
     assert_eq!(unsafe { passcode_issued_subject(issued).len }, 16);
     let mail = server.wait_for(1, WAIT);
     assert!(String::from_utf8_lossy(&mail[0].raw).contains(&code), "the mail holds the issued code");
-    // SAFETY: live handles, freed once.
-    unsafe {
-        passcode_issued_free(issued);
-        passcode_delivery_free(delivery);
-        passcode_engine_free(engine);
-    }
-    let events = seen.0.lock().unwrap();
+    let events = host.close(&[issued]);
     let kinds: Vec<_> = events.iter().map(|e| e.0).collect();
     assert_eq!(kinds, vec![PasscodeDeliveryEventKind::Queued, PasscodeDeliveryEventKind::Sent]);
     assert_eq!(events[1].1, "email");
-    for e in events.iter() {
+    for e in &events {
         assert!(!e.3.contains(&code) && !e.3.contains("c.host"), "an event holds the code or address: {}", e.3);
     }
 }
@@ -169,7 +201,6 @@ fn issue_and_send_reaches_the_smtp_server_with_the_issued_code() {
 #[test]
 fn refusals_have_their_status_and_issue_nothing() {
     let seen = Seen::default();
-    let engine = open_engine();
     // A config mistake: a sender's secret that cannot be read.
     let bad = "[delivery.webhook]\nurl = \"https://sms.example.com/x\"\nsecret_env = \"PASSCODE_FFI_SURELY_UNSET\"";
     assert_eq!(open_delivery(bad, &seen).unwrap_err(), PasscodeStatus::PolicyOutOfBounds);
@@ -183,95 +214,52 @@ fn refusals_have_their_status_and_issue_nothing() {
 
     // A relay that takes 2 s per message, a queue of one place and one worker.
     let server = SmtpServer::start(SmtpOptions { delay_seconds: 2.0, ..Default::default() });
-    let delivery = open_delivery(&smtp_config(server.port(), "queue_capacity = 1\nworkers = 1"), &seen).unwrap();
-    let first = issue_and_send(engine, delivery, true, PasscodeChannel::Email, "one@example.org").unwrap();
+    let host = Host::open(&smtp_config(server.port(), "queue_capacity = 1\nworkers = 1"));
+    let first = host.issue_and_send(None, PasscodeChannel::Email, "one@example.org").unwrap();
     // The worker takes the first; the second waits in the one place; the third finds it full.
     let start = std::time::Instant::now();
     // SAFETY: a live delivery.
-    while unsafe { delivery_ref(delivery) }.unwrap().stats().waiting > 0 {
+    while unsafe { delivery_ref(host.delivery) }.unwrap().stats().waiting > 0 {
         assert!(start.elapsed() < WAIT, "the worker never took the first message");
         std::thread::sleep(Duration::from_millis(5));
     }
-    let second = issue_and_send(engine, delivery, true, PasscodeChannel::Email, "two@example.org").unwrap();
-    let full = issue_and_send(engine, delivery, true, PasscodeChannel::Email, "three@example.org");
+    let second = host.issue_and_send(None, PasscodeChannel::Email, "two@example.org").unwrap();
+    let full = host.issue_and_send(None, PasscodeChannel::Email, "three@example.org");
     assert_eq!(full.unwrap_err(), PasscodeStatus::DeliveryQueueFull);
     // No code was issued for the refused call: issuing for that address now is not "too soon".
-    let mut plain = ptr::null_mut();
-    let who = "three@example.org";
-    // SAFETY: live engine, valid text and out-pointer.
-    let s = unsafe {
-        passcode_issue(
-            engine,
-            PasscodeChannel::Email as u32,
-            PasscodePurpose::SignIn as u32,
-            who.as_ptr().cast(),
-            who.len(),
-            ptr::null(),
-            0,
-            ptr::null(),
-            0,
-            &mut plain,
-            ptr::null_mut(),
-        )
-    };
-    assert_eq!(s, PasscodeStatus::Ok, "the refused call left no challenge behind (no cooldown)");
-    assert_eq!(
-        issue_and_send(engine, delivery, true, PasscodeChannel::Sms, "+447400123456").unwrap_err(),
-        PasscodeStatus::NoSender
-    );
-    // SAFETY: NULL handles are refused.
-    assert_eq!(unsafe { passcode_delivery_send(ptr::null(), first) }, PasscodeStatus::NullParameter);
-    // SAFETY: live handles, each freed once; freeing delivery drains its queue.
+    let plain = host.issue("three@example.org").expect("the refused call left no challenge behind (no cooldown)");
+    assert_eq!(host.issue_and_send(None, PasscodeChannel::Sms, "+447400123456").unwrap_err(), PasscodeStatus::NoSender);
+    // SAFETY: NULL handles are refused, and freeing NULL is a no-op.
     unsafe {
-        passcode_issued_free(first);
-        passcode_issued_free(second);
-        passcode_issued_free(plain);
-        passcode_delivery_free(delivery);
+        assert_eq!(passcode_delivery_send(ptr::null(), first), PasscodeStatus::NullParameter);
         passcode_delivery_free(ptr::null());
-        passcode_engine_free(engine);
     }
+    // Freeing delivery drains its queue.
+    host.close(&[first, second, plain]);
     assert_eq!(server.wait_for(2, WAIT).len(), 2, "the two queued messages were sent before free returned");
 }
 
 #[test]
 fn issue_and_send_for_account_counts_the_account_and_mails_the_address() {
     let server = SmtpServer::start(SmtpOptions::default());
-    let seen = Seen::default();
-    let engine = open_engine();
-    let delivery = open_delivery(&smtp_config(server.port(), "queue_capacity = 1\nworkers = 1"), &seen).unwrap();
+    let host = Host::open(&smtp_config(server.port(), "queue_capacity = 1\nworkers = 1"));
+    let for_account = |account, who| host.issue_and_send(Some(account), PasscodeChannel::Email, who);
 
     // A bad account is refused before anything is issued, and the queue's place is given back.
-    assert_eq!(
-        issue_and_send_for_account(engine, delivery, "a\nb", "first@example.org").unwrap_err(),
-        PasscodeStatus::InvalidArgument
-    );
-    assert_eq!(
-        issue_and_send_for_account(engine, delivery, "", "first@example.org").unwrap_err(),
-        PasscodeStatus::InvalidArgument
-    );
-    let issued = issue_and_send_for_account(engine, delivery, "account-7", "first@example.org").unwrap();
-    // SAFETY: a live issued challenge.
-    let code = unsafe { passcode_issued_code(issued).as_str() }.to_string();
+    assert_eq!(for_account("a\nb", "first@example.org").unwrap_err(), PasscodeStatus::InvalidArgument);
+    assert_eq!(for_account("", "first@example.org").unwrap_err(), PasscodeStatus::InvalidArgument);
+    let issued = for_account("account-7", "first@example.org").unwrap();
+    let code = code(issued);
     let mail = server.wait_for(1, WAIT);
     assert_eq!(mail[0].rcpt_tos, vec!["first@example.org"], "the message goes to the address");
     assert!(String::from_utf8_lossy(&mail[0].raw).contains(&code), "the mail holds the issued code");
 
     // The subject is the account: its other address meets the account's resend cooldown, and
     // another account's challenge is its own.
-    assert_eq!(
-        issue_and_send_for_account(engine, delivery, "account-7", "second@example.org").unwrap_err(),
-        PasscodeStatus::ResendTooSoon
-    );
-    let other = issue_and_send_for_account(engine, delivery, "account-8", "second@example.org").unwrap();
+    assert_eq!(for_account("account-7", "second@example.org").unwrap_err(), PasscodeStatus::ResendTooSoon);
+    let other = for_account("account-8", "second@example.org").unwrap();
     assert_eq!(server.wait_for(2, WAIT).len(), 2);
-    // SAFETY: live handles, each freed once.
-    unsafe {
-        passcode_issued_free(issued);
-        passcode_issued_free(other);
-        passcode_delivery_free(delivery);
-        passcode_engine_free(engine);
-    }
-    for e in seen.0.lock().unwrap().iter() {
+    for e in host.close(&[issued, other]) {
         assert!(!e.3.contains("account-") && !e.3.contains(&code), "an event holds the account or code: {}", e.3);
     }
 }

@@ -1,4 +1,6 @@
-//! The committed include/passcode.h is exactly what the pinned cbindgen makes of this crate.
+//! The committed include/passcode.h is exactly what the pinned cbindgen makes of this crate,
+//! it declares every export, every export's body runs inside the panic boundary, and a
+//! `#[deprecated]` export would reach C as a compiler warning.
 //!
 //! cbindgen is looked for in `$CBINDGEN`, then `target/tools/bin/cbindgen` (where
 //! scripts/setup installs it), then on the PATH. A missing or differently versioned
@@ -76,6 +78,26 @@ fn committed_header_matches_the_generated_one() {
     }
 }
 
+/// Every `extern "C"` function in ffi/src: its name and the source after its body's `{`.
+fn exports() -> Vec<(String, String)> {
+    let src = repo().join("ffi/src");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(&src).expect("ffi/src") {
+        let text = std::fs::read_to_string(entry.expect("entry").path()).expect("source");
+        for prefix in ["pub unsafe extern \"C\" fn ", "pub extern \"C\" fn "] {
+            for (at, _) in text.match_indices(prefix) {
+                let rest = &text[at + prefix.len()..];
+                let name = rest.split(['(', '<']).next().expect("a name").to_string();
+                // The signature has no braces: the body starts at the first one.
+                let body = rest.split_once('{').map_or("", |(_, body)| body).to_string();
+                found.push((name, body));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
 #[test]
 fn header_carries_the_banner_guard_and_every_export() {
     let h = std::fs::read_to_string(repo().join("include/passcode.h")).expect("include/passcode.h exists");
@@ -83,23 +105,67 @@ fn header_carries_the_banner_guard_and_every_export() {
     assert!(h.contains("#ifndef PASSCODE_H"), "the include guard");
     assert!(h.contains(&format!("#define PASSCODE_ABI_VERSION {}", passcode::PASSCODE_ABI_VERSION)));
     // Every exported symbol of the crate's sources is declared, and starts with passcode_.
-    let src = repo().join("ffi/src");
-    let mut count = 0;
-    for entry in std::fs::read_dir(&src).expect("ffi/src") {
-        let text = std::fs::read_to_string(entry.expect("entry").path()).expect("source");
-        for line in text.lines() {
-            let Some(rest) = line
-                .trim()
-                .strip_prefix("pub unsafe extern \"C\" fn ")
-                .or_else(|| line.trim().strip_prefix("pub extern \"C\" fn "))
-            else {
-                continue;
-            };
-            let name = rest.split('(').next().expect("a name");
-            assert!(name.starts_with("passcode_"), "{name} must start with passcode_");
-            assert!(h.contains(&format!(" {name}(")), "{name} is not in the header");
-            count += 1;
+    let exports = exports();
+    for (name, _) in &exports {
+        assert!(name.starts_with("passcode_"), "{name} must start with passcode_");
+        assert!(h.contains(&format!(" {name}(")), "{name} is not in the header");
+    }
+    assert!(exports.len() >= 25, "found only {} exports", exports.len());
+}
+
+/// No unwinding may cross into C: each export's first statement (after comments) is the
+/// panic boundary, which turns a panic into the export's documented answer.
+#[test]
+fn every_export_starts_with_the_panic_boundary() {
+    let mut outside = Vec::new();
+    for (name, body) in exports() {
+        let first = body.lines().map(str::trim).find(|line| !line.is_empty() && !line.starts_with("//")).unwrap_or("");
+        if !first.starts_with("ffi_panic_boundary!") {
+            outside.push(format!("{name} (starts with `{first}`)"));
         }
     }
-    assert!(count >= 25, "found only {count} exports");
+    assert!(outside.is_empty(), "exports whose body does not start with ffi_panic_boundary!: {}", outside.join(", "));
+}
+
+/// The deprecation attribute is set up before the first deprecation: a probe export marked
+/// `#[deprecated]`, run through the project's cbindgen.toml (never into include/passcode.h),
+/// comes out with `PASSCODE_DEPRECATED`, and a C program calling it gets the compiler's warning.
+#[test]
+fn a_deprecated_export_reaches_c_as_a_compiler_warning() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let probe = dir.path().join("probe.rs");
+    std::fs::write(
+        &probe,
+        "/// Old.\n#[no_mangle]\n#[deprecated(note = \"use passcode_probe_new\")]\n\
+         pub extern \"C\" fn passcode_probe_old() -> u32 { 0 }\n\
+         /// Older.\n#[no_mangle]\n#[deprecated]\npub extern \"C\" fn passcode_probe_older() -> u32 { 0 }\n",
+    )
+    .expect("probe source");
+    let header = dir.path().join("probe.h");
+    let out = Command::new(cbindgen())
+        .current_dir(repo())
+        .args(["--config", "ffi/cbindgen.toml", "--output"])
+        .arg(&header)
+        .arg(&probe)
+        .output()
+        .expect("cbindgen runs");
+    assert!(out.status.success(), "cbindgen failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let h = std::fs::read_to_string(&header).expect("probe header");
+    assert!(h.contains("PASSCODE_DEPRECATED(\"use passcode_probe_new\") uint32_t passcode_probe_old(void);"), "{h}");
+    assert!(h.contains("PASSCODE_DEPRECATED(\"deprecated\") uint32_t passcode_probe_older(void);"), "{h}");
+
+    let program = dir.path().join("probe.c");
+    std::fs::write(&program, "#include \"probe.h\"\nint main(void) { return (int)passcode_probe_old(); }\n")
+        .expect("probe program");
+    let cc = Command::new("cc")
+        .current_dir(dir.path())
+        .args(["-fsyntax-only", "-Wall", "-Wdeprecated-declarations"])
+        .arg(&program)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("`cc` is needed to check the deprecation attribute and did not run ({e}); run scripts/setup")
+        });
+    let said = String::from_utf8_lossy(&cc.stderr);
+    assert!(cc.status.success(), "the probe program does not compile:\n{said}");
+    assert!(said.contains("deprecated") && said.contains("use passcode_probe_new"), "no deprecation warning:\n{said}");
 }
