@@ -29,7 +29,7 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Make a new ring key and print the [keys] lines to paste
+    /// Make a new ring key and print the `[keys]` lines to paste
     ///
     /// 32 bytes from the OS CSPRNG. The key is written as hex to FILE with mode 0600, and an existing file is never
     /// overwritten (a replaced key makes every live code and every subject's failure count
@@ -67,10 +67,10 @@ pub struct KeygenArgs {
     /// Write the key to this new file (mode 0600); refused if it exists.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// The key's id in the ring (1..=255), for the [keys] lines.
+    /// The key's id in the ring (1..=255), for the `[keys]` lines.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..))]
     pub id: u8,
-    /// The environment variable the [keys] lines name when the key goes to stdout.
+    /// The environment variable the `[keys]` lines name when the key goes to stdout.
     #[arg(long, value_name = "NAME", default_value = "PASSCODE_KEY_1", conflicts_with = "out")]
     pub env: String,
 }
