@@ -4,11 +4,12 @@
 //! process, prepares challenges through the API, then runs wrk on `/healthz` and with
 //! `benches/verify.lua`, and prints the figures and their ratios.
 //!
-//! A third run sends the same verify requests without their challenge cookie, which the
+//! A third route sends the same verify requests without their challenge cookie, which the
 //! gateway refuses (400, no-challenge) before calling the engine: the HTTP work of a verify
 //! alone (hyper, the body, the filters, the JSON answer, the metrics), with the client's work
-//! the same as in the verify run. The three runs split a verify's cost per request into the
-//! HTTP part and the engine part (the component call and the store).
+//! the same as in the verify run. The three split a verify's cost per request into the HTTP
+//! part and the engine part (the component call and the store). They run in turn, in
+//! `ROUNDS` rounds, after a short warm-up.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -20,6 +21,9 @@ use passcode_envoy_filter::gateway::{Gateway, GatewayConfig};
 use passcode_envoy_filter::host::require_wasm;
 
 const CHALLENGES: usize = 4000;
+/// Rounds of the three routes in turn, and each wrk run's length in seconds.
+const ROUNDS: usize = 3;
+const SECONDS: u32 = 6;
 
 /// Starts a sign-in from a distinct client address (the gateway trusts one X-Forwarded-For
 /// hop here, so the per-client send bucket does not cap the preparation) and returns the
@@ -55,7 +59,7 @@ fn try_start(addr: SocketAddr, i: usize) -> Result<String, String> {
     Ok(cookie.split(';').next().unwrap_or_default().to_string())
 }
 
-/// Runs wrk for 10 s with 2 threads and 32 connections; returns its output.
+/// Runs wrk for `seconds` with 2 threads and 32 connections; returns its output.
 ///
 /// wrk runs as `SCHED_BATCH` (`chrt --batch 0`): it shares the two cores with the gateway,
 /// and as an ordinary thread each answer that wakes it preempts the gateway's worker, a cost a
@@ -63,13 +67,13 @@ fn try_start(addr: SocketAddr, i: usize) -> Result<String, String> {
 /// measured with `perf stat -e context-switches`, 0.09 switches per trivial request, 0.32 per
 /// verify without the engine and 0.80 per verify. A batch thread is not run ahead of the
 /// thread that woke it; it still gets its share of the cores, on the tick.
-fn wrk(url: &str, script: Option<&Path>, tokens: &Path, without_challenge: bool) -> String {
+fn wrk(url: &str, script: Option<&Path>, tokens: &Path, without_challenge: bool, seconds: u32) -> String {
     let mut cmd = Command::new("chrt");
     cmd.args(["--batch", "0", "wrk"]);
     if without_challenge {
         cmd.env("WITHOUT_CHALLENGE", "1");
     }
-    cmd.args(["-t2", "-c32", "-d10s", "--latency"]);
+    cmd.args(["-t2", "-c32", &format!("-d{seconds}s"), "--latency"]);
     if let Some(s) = script {
         cmd.arg("-s").arg(s);
     }
@@ -96,17 +100,31 @@ fn process_cpu() -> Duration {
     Duration::from_micros(ticks * 1_000_000 / hz)
 }
 
-/// Runs wrk and returns its output and the gateway's CPU time per request (µs): a figure the
-/// other load on the machine moves less than requests per second.
-fn measured(url: &str, script: Option<&Path>, tokens: &Path, without_challenge: bool) -> (String, f64) {
+/// One wrk run's figures: requests per second, the p99 latency (ms) and the gateway's CPU time
+/// per request (µs), a figure the other load on the machine moves less than the rate.
+#[derive(Clone, Copy)]
+struct Run {
+    rps: f64,
+    p99: f64,
+    cpu: f64,
+}
+
+/// Runs wrk and returns its output and its figures.
+fn measured(url: &str, script: Option<&Path>, tokens: &Path, without_challenge: bool, seconds: u32) -> (String, Run) {
     let before = process_cpu();
-    let out = wrk(url, script, tokens, without_challenge);
+    let out = wrk(url, script, tokens, without_challenge, seconds);
     let cpu = process_cpu().saturating_sub(before);
     let requests: f64 = out
         .lines()
         .find_map(|l| l.trim().split_once(" requests in ").map(|(n, _)| n.trim().parse().unwrap_or(0.0)))
         .unwrap_or(0.0);
-    (out, cpu.as_secs_f64() * 1e6 / requests.max(1.0))
+    let (rps, p99) = figures(&out);
+    (out, Run { rps, p99, cpu: cpu.as_secs_f64() * 1e6 / requests.max(1.0) })
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 /// Requests per second and the p99 latency (ms) from wrk's output.
@@ -155,37 +173,83 @@ fn main() {
     let addr = gateway.addr();
 
     let tokens: Vec<String> = (0..CHALLENGES).map(|i| start(addr, i)).collect();
+    // The outbox writes lag behind the answers: wait for the last, so that none runs in the
+    // gateway's process (and on the cores) during the measured runs.
+    let waited = std::time::Instant::now();
+    loop {
+        let stats = gateway.delivery_stats();
+        if stats.waiting == 0 && stats.sent + stats.failed >= stats.queued {
+            break;
+        }
+        assert!(waited.elapsed() < Duration::from_secs(60), "the outbox writes did not finish in 60 s: {stats:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let tokens_file = std::env::temp_dir().join(format!("passcode-bench-tokens-{}", std::process::id()));
     std::fs::write(&tokens_file, tokens.join("\n")).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/verify.lua");
-    println!("gateway on {addr} with {workers} workers (one component instance each); {CHALLENGES} challenges");
+    println!(
+        "gateway on {addr} with {workers} workers (one component instance each); {CHALLENGES} challenges, their \
+         messages written to the outbox {:.1} s after the last answer",
+        waited.elapsed().as_secs_f64()
+    );
     let verify_url = format!("http://{addr}/passcode/verify");
-    let (trivial, t_cpu) = measured(&format!("http://{addr}/healthz"), None, &tokens_file, false);
-    println!("--- GET /healthz (204) ---\n{trivial}");
-    let (http_only, h_cpu) = measured(&verify_url, Some(&script), &tokens_file, true);
-    println!("--- POST /passcode/verify without the challenge cookie (400 before the engine) ---\n{http_only}");
-    let (verify, v_cpu) = measured(&verify_url, Some(&script), &tokens_file, false);
-    println!("--- POST /passcode/verify ---\n{verify}");
+    let trivial_url = format!("http://{addr}/healthz");
+    // The three routes in turn, ROUNDS times, so that a drift of the machine's speed (it moves
+    // the trivial route's rate by a fifth from run to run) falls on all three alike; each
+    // figure is the median of its rounds, each ratio the median of the rounds' ratios.
+    let _ = measured(&trivial_url, None, &tokens_file, false, 2);
+    let mut rounds: Vec<[Run; 3]> = Vec::new();
+    for round in 1..=ROUNDS {
+        let (trivial, t) = measured(&trivial_url, None, &tokens_file, false, SECONDS);
+        println!("--- round {round}: GET /healthz (204) ---\n{trivial}");
+        let (http_only, h) = measured(&verify_url, Some(&script), &tokens_file, true, SECONDS);
+        println!(
+            "--- round {round}: POST /passcode/verify without the challenge cookie (400 before the engine) ---\n{http_only}"
+        );
+        let (verify, v) = measured(&verify_url, Some(&script), &tokens_file, false, SECONDS);
+        println!("--- round {round}: POST /passcode/verify ---\n{verify}");
+        rounds.push([t, h, v]);
+    }
     // The answers' statuses, from the gateway's own count (wrk's script does not read them).
     let metrics = gateway.metrics_text();
     for line in metrics.lines().filter(|l| l.starts_with("passcode_http_requests_total{route=\"verify\"")) {
         println!("{line}");
     }
-    let (t_rps, t_p99) = figures(&trivial);
-    let (h_rps, h_p99) = figures(&http_only);
-    let (v_rps, v_p99) = figures(&verify);
-    println!("trivial route: {t_rps:.0} requests/s, p99 {t_p99:.2} ms, gateway CPU {t_cpu:.1} µs per request");
-    println!(
-        "verify, HTTP work alone: {h_rps:.0} requests/s, p99 {h_p99:.2} ms, gateway CPU {h_cpu:.1} µs per request"
-    );
-    println!("verify:        {v_rps:.0} requests/s, p99 {v_p99:.2} ms, gateway CPU {v_cpu:.1} µs per request");
+    for (i, [t, h, v]) in rounds.iter().enumerate() {
+        println!(
+            "round {}: healthz {:.0}/s ({:.1} µs), HTTP alone {:.0}/s ({:.1} µs), full {:.0}/s ({:.1} µs); ratios {:.2} and {:.2}",
+            i + 1,
+            t.rps,
+            t.cpu,
+            h.rps,
+            h.cpu,
+            v.rps,
+            v.cpu,
+            h.rps / t.rps,
+            v.rps / t.rps
+        );
+    }
+    let of = |i: usize, f: fn(&Run) -> f64| median(rounds.iter().map(|r| f(&r[i])).collect());
+    let ratio = |i: usize| median(rounds.iter().map(|r| r[i].rps / r[0].rps).collect());
+    let line = |i: usize| {
+        format!(
+            "{:.0} requests/s, p99 {:.2} ms, gateway CPU {:.1} µs per request",
+            of(i, |r| r.rps),
+            of(i, |r| r.p99),
+            of(i, |r| r.cpu)
+        )
+    };
+    println!("medians of {ROUNDS} rounds of {SECONDS} s:");
+    println!("trivial route: {}", line(0));
+    println!("verify, HTTP work alone: {}", line(1));
+    println!("verify:        {}", line(2));
     println!(
         "a verify's gateway CPU over the trivial route's: {:.1} µs of HTTP work, {:.1} µs in the engine (component and store)",
-        h_cpu - t_cpu,
-        v_cpu - h_cpu
+        of(1, |r| r.cpu) - of(0, |r| r.cpu),
+        of(2, |r| r.cpu) - of(1, |r| r.cpu)
     );
-    println!("verify, HTTP work alone / trivial: {:.2} (requests per second)", h_rps / t_rps);
-    println!("verify / trivial: {:.2} (requests per second)", v_rps / t_rps);
+    println!("verify, HTTP work alone / trivial: {:.2} (requests per second)", ratio(1));
+    println!("verify / trivial: {:.2} (requests per second)", ratio(2));
     let _ = std::fs::remove_file(&tokens_file);
     let _ = std::fs::remove_dir_all(&outbox);
     drop(gateway);
