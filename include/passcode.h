@@ -661,10 +661,9 @@ PasscodeStatus passcode_issue_and_send_for_account(const struct PasscodeEngine *
 // Like `passcode_resend`, and queues the message (a place reserved first, as for
 // `passcode_issue_and_send`; `deliver` as there).
 //
-// Returns `passcode_resend`'s statuses, and `DELIVERY_QUEUE_FULL` or `DELIVERY_STOPPED` (no
-// new code was made), or `NO_SENDER`: the challenge's channel has no sender here (its channel
-// is sealed in the token, so this is known only after the new code was made; it was not
-// sent). Each is prefixed `PASSCODE_STATUS_`.
+// Returns `passcode_resend`'s statuses, and `DELIVERY_QUEUE_FULL`, `NO_SENDER` (the
+// challenge's channel, read from its token first, has no sender here) or `DELIVERY_STOPPED`,
+// each prefixed `PASSCODE_STATUS_`; on these no new code was made.
 //
 // Thread-safe.
 //

@@ -447,6 +447,14 @@ impl Engine {
         Ok(self.issued(token, code, &challenge, identifier, &key, request.locale, lifetime))
     }
 
+    /// The channel a challenge was issued on, read from its token alone: the token is opened
+    /// and authenticated, the store is not read, and nothing changes. A host that sends the
+    /// code itself picks the sender with it before `resend` makes a new code, so that a channel
+    /// it cannot send on is refused with no code made.
+    pub fn challenge_channel(&self, token: &str) -> Result<Channel, Error> {
+        Ok(token::open(&self.keys, &self.tenant, token)?.identifier.channel())
+    }
+
     /// Sends a new code for a live challenge: the previous code stops working (S7), the
     /// cooldown and send limits apply, and neither the challenge's tries nor the subject's
     /// failures are reset (S10). The token stays the same. The SMS destination rules are

@@ -687,3 +687,30 @@ fn an_account_is_one_subject_across_its_address_and_number() {
     assert!(!by_sms.token.contains("acct-1"));
     assert!(r.events.events().iter().all(|e| !format!("{e:?}").contains("acct-1")));
 }
+
+#[test]
+fn a_token_tells_its_channel_without_touching_the_store() {
+    let store = Arc::new(Recording::default());
+    let r = rig_with("", store.clone());
+    let by_email = email(&r.engine, "ch@example.com", Purpose::SignIn).unwrap();
+    let sms = IssueRequest {
+        channel: Channel::Sms,
+        identifier: "+44 7400 123456",
+        purpose: Purpose::SignIn,
+        client: None,
+        locale: None,
+    };
+    let by_sms = r.engine.issue(&sms).unwrap();
+    let (writes, events) = (store.writes.lock().unwrap().len(), r.events.events().len());
+    assert_eq!(r.engine.challenge_channel(&by_email.token), Ok(Channel::Email));
+    assert_eq!(r.engine.challenge_channel(&format!(" {}\n", by_sms.token)), Ok(Channel::Sms));
+    let mut forged = by_sms.token.clone().into_bytes();
+    let last = forged.len() - 1;
+    forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+    assert_eq!(r.engine.challenge_channel(std::str::from_utf8(&forged).unwrap()), Err(Error::InvalidToken));
+    assert_eq!(r.engine.challenge_channel(""), Err(Error::InvalidToken));
+    assert_eq!(store.writes.lock().unwrap().len(), writes, "nothing written");
+    assert_eq!(r.events.events().len(), events, "no event");
+    // The challenge is untouched: its code still verifies.
+    assert!(r.engine.verify(&by_sms.token, &by_sms.code).is_ok());
+}

@@ -228,10 +228,11 @@ impl Queue<'_> {
         }))
     }
 
-    /// A place for a message on whichever channel the challenge turns out to have.
-    pub(crate) fn reserve_any(&self) -> Result<Place, Refusal> {
+    /// A place for a message on a challenge's channel, which `channel` reads (from its token)
+    /// only when there is a queue.
+    pub(crate) fn reserve_for(&self, channel: impl FnOnce() -> Result<Channel, Refusal>) -> Result<Place, Refusal> {
         Ok(Place(match self.0 {
-            Some((delivery, deliver)) => Some((delivery.reserve_any()?, deliver)),
+            Some((delivery, deliver)) => Some((delivery.reserve(channel()?)?, deliver)),
             None => None,
         }))
     }
@@ -433,10 +434,9 @@ pub unsafe extern "C" fn passcode_issue_and_send_for_account(
 /// Like `passcode_resend`, and queues the message (a place reserved first, as for
 /// `passcode_issue_and_send`; `deliver` as there).
 ///
-/// Returns `passcode_resend`'s statuses, and `DELIVERY_QUEUE_FULL` or `DELIVERY_STOPPED` (no
-/// new code was made), or `NO_SENDER`: the challenge's channel has no sender here (its channel
-/// is sealed in the token, so this is known only after the new code was made; it was not
-/// sent). Each is prefixed `PASSCODE_STATUS_`.
+/// Returns `passcode_resend`'s statuses, and `DELIVERY_QUEUE_FULL`, `NO_SENDER` (the
+/// challenge's channel, read from its token first, has no sender here) or `DELIVERY_STOPPED`,
+/// each prefixed `PASSCODE_STATUS_`; on these no new code was made.
 ///
 /// Thread-safe.
 ///

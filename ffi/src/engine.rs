@@ -174,8 +174,9 @@ pub(crate) unsafe fn issue_call(
                 let token = try_text!(token.0, token.1, PASSCODE_MAX_TEXT_BYTES);
                 let client = try_optional_text!(client.0, client.1, PASSCODE_MAX_TEXT_BYTES);
                 let locale = try_optional_text!(locale.0, locale.1, PASSCODE_MAX_TEXT_BYTES);
-                // The channel is sealed in the token: a place on any sender will do.
-                let place = queue.reserve_any()?;
+                // The channel is sealed in the token: read it (the store untouched) to reserve a
+                // place on its sender before the new code is made.
+                let place = queue.reserve_for(|| Ok(engine.challenge_channel(token)?))?;
                 (place, engine.resend(token, client, locale)?)
             }
         };

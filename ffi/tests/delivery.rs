@@ -65,11 +65,18 @@ struct Host {
 
 impl Host {
     fn open(config: &str) -> Host {
+        Host::open_with(config, "")
+    }
+
+    /// Delivery from `config`, the engine from `engine_config`.
+    fn open_with(config: &str, engine_config: &str) -> Host {
         let seen = Arc::new(Seen::default());
         let delivery = open_delivery(config, &seen).expect("delivery opens");
         let mut engine = ptr::null();
-        // SAFETY: a valid empty config and out-pointer.
-        assert_eq!(unsafe { passcode_engine_new(c"".as_ptr(), 0, ptr::null(), &mut engine) }, PasscodeStatus::Ok);
+        let text = engine_config.as_ptr().cast();
+        // SAFETY: a valid config and out-pointer.
+        let s = unsafe { passcode_engine_new(text, engine_config.len(), ptr::null(), &mut engine) };
+        assert_eq!(s, PasscodeStatus::Ok);
         Host { engine, delivery, seen }
     }
 
@@ -124,12 +131,17 @@ impl Host {
 
     /// `passcode_issue` alone, for an email address.
     fn issue(&self, who: &str) -> Result<*mut PasscodeIssued, PasscodeStatus> {
+        self.issue_on(PasscodeChannel::Email, who)
+    }
+
+    /// `passcode_issue` alone.
+    fn issue_on(&self, channel: PasscodeChannel, who: &str) -> Result<*mut PasscodeIssued, PasscodeStatus> {
         let mut out = sentinel::<PasscodeIssued>();
         // SAFETY: a live engine, valid text and out-pointer.
         let s = unsafe {
             passcode_issue(
                 self.engine,
-                PasscodeChannel::Email as u32,
+                channel as u32,
                 PasscodePurpose::SignIn as u32,
                 who.as_ptr().cast(),
                 who.len(),
@@ -262,4 +274,52 @@ fn issue_and_send_for_account_counts_the_account_and_mails_the_address() {
     for e in host.close(&[issued, other]) {
         assert!(!e.3.contains("account-") && !e.3.contains(&code), "an event holds the account or code: {}", e.3);
     }
+}
+
+#[test]
+fn a_resend_on_a_channel_without_a_sender_makes_no_new_code() {
+    let server = SmtpServer::start(SmtpOptions::default());
+    // Email only; no resend cooldown, so that only the missing sender can stop the resend.
+    let host = Host::open_with(&smtp_config(server.port(), ""), "[policy]\nresend_cooldown_seconds = 0");
+    // An SMS challenge (issued without delivery: this host cannot send SMS).
+    let issued = host.issue_on(PasscodeChannel::Sms, "+447400123456").unwrap();
+    // SAFETY: a live issued challenge; the texts are copied before it is freed.
+    let (token, old_code) = (unsafe { passcode_issued_token(issued).as_str() }.to_string(), code(issued));
+    let mut out = sentinel::<PasscodeIssued>();
+    // SAFETY: live handles, a valid token and out-pointer.
+    let s = unsafe {
+        passcode_resend_and_send(
+            host.engine,
+            host.delivery,
+            true,
+            token.as_ptr().cast(),
+            token.len(),
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            &mut out,
+            ptr::null_mut(),
+        )
+    };
+    assert_eq!(out_or_status(s, out, sentinel()).unwrap_err(), PasscodeStatus::NoSender);
+    // No new code was made: the first one still verifies (a resend would have replaced it).
+    let mut verified = sentinel::<PasscodeVerified>();
+    // SAFETY: a live engine, valid texts and out-pointer; the answer is freed once.
+    unsafe {
+        let s = passcode_verify(
+            host.engine,
+            token.as_ptr().cast(),
+            token.len(),
+            old_code.as_ptr().cast(),
+            old_code.len(),
+            &mut verified,
+            ptr::null_mut(),
+        );
+        assert_eq!(s, PasscodeStatus::Ok, "the code issued first still works");
+        passcode_verified_free(verified);
+    }
+    // Nothing was queued.
+    let events = host.close(&[issued]);
+    assert!(events.is_empty(), "no delivery event: {events:?}");
 }

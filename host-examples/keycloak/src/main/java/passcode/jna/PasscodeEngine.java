@@ -151,7 +151,8 @@ public final class PasscodeEngine extends NativeHandle {
     /**
      * Like resend(), and queues the message on delivery in the same call (a place taken first,
      * as for issueAndSend; {@code deliver} as there). NO_SENDER here means the challenge's channel
-     * has no sender on this delivery: the new code was made (the old one stopped working) but not sent.
+     * (read from the token first) has no sender on this delivery; then, as on DELIVERY_QUEUE_FULL,
+     * no new code was made and the old one still works.
      */
     public Issued resendAndSend(PasscodeDelivery delivery, boolean deliver, String token, String client, String locale)
             throws PasscodeException {
