@@ -419,7 +419,31 @@ const MAX_PHONE_DIGITS: usize = 20;
 /// the metadata says about it. Digits of any script count as digits; spaces, dashes, dots,
 /// slashes and parentheses are dropped; anything else (letters, `;`, `tel:`) is refused
 /// before the parser sees it, so it only ever reads `+`, digits and those separators.
+///
+/// A number typed in another form than its E.164 one (national, with an international
+/// dialling prefix, or with a trunk prefix after the `+`) is accepted only if its E.164 form,
+/// read again, is valid and the same number. The `phonenumber` crate does not always read the
+/// two alike: from the UK, `00 7 8400 794001` reads as the valid +7 8400794001, but
+/// `+7 8400 794001` loses its `8` as a trunk prefix and is invalid. A subject must be one
+/// number whichever way it was typed, and a stored identifier must read back as itself.
 fn parse_phone(text: &str, default_region: Option<&str>) -> Result<(String, PhoneFacts), Error> {
+    let (e164, facts, typed_as_e164) = parse_phone_once(text, default_region)?;
+    if !typed_as_e164 {
+        match parse_phone_once(&e164, None) {
+            Ok((again, _, _)) if again == e164 => {}
+            _ => {
+                return Err(Error::InvalidPhone {
+                    reason: "it is not a valid number for its country (length or range)",
+                })
+            }
+        }
+    }
+    Ok((e164, facts))
+}
+
+/// One reading of a number by libphonenumber: its E.164 form, its facts, and whether the text
+/// was that E.164 form already (a `+` and the same digits, separators aside).
+fn parse_phone_once(text: &str, default_region: Option<&str>) -> Result<(String, PhoneFacts, bool), Error> {
     let bad = |reason| Error::InvalidPhone { reason };
     let text = text.trim();
     let (international, rest) = match text.strip_prefix('+').or_else(|| text.strip_prefix('\u{ff0b}')) {
@@ -488,7 +512,8 @@ fn parse_phone(text: &str, default_region: Option<&str>) -> Result<(String, Phon
     let region = number.metadata(database).map(|m| m.id()).ok_or(bad("it is not a phone number"))?;
     let kind = PhoneType::of(number_type).ok_or(bad("it is not a valid number for its country (type)"))?;
     let calling_code_len = code.checked_ilog10().map_or(1, |l| l as usize + 1);
-    Ok((e164, PhoneFacts { region, calling_code_len, kind }))
+    let typed_as_e164 = international && plain.bytes().filter(|b| *b != b' ').eq(e164.bytes());
+    Ok((e164, PhoneFacts { region, calling_code_len, kind }, typed_as_e164))
 }
 
 /// libphonenumber's id of a region code (`GB`, `US`, ...), if it knows the region.
@@ -528,6 +553,27 @@ mod tests {
     }
     fn phone(s: &str) -> Result<String, Error> {
         Identifier::parse(Channel::Sms, s).map(|i| i.as_str().to_string())
+    }
+
+    #[test]
+    fn s19_a_number_is_accepted_only_if_its_e164_form_reads_back_as_itself() {
+        let from_uk =
+            |s: &str| Identifier::parse_with_region(Channel::Sms, s, Some("GB")).map(|i| i.as_str().to_string());
+        // Found by the identifier fuzz target: the phonenumber crate reads this through the
+        // UK's international prefix as the valid +7 8400794001, but reads `+78400794001` as
+        // +7 400794001 (its 8 taken for Russia's trunk prefix), which is invalid. Both are
+        // refused, so one number is one subject however it was typed.
+        let refused = Err(Error::InvalidPhone { reason: "it is not a valid number for its country (length or range)" });
+        assert_eq!(from_uk("0(0 78400 794001"), refused);
+        assert_eq!(from_uk("00 7 8400 794001"), refused);
+        assert_eq!(phone("+7 8400 794001"), refused);
+        // Typed nationally, through the international prefix, or with a trunk prefix after
+        // the `+`: the same E.164 form, which reads back as itself.
+        for typed in ["07400 123456", "00 44 7400 123456", "+44 (0) 7400 123456", "+447400123456"] {
+            let e164 = from_uk(typed).unwrap();
+            assert_eq!(e164, "+447400123456", "{typed}");
+            assert_eq!(phone(&e164).unwrap(), e164);
+        }
     }
 
     #[test]
