@@ -415,6 +415,9 @@ fn is_plain_ascii_domain(domain: &str) -> bool {
 /// an international dialling prefix in a national format.
 const MAX_PHONE_DIGITS: usize = 20;
 
+/// Why a number libphonenumber read is refused: not a valid number of its country's plan.
+const NOT_IN_PLAN: &str = "it is not a valid number for its country (length or range)";
+
 /// A number, parsed and validated with libphonenumber's metadata: its E.164 form and what
 /// the metadata says about it. Digits of any script count as digits; spaces, dashes, dots,
 /// slashes and parentheses are dropped; anything else (letters, `;`, `tel:`) is refused
@@ -431,11 +434,7 @@ fn parse_phone(text: &str, default_region: Option<&str>) -> Result<(String, Phon
     if !typed_as_e164 {
         match parse_phone_once(&e164, None) {
             Ok((again, _, _)) if again == e164 => {}
-            _ => {
-                return Err(Error::InvalidPhone {
-                    reason: "it is not a valid number for its country (length or range)",
-                })
-            }
+            _ => return Err(Error::InvalidPhone { reason: NOT_IN_PLAN }),
         }
     }
     Ok((e164, facts))
@@ -498,7 +497,7 @@ fn parse_phone_once(text: &str, default_region: Option<&str>) -> Result<(String,
         _ => number.is_valid_with(database),
     };
     if !valid {
-        return Err(bad("it is not a valid number for its country (length or range)"));
+        return Err(bad(NOT_IN_PLAN));
     }
     // What `format_with(database).mode(E164)` writes, without first matching the number
     // against the national formats, which E.164 does not use.

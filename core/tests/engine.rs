@@ -47,6 +47,10 @@ fn email(engine: &Engine, address: &str, purpose: Purpose) -> Result<Issued, Err
     engine.issue(&IssueRequest { channel: Channel::Email, identifier: address, purpose, client: None, locale: None })
 }
 
+fn sms(engine: &Engine, number: &str, purpose: Purpose) -> Result<Issued, Error> {
+    engine.issue(&IssueRequest { channel: Channel::Sms, identifier: number, purpose, client: None, locale: None })
+}
+
 fn wrong(code: &str) -> String {
     let n: u64 = code.parse().unwrap();
     format!("{:06}", (n + 1) % 1_000_000)
@@ -693,14 +697,7 @@ fn a_token_tells_its_channel_without_touching_the_store() {
     let store = Arc::new(Recording::default());
     let r = rig_with("", store.clone());
     let by_email = email(&r.engine, "ch@example.com", Purpose::SignIn).unwrap();
-    let sms = IssueRequest {
-        channel: Channel::Sms,
-        identifier: "+44 7400 123456",
-        purpose: Purpose::SignIn,
-        client: None,
-        locale: None,
-    };
-    let by_sms = r.engine.issue(&sms).unwrap();
+    let by_sms = sms(&r.engine, "+44 7400 123456", Purpose::SignIn).unwrap();
     let (writes, events) = (store.writes.lock().unwrap().len(), r.events.events().len());
     assert_eq!(r.engine.challenge_channel(&by_email.token), Ok(Channel::Email));
     assert_eq!(r.engine.challenge_channel(&format!(" {}\n", by_sms.token)), Ok(Channel::Sms));
