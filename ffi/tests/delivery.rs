@@ -285,24 +285,31 @@ fn a_resend_on_a_channel_without_a_sender_makes_no_new_code() {
     let issued = host.issue_on(PasscodeChannel::Sms, "+447400123456").unwrap();
     // SAFETY: a live issued challenge; the texts are copied before it is freed.
     let (token, old_code) = (unsafe { passcode_issued_token(issued).as_str() }.to_string(), code(issued));
-    let mut out = sentinel::<PasscodeIssued>();
-    // SAFETY: live handles, a valid token and out-pointer.
-    let s = unsafe {
-        passcode_resend_and_send(
-            host.engine,
-            host.delivery,
-            true,
-            token.as_ptr().cast(),
-            token.len(),
-            ptr::null(),
-            0,
-            ptr::null(),
-            0,
-            &mut out,
-            ptr::null_mut(),
-        )
+    let resend_and_send = |token: &str| {
+        let mut out = sentinel::<PasscodeIssued>();
+        // SAFETY: live handles, a valid token and out-pointer.
+        let s = unsafe {
+            passcode_resend_and_send(
+                host.engine,
+                host.delivery,
+                true,
+                token.as_ptr().cast(),
+                token.len(),
+                ptr::null(),
+                0,
+                ptr::null(),
+                0,
+                &mut out,
+                ptr::null_mut(),
+            )
+        };
+        out_or_status(s, out, sentinel())
     };
-    assert_eq!(out_or_status(s, out, sentinel()).unwrap_err(), PasscodeStatus::NoSender);
+    assert_eq!(resend_and_send(&token).unwrap_err(), PasscodeStatus::NoSender);
+    // A forged token is refused as one (nothing is queued: see the events below).
+    let (head, last) = token.split_at(token.len() - 1);
+    let forged = format!("{head}{}", if last == "A" { "B" } else { "A" });
+    assert_eq!(resend_and_send(&forged).unwrap_err(), PasscodeStatus::InvalidToken);
     // No new code was made: the first one still verifies (a resend would have replaced it).
     let mut verified = sentinel::<PasscodeVerified>();
     // SAFETY: a live engine, valid texts and out-pointer; the answer is freed once.
